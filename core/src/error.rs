@@ -1,0 +1,347 @@
+//! The one error type of the crate.
+
+use core::fmt;
+
+use crate::algorithm::Algorithm;
+
+/// A part of a compact JWS, named in errors about its encoding or its JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// The first segment: the JOSE header.
+    Header,
+    /// The second segment: the claims.
+    Payload,
+    /// The third segment: the signature.
+    Signature,
+    /// A JWKS document (not part of a token, but parsed by the same code).
+    KeySet,
+}
+
+impl Part {
+    /// The lower-case name used in messages.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Part::Header => "header",
+            Part::Payload => "payload",
+            Part::Signature => "signature",
+            Part::KeySet => "key set",
+        }
+    }
+}
+
+/// Every way verifying a token, or loading the keys to verify it with, can fail.
+///
+/// Each variant has a stable numeric [`code`](Error::code) (grouped by hundreds: 1xx token form,
+/// 2xx JSON, 3xx header, 4xx keys and signature, 5xx claims, 6xx replay, 7xx key sets) that log
+/// lines, user-facing pages and the C ABI quote. Codes are never reused or renumbered.
+///
+/// When several checks would fail, the one reported is the first in the order the verifier
+/// makes them (see the crate documentation), so a forged token is reported as a signature
+/// failure and never as, say, an expired one.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Error {
+    // ---- 1xx: the compact serialization -------------------------------------------------------
+    /// The token is longer than the configured maximum length.
+    TokenTooLarge,
+    /// The token is not three dot-separated segments, or its header or payload segment is empty.
+    MalformedToken,
+    /// The token has five segments (four dots): a JWE-encrypted launch (HTI:jwe), which this
+    /// verifier does not decrypt.
+    EncryptedToken,
+    /// A segment is not canonical unpadded base64url: padding, a byte outside the alphabet
+    /// (whitespace included), an impossible length or non-zero trailing bits.
+    InvalidBase64(Part),
+    /// The signature segment is empty.
+    MissingSignature,
+
+    // ---- 2xx: JSON ----------------------------------------------------------------------------
+    /// The header, payload or key set is not a well-formed JSON object (RFC 8259) in UTF-8.
+    InvalidJson(Part),
+    /// The JSON nests objects and arrays deeper than the parser allows.
+    JsonTooDeep(Part),
+    /// A member the verifier reads appears twice in the same object.
+    DuplicateMember(&'static str),
+    /// A member has the wrong JSON type (for example `"iss": 5`).
+    InvalidMemberType(&'static str),
+    /// A time claim is not an integer number of seconds in `0..=u64::MAX` (negative,
+    /// fractional, exponent form, a string, or too large).
+    InvalidNumericDate(&'static str),
+    /// A string member is longer than the fixed capacity reserved for it.
+    ValueTooLong(&'static str),
+    /// An object has more members than the parser accepts.
+    TooManyMembers(Part),
+
+    // ---- 3xx: the JOSE header -----------------------------------------------------------------
+    /// `alg` is `none` (in any letter case) or an HMAC algorithm (`HS256`, `HS384`, `HS512`):
+    /// never acceptable for a launch, and never implemented here.
+    ForbiddenAlgorithm,
+    /// `alg` names an algorithm this crate does not implement (or whose cargo feature is off).
+    UnsupportedAlgorithm,
+    /// `alg` is implemented but not in the policy's allowed set.
+    AlgorithmNotAllowed(Algorithm),
+    /// The header has no `kid`; keys are selected by `kid` only.
+    MissingKeyId,
+    /// The header carries `jwk`, `jku`, `x5u` or `x5c`: keys come only from configuration,
+    /// and a token that points at its own key is refused outright.
+    EmbeddedKey,
+    /// The header has a `crit` member: no JWS extension is understood, so none may be critical.
+    UnsupportedCritical,
+    /// `typ` is present and is not `JWT` (or the value the policy expects).
+    UnexpectedType,
+
+    // ---- 4xx: keys and signature --------------------------------------------------------------
+    /// The token's issuer is not one the verifier holds keys for.
+    WrongIssuer,
+    /// No key in the issuer's key set has the token's `kid`.
+    UnknownKeyId,
+    /// A key with the token's `kid` exists but may not verify this token: its `use` is not
+    /// `sig`, its `key_ops` lack `verify`, or its type or `alg` disagrees with the token's `alg`.
+    KeyNotUsable,
+    /// The key is an RSA key shorter than 2048 bits (its size is given).
+    KeyTooSmall {
+        /// The modulus length in bits.
+        bits: u16,
+    },
+    /// The key is an RSA key longer than 4096 bits (its size is given, saturated at `u16::MAX`).
+    KeyTooLarge {
+        /// The modulus length in bits.
+        bits: u16,
+    },
+    /// The key's parameters are malformed: an even or non-canonical modulus, an unusable
+    /// public exponent, a missing parameter, or a key type this crate does not know.
+    InvalidKey,
+    /// The signature's length differs from the length the algorithm and key require.
+    InvalidSignatureLength,
+    /// The RSA signature, read as an integer, is not smaller than the modulus.
+    SignatureOutOfRange,
+    /// The signature does not verify.
+    BadSignature,
+
+    // ---- 5xx: claims --------------------------------------------------------------------------
+    /// A required claim is absent.
+    MissingClaim(&'static str),
+    /// A required string claim is present but empty.
+    EmptyClaim(&'static str),
+    /// `aud` does not contain the configured audience.
+    WrongAudience,
+    /// The token has expired: `now >= exp + leeway`.
+    Expired,
+    /// The token's `nbf` lies in the future: `now + leeway < nbf`.
+    NotYetValid,
+    /// The token was issued in the future: `iat > now + leeway`.
+    IssuedInFuture,
+    /// The token lives longer than allowed: `exp - iat` exceeds the maximum lifetime.
+    LifetimeTooLong,
+    /// `exp` is not after `iat`.
+    ExpiresBeforeIssued,
+    /// `sub` or `patient` is not a FHIR person reference `<Type>/<id>` with Type one of
+    /// Patient, Practitioner, RelatedPerson or Person.
+    BadPersonReference(&'static str),
+    /// `intent` is not a FHIR RequestIntent code.
+    InvalidIntent,
+
+    // ---- 6xx: replay --------------------------------------------------------------------------
+    /// A token with the same issuer and `jti` has been accepted before and has not expired.
+    Replayed,
+    /// The replay guard holds as many unexpired tokens as it can; the token is refused rather
+    /// than forgetting one that may still be replayed.
+    ReplayStoreFull,
+
+    // ---- 7xx: key sets and configuration ------------------------------------------------------
+    /// The document is JSON but not a JWKS (no `keys` array, or a key that is not an object).
+    InvalidKeySet,
+    /// The key set has more keys than the capacity of the `KeySet`.
+    TooManyKeys,
+    /// A configuration value is out of range (for example an empty audience).
+    InvalidConfiguration,
+}
+
+impl Error {
+    /// The stable numeric code of this error.
+    ///
+    /// ```
+    /// use koppeltaal_core::Error;
+    /// assert_eq!(Error::Replayed.code(), 600);
+    /// ```
+    pub const fn code(&self) -> u16 {
+        match self {
+            Error::TokenTooLarge => 100,
+            Error::MalformedToken => 101,
+            Error::EncryptedToken => 102,
+            Error::InvalidBase64(_) => 103,
+            Error::MissingSignature => 104,
+
+            Error::InvalidJson(_) => 200,
+            Error::JsonTooDeep(_) => 201,
+            Error::DuplicateMember(_) => 202,
+            Error::InvalidMemberType(_) => 203,
+            Error::InvalidNumericDate(_) => 204,
+            Error::ValueTooLong(_) => 205,
+            Error::TooManyMembers(_) => 206,
+
+            Error::ForbiddenAlgorithm => 300,
+            Error::UnsupportedAlgorithm => 301,
+            Error::AlgorithmNotAllowed(_) => 302,
+            Error::MissingKeyId => 303,
+            Error::EmbeddedKey => 304,
+            Error::UnsupportedCritical => 305,
+            Error::UnexpectedType => 306,
+
+            Error::WrongIssuer => 400,
+            Error::UnknownKeyId => 401,
+            Error::KeyNotUsable => 402,
+            Error::KeyTooSmall { .. } => 403,
+            Error::KeyTooLarge { .. } => 404,
+            Error::InvalidKey => 405,
+            Error::InvalidSignatureLength => 406,
+            Error::SignatureOutOfRange => 407,
+            Error::BadSignature => 408,
+
+            Error::MissingClaim(_) => 500,
+            Error::EmptyClaim(_) => 501,
+            Error::WrongAudience => 502,
+            Error::Expired => 503,
+            Error::NotYetValid => 504,
+            Error::IssuedInFuture => 505,
+            Error::LifetimeTooLong => 506,
+            Error::ExpiresBeforeIssued => 507,
+            Error::BadPersonReference(_) => 508,
+            Error::InvalidIntent => 509,
+
+            Error::Replayed => 600,
+            Error::ReplayStoreFull => 601,
+
+            Error::InvalidKeySet => 700,
+            Error::TooManyKeys => 701,
+            Error::InvalidConfiguration => 702,
+        }
+    }
+
+    /// The variant's name, as printed by tools (`error: <name> (<code>): <message>`).
+    ///
+    /// ```
+    /// use koppeltaal_core::Error;
+    /// assert_eq!(Error::KeyTooSmall { bits: 1024 }.name(), "KeyTooSmall");
+    /// ```
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Error::TokenTooLarge => "TokenTooLarge",
+            Error::MalformedToken => "MalformedToken",
+            Error::EncryptedToken => "EncryptedToken",
+            Error::InvalidBase64(_) => "InvalidBase64",
+            Error::MissingSignature => "MissingSignature",
+            Error::InvalidJson(_) => "InvalidJson",
+            Error::JsonTooDeep(_) => "JsonTooDeep",
+            Error::DuplicateMember(_) => "DuplicateMember",
+            Error::InvalidMemberType(_) => "InvalidMemberType",
+            Error::InvalidNumericDate(_) => "InvalidNumericDate",
+            Error::ValueTooLong(_) => "ValueTooLong",
+            Error::TooManyMembers(_) => "TooManyMembers",
+            Error::ForbiddenAlgorithm => "ForbiddenAlgorithm",
+            Error::UnsupportedAlgorithm => "UnsupportedAlgorithm",
+            Error::AlgorithmNotAllowed(_) => "AlgorithmNotAllowed",
+            Error::MissingKeyId => "MissingKeyId",
+            Error::EmbeddedKey => "EmbeddedKey",
+            Error::UnsupportedCritical => "UnsupportedCritical",
+            Error::UnexpectedType => "UnexpectedType",
+            Error::WrongIssuer => "WrongIssuer",
+            Error::UnknownKeyId => "UnknownKeyId",
+            Error::KeyNotUsable => "KeyNotUsable",
+            Error::KeyTooSmall { .. } => "KeyTooSmall",
+            Error::KeyTooLarge { .. } => "KeyTooLarge",
+            Error::InvalidKey => "InvalidKey",
+            Error::InvalidSignatureLength => "InvalidSignatureLength",
+            Error::SignatureOutOfRange => "SignatureOutOfRange",
+            Error::BadSignature => "BadSignature",
+            Error::MissingClaim(_) => "MissingClaim",
+            Error::EmptyClaim(_) => "EmptyClaim",
+            Error::WrongAudience => "WrongAudience",
+            Error::Expired => "Expired",
+            Error::NotYetValid => "NotYetValid",
+            Error::IssuedInFuture => "IssuedInFuture",
+            Error::LifetimeTooLong => "LifetimeTooLong",
+            Error::ExpiresBeforeIssued => "ExpiresBeforeIssued",
+            Error::BadPersonReference(_) => "BadPersonReference",
+            Error::InvalidIntent => "InvalidIntent",
+            Error::Replayed => "Replayed",
+            Error::ReplayStoreFull => "ReplayStoreFull",
+            Error::InvalidKeySet => "InvalidKeySet",
+            Error::TooManyKeys => "TooManyKeys",
+            Error::InvalidConfiguration => "InvalidConfiguration",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::TokenTooLarge => f.write_str("token is longer than the configured maximum"),
+            Error::MalformedToken => {
+                f.write_str("token is not a compact JWS of three dot-separated segments")
+            }
+            Error::EncryptedToken => f.write_str("token is an encrypted (JWE) launch"),
+            Error::InvalidBase64(part) => {
+                write!(f, "{} is not canonical unpadded base64url", part.as_str())
+            }
+            Error::MissingSignature => f.write_str("token has no signature"),
+            Error::InvalidJson(part) => {
+                write!(f, "{} is not a well-formed JSON object", part.as_str())
+            }
+            Error::JsonTooDeep(part) => write!(f, "{} nests JSON too deeply", part.as_str()),
+            Error::DuplicateMember(name) => write!(f, "member `{name}` appears more than once"),
+            Error::InvalidMemberType(name) => write!(f, "member `{name}` has the wrong JSON type"),
+            Error::InvalidNumericDate(name) => {
+                write!(f, "`{name}` is not a whole, non-negative number of seconds")
+            }
+            Error::ValueTooLong(name) => write!(f, "`{name}` is longer than this verifier accepts"),
+            Error::TooManyMembers(part) => write!(f, "{} has too many members", part.as_str()),
+            Error::ForbiddenAlgorithm => {
+                f.write_str("algorithm `none` or HMAC is never accepted for this token")
+            }
+            Error::UnsupportedAlgorithm => f.write_str("algorithm is not supported"),
+            Error::AlgorithmNotAllowed(alg) => {
+                write!(f, "algorithm {} is not allowed by the policy", alg.as_str())
+            }
+            Error::MissingKeyId => f.write_str("header has no `kid`"),
+            Error::EmbeddedKey => {
+                f.write_str("header carries its own key (`jwk`, `jku`, `x5u` or `x5c`)")
+            }
+            Error::UnsupportedCritical => f.write_str("header lists critical extensions (`crit`)"),
+            Error::UnexpectedType => f.write_str("header `typ` is not the expected type"),
+            Error::WrongIssuer => f.write_str("issuer is not trusted"),
+            Error::UnknownKeyId => f.write_str("no key of the issuer has this `kid`"),
+            Error::KeyNotUsable => f.write_str("the key with this `kid` may not verify this token"),
+            Error::KeyTooSmall { bits } => {
+                write!(f, "RSA key of {bits} bits is smaller than 2048 bits")
+            }
+            Error::KeyTooLarge { bits } => {
+                write!(f, "RSA key of {bits} bits is larger than 4096 bits")
+            }
+            Error::InvalidKey => f.write_str("key parameters are malformed"),
+            Error::InvalidSignatureLength => f.write_str("signature has the wrong length"),
+            Error::SignatureOutOfRange => f.write_str("signature is not smaller than the modulus"),
+            Error::BadSignature => f.write_str("signature does not verify"),
+            Error::MissingClaim(name) => write!(f, "required claim `{name}` is missing"),
+            Error::EmptyClaim(name) => write!(f, "required claim `{name}` is empty"),
+            Error::WrongAudience => f.write_str("token is meant for another audience"),
+            Error::Expired => f.write_str("token has expired"),
+            Error::NotYetValid => f.write_str("token is not valid yet (`nbf`)"),
+            Error::IssuedInFuture => f.write_str("token was issued in the future (`iat`)"),
+            Error::LifetimeTooLong => f.write_str("token lifetime exceeds the maximum"),
+            Error::ExpiresBeforeIssued => f.write_str("`exp` is not after `iat`"),
+            Error::BadPersonReference(name) => {
+                write!(f, "`{name}` is not a FHIR person reference")
+            }
+            Error::InvalidIntent => f.write_str("`intent` is not a FHIR RequestIntent code"),
+            Error::Replayed => f.write_str("token has been used before"),
+            Error::ReplayStoreFull => f.write_str("replay guard is full of unexpired tokens"),
+            Error::InvalidKeySet => f.write_str("document is not a JWKS"),
+            Error::TooManyKeys => f.write_str("key set has more keys than its capacity"),
+            Error::InvalidConfiguration => f.write_str("configuration value is out of range"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}

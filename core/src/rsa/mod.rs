@@ -1,0 +1,228 @@
+//! RSASSA-PKCS1-v1_5 verification (RS256, RS384, RS512) with keys of 2048 to 4096 bits.
+
+mod emsa;
+mod montgomery;
+
+pub use emsa::HashAlgorithm;
+
+use crate::error::Error;
+use montgomery::{MAX_WORDS, Modulus, WORD_BITS, WORD_BYTES, Word};
+
+const MIN_BITS: usize = RsaPublicKey::MIN_BITS;
+const MAX_BITS: usize = RsaPublicKey::MAX_BITS;
+const MAX_BYTES: usize = RsaPublicKey::MAX_BYTES;
+
+/// Limb counts of the three arithmetic sizes; a key runs on the smallest that holds it.
+const WORDS_2048: usize = 2048 / WORD_BITS;
+const WORDS_3072: usize = 3072 / WORD_BITS;
+const WORDS_4096: usize = 4096 / WORD_BITS;
+
+/// An RSA public key prepared for verification: the Montgomery constants are computed once,
+/// when the key is loaded, and no verification allocates.
+///
+/// ```
+/// use koppeltaal_core::{Error, RsaPublicKey};
+/// // A 1024-bit modulus is refused, naming its size.
+/// let mut n = [0xffu8; 128];
+/// n[127] = 0xfb;
+/// assert_eq!(
+///     RsaPublicKey::from_be_bytes(&n, &[1, 0, 1]).err(),
+///     Some(Error::KeyTooSmall { bits: 1024 })
+/// );
+/// ```
+#[derive(Clone)]
+pub struct RsaPublicKey {
+    /// The modulus, little-endian limbs, zero above its length.
+    n: [Word; MAX_WORDS],
+    /// `R² mod n` for the key's arithmetic size.
+    r2: [Word; MAX_WORDS],
+    /// `-n⁻¹ mod 2^w`.
+    n0: Word,
+    /// The public exponent.
+    e: u64,
+    /// Modulus length in bits.
+    bits: u16,
+}
+
+impl core::fmt::Debug for RsaPublicKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RsaPublicKey")
+            .field("bits", &self.bits)
+            .field("e", &self.e)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for RsaPublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.n == other.n && self.e == other.e
+    }
+}
+
+impl Eq for RsaPublicKey {}
+
+impl RsaPublicKey {
+    /// The smallest modulus accepted, in bits.
+    pub const MIN_BITS: usize = 2048;
+    /// The largest modulus accepted, in bits.
+    pub const MAX_BITS: usize = 4096;
+    /// The longest modulus (and signature) accepted, in bytes.
+    pub const MAX_BYTES: usize = Self::MAX_BITS / 8;
+
+    /// Loads a key from its big-endian modulus and exponent (as in a JWK's `n` and `e`).
+    ///
+    /// Leading zero bytes are tolerated (some encoders emit them). Refuses a modulus outside
+    /// 2048..=4096 bits ([`Error::KeyTooSmall`], [`Error::KeyTooLarge`]), an even modulus, and
+    /// an exponent that is even, below 3 or wider than 64 bits
+    /// ([`Error::InvalidKey`]).
+    pub fn from_be_bytes(modulus: &[u8], exponent: &[u8]) -> Result<RsaPublicKey, Error> {
+        let modulus = strip_leading_zeros(modulus);
+        let bits = bit_length(modulus);
+        if bits < MIN_BITS {
+            return Err(Error::KeyTooSmall { bits: bits as u16 });
+        }
+        if bits > MAX_BITS {
+            return Err(Error::KeyTooLarge {
+                bits: u16::try_from(bits).unwrap_or(u16::MAX),
+            });
+        }
+        if modulus.last().is_none_or(|low| low & 1 == 0) {
+            return Err(Error::InvalidKey);
+        }
+        let exponent = strip_leading_zeros(exponent);
+        if exponent.len() > 8 {
+            return Err(Error::InvalidKey);
+        }
+        let e = exponent
+            .iter()
+            .fold(0u64, |acc, byte| (acc << 8) | u64::from(*byte));
+        if e < 3 || e & 1 == 0 {
+            return Err(Error::InvalidKey);
+        }
+        let mut key = RsaPublicKey {
+            n: [0; MAX_WORDS],
+            r2: [0; MAX_WORDS],
+            n0: 0,
+            e,
+            bits: bits as u16,
+        };
+        montgomery::from_be_bytes(modulus, &mut key.n);
+        key.n0 = montgomery::neg_inverse(key.n[0]);
+        match key.words() {
+            WORDS_2048 => key.precompute::<WORDS_2048>(),
+            WORDS_3072 => key.precompute::<WORDS_3072>(),
+            _ => key.precompute::<WORDS_4096>(),
+        }
+        Ok(key)
+    }
+
+    /// The modulus length in bits.
+    pub fn bits(&self) -> usize {
+        usize::from(self.bits)
+    }
+
+    /// The modulus length in bytes: the length of every signature of this key.
+    pub fn modulus_len(&self) -> usize {
+        self.bits().div_ceil(8)
+    }
+
+    /// The public exponent.
+    pub fn exponent(&self) -> u64 {
+        self.e
+    }
+
+    /// Writes the modulus big-endian into `out[..self.modulus_len()]`, returning that slice.
+    pub fn modulus_be_bytes<'o>(&self, out: &'o mut [u8; MAX_BYTES]) -> &'o [u8] {
+        let out = &mut out[..self.modulus_len()];
+        montgomery::to_be_bytes(&self.n, out);
+        out
+    }
+
+    /// Verifies an RSASSA-PKCS1-v1_5 signature over a message whose `hash` is `digest`.
+    ///
+    /// The signature must be exactly [`modulus_len`](Self::modulus_len) bytes
+    /// ([`Error::InvalidSignatureLength`]) and, as an integer, smaller than the modulus
+    /// ([`Error::SignatureOutOfRange`]); anything else that fails is [`Error::BadSignature`].
+    pub fn verify_digest(
+        &self,
+        hash: HashAlgorithm,
+        digest: &[u8],
+        signature: &[u8],
+    ) -> Result<(), Error> {
+        let k = self.modulus_len();
+        if signature.len() != k {
+            return Err(Error::InvalidSignatureLength);
+        }
+        let mut s = [0 as Word; MAX_WORDS];
+        montgomery::from_be_bytes(signature, &mut s);
+        if montgomery::ge(&s, &self.n) {
+            return Err(Error::SignatureOutOfRange);
+        }
+        let mut m = [0 as Word; MAX_WORDS];
+        match self.words() {
+            WORDS_2048 => self.public_op::<WORDS_2048>(&s, &mut m),
+            WORDS_3072 => self.public_op::<WORDS_3072>(&s, &mut m),
+            _ => self.public_op::<WORDS_4096>(&s, &mut m),
+        }
+        let mut em = [0u8; MAX_BYTES];
+        let em = &mut em[..k];
+        montgomery::to_be_bytes(&m, em);
+        if emsa::is_valid_encoding(em, hash, digest) {
+            Ok(())
+        } else {
+            Err(Error::BadSignature)
+        }
+    }
+
+    /// The limb count of the arithmetic size this key runs on.
+    fn words(&self) -> usize {
+        let used = self.bits().div_ceil(WORD_BITS);
+        if used <= WORDS_2048 {
+            WORDS_2048
+        } else if used <= WORDS_3072 {
+            WORDS_3072
+        } else {
+            WORDS_4096
+        }
+    }
+
+    fn precompute<const N: usize>(&mut self) {
+        let (Some(n), Some(r2)) = (self.n.first_chunk::<N>(), self.r2.first_chunk_mut::<N>())
+        else {
+            return;
+        };
+        *r2 = Modulus { n, n0: self.n0 }.r_squared(usize::from(self.bits));
+    }
+
+    /// `m = s^e mod n`.
+    fn public_op<const N: usize>(&self, s: &[Word; MAX_WORDS], m: &mut [Word; MAX_WORDS]) {
+        let (Some(n), Some(r2), Some(s), Some(m)) = (
+            self.n.first_chunk::<N>(),
+            self.r2.first_chunk::<N>(),
+            s.first_chunk::<N>(),
+            m.first_chunk_mut::<N>(),
+        ) else {
+            return;
+        };
+        Modulus { n, n0: self.n0 }.pow(m, s, self.e, r2);
+    }
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes
+        .iter()
+        .position(|byte| *byte != 0)
+        .unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+/// Bit length of a big-endian number without leading zero bytes.
+fn bit_length(bytes: &[u8]) -> usize {
+    match bytes.first() {
+        None => 0,
+        Some(top) => bytes.len() * 8 - top.leading_zeros() as usize,
+    }
+}
+
+// Compile-time check that the byte and word sizes agree.
+const _: () = assert!(MAX_WORDS * WORD_BYTES == MAX_BYTES);

@@ -1,0 +1,306 @@
+//! Fixed-size, variable-time Montgomery arithmetic for RSA public-key operations.
+//!
+//! Hand-written rather than taken from `crypto-bigint`: measured on the target machine, its
+//! `FixedMontyForm<U2048>` square-and-multiply takes ~33 µs for an RSA-2048 verify against ~30 µs
+//! for a kernel with a dedicated squaring and a separate reduction, and `ring` takes ~22 µs; the
+//! project's speed target (BENCHMARKS.md) needs that margin and more. It also lets a key keep
+//! only what verifying needs (`n`, `R² mod n`, `-n⁻¹ mod 2^w`). Every input here is public
+//! (modulus, exponent, signature), so variable time is fine.
+//!
+//! Numbers are little-endian arrays of machine words; `N` is the word count of the size class
+//! (2048, 3072 or 4096 bits), and `R = 2^(N·WORD_BITS)`. The code is differential-tested
+//! against the `rsa` crate and the Wycheproof vectors.
+
+#[cfg(target_pointer_width = "64")]
+mod word {
+    /// A limb.
+    pub(crate) type Word = u64;
+    /// Twice a limb, for products.
+    pub(crate) type Wide = u128;
+}
+
+#[cfg(not(target_pointer_width = "64"))]
+mod word {
+    /// A limb.
+    pub(crate) type Word = u32;
+    /// Twice a limb, for products.
+    pub(crate) type Wide = u64;
+}
+
+pub(crate) use word::{Wide, Word};
+
+/// Bits per limb.
+pub(crate) const WORD_BITS: usize = Word::BITS as usize;
+/// Bytes per limb.
+pub(crate) const WORD_BYTES: usize = WORD_BITS / 8;
+/// Limbs of the largest supported modulus (4096 bits).
+pub(crate) const MAX_WORDS: usize = 4096 / WORD_BITS;
+
+/// `acc + a·b + carry`, as (low, high). Cannot overflow: (2^w-1)² + 2(2^w-1) = 2^2w - 1.
+#[inline(always)]
+fn mac(acc: Word, a: Word, b: Word, carry: Word) -> (Word, Word) {
+    let wide = Wide::from(acc) + Wide::from(a) * Wide::from(b) + Wide::from(carry);
+    (wide as Word, (wide >> WORD_BITS) as Word)
+}
+
+/// `a + b + carry`, as (sum, carry).
+#[inline(always)]
+fn adc(a: Word, b: Word, carry: Word) -> (Word, Word) {
+    let wide = Wide::from(a) + Wide::from(b) + Wide::from(carry);
+    (wide as Word, (wide >> WORD_BITS) as Word)
+}
+
+/// `a - b - borrow`, as (difference, borrow).
+#[inline(always)]
+fn sbb(a: Word, b: Word, borrow: Word) -> (Word, Word) {
+    let wide = Wide::from(a).wrapping_sub(Wide::from(b) + Wide::from(borrow));
+    (wide as Word, ((wide >> WORD_BITS) as Word) & 1)
+}
+
+/// `a >= b`.
+pub(crate) fn ge(a: &[Word], b: &[Word]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        if x != y {
+            return x > y;
+        }
+    }
+    true
+}
+
+/// `a -= b`, returning the borrow out.
+fn sub_assign(a: &mut [Word], b: &[Word]) -> Word {
+    let mut borrow = 0;
+    for (x, y) in a.iter_mut().zip(b) {
+        (*x, borrow) = sbb(*x, *y, borrow);
+    }
+    borrow
+}
+
+/// `-n⁻¹ mod 2^w` for odd `n0`, by Newton iteration (each step doubles the correct bits; an odd
+/// number is its own inverse modulo 8, so three bits are right from the start).
+pub(crate) fn neg_inverse(n0: Word) -> Word {
+    let mut inverse = n0;
+    for _ in 0..5 {
+        inverse = inverse.wrapping_mul((2 as Word).wrapping_sub(n0.wrapping_mul(inverse)));
+    }
+    inverse.wrapping_neg()
+}
+
+/// A modulus of `N` limbs with its Montgomery constants.
+pub(crate) struct Modulus<'k, const N: usize> {
+    pub(crate) n: &'k [Word; N],
+    pub(crate) n0: Word,
+}
+
+impl<const N: usize> Modulus<'_, N> {
+    /// `x = 2x mod n`, for `x < n`.
+    pub(crate) fn double(&self, x: &mut [Word; N]) {
+        let mut carry = 0;
+        for limb in x.iter_mut() {
+            let top = *limb >> (WORD_BITS - 1);
+            *limb = (*limb << 1) | carry;
+            carry = top;
+        }
+        if carry == 1 || ge(x, self.n) {
+            sub_assign(x, self.n);
+        }
+    }
+
+    /// `out = a·b·R⁻¹ mod n` for `a, b < n` (CIOS: coarsely integrated operand scanning).
+    pub(crate) fn mul(&self, out: &mut [Word; N], a: &[Word; N], b: &[Word; N]) {
+        let n = self.n;
+        let mut t = [0 as Word; N];
+        let (mut t_n, mut t_n1): (Word, Word);
+        t_n = 0;
+        for &b_i in b.iter() {
+            let mut carry = 0;
+            for j in 0..N {
+                (t[j], carry) = mac(t[j], a[j], b_i, carry);
+            }
+            (t_n, t_n1) = adc(t_n, carry, 0);
+
+            let m = t[0].wrapping_mul(self.n0);
+            let (_, mut carry) = mac(t[0], m, n[0], 0);
+            for j in 1..N {
+                (t[j - 1], carry) = mac(t[j], m, n[j], carry);
+            }
+            let (low, high) = adc(t_n, carry, 0);
+            t[N - 1] = low;
+            t_n = t_n1 + high;
+        }
+        if t_n != 0 || ge(&t, n) {
+            sub_assign(&mut t, n);
+        }
+        *out = t;
+    }
+
+    /// `out = a²·R⁻¹ mod n` for `a < n`: the half-size product of a squaring, then a reduction.
+    pub(crate) fn square(&self, out: &mut [Word; N], a: &[Word; N]) {
+        let mut low = [0 as Word; N];
+        let mut high = [0 as Word; N];
+        square_wide(a, &mut low, &mut high);
+        self.reduce(out, &mut low, &mut high);
+    }
+
+    /// `out = (high·R + low)·R⁻¹ mod n` for `high·R + low < n·R` (Montgomery reduction).
+    pub(crate) fn reduce(&self, out: &mut [Word; N], low: &mut [Word; N], high: &mut [Word; N]) {
+        let n = self.n;
+        let mut top_carry = 0;
+        for i in 0..N {
+            let m = low[i].wrapping_mul(self.n0);
+            let mut carry = 0;
+            // Add m·n·2^(w·i): limbs i..N of `low`, then 0..i of `high`.
+            for j in 0..N - i {
+                (low[i + j], carry) = mac(low[i + j], m, n[j], carry);
+            }
+            for j in N - i..N {
+                (high[i + j - N], carry) = mac(high[i + j - N], m, n[j], carry);
+            }
+            (high[i], top_carry) = adc(high[i], carry, top_carry);
+        }
+        if top_carry != 0 || ge(high, n) {
+            sub_assign(high, n);
+        }
+        *out = *high;
+    }
+
+    /// `out = base^exponent mod n` for `base < n` and `exponent >= 1`, given `r2 = R² mod n`.
+    pub(crate) fn pow(&self, out: &mut [Word; N], base: &[Word; N], exponent: u64, r2: &[Word; N]) {
+        let mut base_mont = [0 as Word; N];
+        self.mul(&mut base_mont, base, r2);
+        let mut acc = base_mont;
+        let mut scratch = [0 as Word; N];
+        let top = u64::BITS - 1 - exponent.leading_zeros();
+        for bit in (0..top).rev() {
+            self.square(&mut scratch, &acc);
+            if (exponent >> bit) & 1 == 1 {
+                self.mul(&mut acc, &scratch, &base_mont);
+            } else {
+                acc = scratch;
+            }
+        }
+        // Leave Montgomery form: multiply by 1, i.e. reduce (acc, 0).
+        let mut high = [0 as Word; N];
+        self.reduce(out, &mut acc, &mut high);
+    }
+
+    /// `R² mod n`, computed once per key. `bits` is the bit length of `n`.
+    pub(crate) fn r_squared(&self, bits: usize) -> [Word; N] {
+        // R mod n: start from 2^(bits-1) < n and double up to 2^(N·w).
+        let mut one = [0 as Word; N];
+        one[(bits - 1) / WORD_BITS] = 1 << ((bits - 1) % WORD_BITS);
+        for _ in bits - 1..N * WORD_BITS {
+            self.double(&mut one);
+        }
+        // `one` is 1 in Montgomery form. Raise 2 to the power E = N·w in Montgomery form by
+        // squaring and doubling: the result is 2^E·R = R² mod n.
+        let exponent = N * WORD_BITS;
+        let mut acc = one;
+        let mut scratch = [0 as Word; N];
+        for bit in (0..usize::BITS - exponent.leading_zeros()).rev() {
+            self.square(&mut scratch, &acc);
+            acc = scratch;
+            if (exponent >> bit) & 1 == 1 {
+                self.double(&mut acc);
+            }
+        }
+        acc
+    }
+}
+
+/// `a²` as (low, high) halves, computing each cross product once.
+fn square_wide<const N: usize>(a: &[Word; N], low: &mut [Word; N], high: &mut [Word; N]) {
+    // Cross products a[i]·a[j] for i < j, accumulated in place.
+    let mut product = Product { low, high };
+    for i in 0..N {
+        let mut carry = 0;
+        for j in i + 1..N {
+            let slot = product.get(i + j);
+            let (sum, next) = mac(slot, a[i], a[j], carry);
+            product.set(i + j, sum);
+            carry = next;
+        }
+        product.set(i + N, carry);
+    }
+    // Double them, then add the squares a[i]² on the diagonal.
+    let mut shifted_out = 0;
+    for k in 0..2 * N {
+        let limb = product.get(k);
+        product.set(k, (limb << 1) | shifted_out);
+        shifted_out = limb >> (WORD_BITS - 1);
+    }
+    let mut carry = 0;
+    for i in 0..N {
+        let square = Wide::from(a[i]) * Wide::from(a[i]);
+        let (lo, c) = adc(product.get(2 * i), square as Word, carry);
+        product.set(2 * i, lo);
+        let (hi, c) = adc(product.get(2 * i + 1), (square >> WORD_BITS) as Word, c);
+        product.set(2 * i + 1, hi);
+        carry = c;
+    }
+}
+
+/// A 2N-limb number kept as two N-limb halves (stable Rust cannot spell `[Word; 2 * N]`).
+struct Product<'p, const N: usize> {
+    low: &'p mut [Word; N],
+    high: &'p mut [Word; N],
+}
+
+impl<const N: usize> Product<'_, N> {
+    #[inline(always)]
+    fn get(&self, k: usize) -> Word {
+        if k < N { self.low[k] } else { self.high[k - N] }
+    }
+
+    #[inline(always)]
+    fn set(&mut self, k: usize, value: Word) {
+        if k < N {
+            self.low[k] = value;
+        } else {
+            self.high[k - N] = value;
+        }
+    }
+}
+
+/// Reads big-endian `bytes` into little-endian limbs `out` (which must be large enough);
+/// limbs above the input are zeroed.
+pub(crate) fn from_be_bytes(bytes: &[u8], out: &mut [Word]) {
+    out.fill(0);
+    for (index, chunk) in bytes.rchunks(WORD_BYTES).enumerate() {
+        let mut limb = 0 as Word;
+        for byte in chunk {
+            limb = (limb << 8) | Word::from(*byte);
+        }
+        out[index] = limb;
+    }
+}
+
+/// Writes the low `out.len()` bytes of the number in `limbs`, big-endian.
+pub(crate) fn to_be_bytes(limbs: &[Word], out: &mut [u8]) {
+    for (index, byte) in out.iter_mut().rev().enumerate() {
+        *byte = (limbs[index / WORD_BYTES] >> (8 * (index % WORD_BYTES))) as u8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neg_inverse_is_an_inverse() {
+        for n0 in [1 as Word, 3, 5, 0xffff, Word::MAX, 0x1234_5677] {
+            assert_eq!(n0.wrapping_mul(neg_inverse(n0)), Word::MAX, "{n0:#x}");
+        }
+    }
+
+    #[test]
+    fn bytes_round_trip() {
+        let bytes: [u8; 19] = core::array::from_fn(|i| i as u8 + 1);
+        let mut limbs = [0 as Word; 4];
+        from_be_bytes(&bytes, &mut limbs);
+        let mut back = [0u8; 19];
+        to_be_bytes(&limbs, &mut back);
+        assert_eq!(back, bytes);
+    }
+}
