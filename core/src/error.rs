@@ -89,6 +89,8 @@ pub enum Error {
     UnsupportedCritical,
     /// `typ` is present and is not `JWT` (or the value the policy expects).
     UnexpectedType,
+    /// The header has no `alg`.
+    MissingAlgorithm,
 
     // ---- 4xx: keys and signature --------------------------------------------------------------
     /// The token's issuer is not one the verifier holds keys for.
@@ -108,7 +110,7 @@ pub enum Error {
         /// The modulus length in bits.
         bits: u16,
     },
-    /// The key's parameters are malformed: an even or non-canonical modulus, an unusable
+    /// The key's parameters are malformed: an even modulus, an unusable
     /// public exponent, a missing parameter, or a key type this crate does not know.
     InvalidKey,
     /// The signature's length differs from the length the algorithm and key require.
@@ -187,6 +189,7 @@ impl Error {
             Error::EmbeddedKey => 304,
             Error::UnsupportedCritical => 305,
             Error::UnexpectedType => 306,
+            Error::MissingAlgorithm => 307,
 
             Error::WrongIssuer => 400,
             Error::UnknownKeyId => 401,
@@ -245,6 +248,7 @@ impl Error {
             Error::EmbeddedKey => "EmbeddedKey",
             Error::UnsupportedCritical => "UnsupportedCritical",
             Error::UnexpectedType => "UnexpectedType",
+            Error::MissingAlgorithm => "MissingAlgorithm",
             Error::WrongIssuer => "WrongIssuer",
             Error::UnknownKeyId => "UnknownKeyId",
             Error::KeyNotUsable => "KeyNotUsable",
@@ -309,6 +313,7 @@ impl fmt::Display for Error {
             }
             Error::UnsupportedCritical => f.write_str("header lists critical extensions (`crit`)"),
             Error::UnexpectedType => f.write_str("header `typ` is not the expected type"),
+            Error::MissingAlgorithm => f.write_str("header has no `alg`"),
             Error::WrongIssuer => f.write_str("issuer is not trusted"),
             Error::UnknownKeyId => f.write_str("no key of the issuer has this `kid`"),
             Error::KeyNotUsable => f.write_str("the key with this `kid` may not verify this token"),

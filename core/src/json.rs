@@ -507,11 +507,6 @@ pub(crate) struct Value<'a, 'de, A> {
 }
 
 impl<'de, A: MapAccess<'de>> Value<'_, 'de, A> {
-    /// Records `error` as the reason parsing stops, after skipping the value.
-    pub(crate) fn fail(self, error: Error) -> A::Error {
-        self.walk.fail(error)
-    }
-
     /// A string, unescaped into `out`.
     pub(crate) fn text<const N: usize>(
         self,

@@ -1,0 +1,338 @@
+//! The claims of an HTI launch token (HTI 2.0), as read from the payload and as checked.
+
+use heapless::String;
+use serde::de::MapAccess;
+
+use crate::capacity;
+use crate::error::{Error, Part};
+use crate::json::{self, Members, Value};
+use crate::policy::{Policy, RequiredClaims};
+
+/// The payload members as read, before any check. Strings are unescaped into fixed storage.
+#[derive(Default)]
+pub(crate) struct ClaimsRecord<'p> {
+    /// The audience the policy expects, compared with `aud` while it is read.
+    expected_audience: &'p str,
+    pub(crate) audience_matches: bool,
+    pub(crate) seen: u64,
+    pub(crate) iss: String<{ capacity::ISSUER }>,
+    pub(crate) sub: String<{ capacity::PERSON }>,
+    pub(crate) iat: u64,
+    pub(crate) exp: u64,
+    pub(crate) nbf: u64,
+    pub(crate) jti: String<{ capacity::TOKEN_ID }>,
+    pub(crate) resource: String<{ capacity::RESOURCE }>,
+    pub(crate) definition: String<{ capacity::DEFINITION }>,
+    pub(crate) patient: String<{ capacity::PERSON }>,
+    pub(crate) intent: String<{ capacity::INTENT }>,
+}
+
+/// Indexes into [`ClaimsRecord::NAMES`].
+pub(crate) mod claim {
+    pub(crate) const ISS: usize = 0;
+    pub(crate) const AUD: usize = 1;
+    pub(crate) const SUB: usize = 2;
+    pub(crate) const IAT: usize = 3;
+    pub(crate) const EXP: usize = 4;
+    pub(crate) const NBF: usize = 5;
+    pub(crate) const JTI: usize = 6;
+    pub(crate) const RESOURCE: usize = 7;
+    pub(crate) const DEFINITION: usize = 8;
+    pub(crate) const PATIENT: usize = 9;
+    pub(crate) const INTENT: usize = 10;
+}
+
+impl<'de> Members<'de> for ClaimsRecord<'_> {
+    const NAMES: &'static [&'static str] = &[
+        "iss",
+        "aud",
+        "sub",
+        "iat",
+        "exp",
+        "nbf",
+        "jti",
+        "resource",
+        "definition",
+        "patient",
+        "intent",
+    ];
+
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        index: usize,
+        value: Value<'_, 'de, A>,
+    ) -> Result<(), A::Error> {
+        match index {
+            claim::ISS => value.text(&mut self.iss),
+            claim::AUD => {
+                let (expected, matches) = (self.expected_audience, &mut self.audience_matches);
+                value.strings(|audience| {
+                    *matches |= audience
+                        .eq_str(expected)
+                        .map_err(|_| Error::InvalidJson(Part::Payload))?;
+                    Ok(())
+                })
+            }
+            claim::SUB => value.text(&mut self.sub),
+            claim::IAT => value.numeric_date().map(|iat| self.iat = iat),
+            claim::EXP => value.numeric_date().map(|exp| self.exp = exp),
+            claim::NBF => value.numeric_date().map(|nbf| self.nbf = nbf),
+            claim::JTI => value.text(&mut self.jti),
+            claim::RESOURCE => value.text(&mut self.resource),
+            claim::DEFINITION => value.text(&mut self.definition),
+            claim::PATIENT => value.text(&mut self.patient),
+            _ => value.text(&mut self.intent),
+        }
+    }
+}
+
+impl<'p> ClaimsRecord<'p> {
+    /// Reads a decoded payload, comparing `aud` with the policy's audience on the way.
+    pub(crate) fn parse(json: &[u8], policy: &'p Policy) -> Result<ClaimsRecord<'p>, Error> {
+        let mut record = ClaimsRecord {
+            expected_audience: policy.audience(),
+            ..ClaimsRecord::default()
+        };
+        record.seen = json::parse_object(json, Part::Payload, json::MAX_MEMBERS, &mut record)?;
+        Ok(record)
+    }
+
+    pub(crate) fn has(&self, index: usize) -> bool {
+        self.seen & (1 << index) != 0
+    }
+
+    /// The issuer, needed before the signature can be checked (it selects the keys).
+    pub(crate) fn issuer(&self) -> Result<&str, Error> {
+        if self.has(claim::ISS) {
+            Ok(&self.iss)
+        } else {
+            Err(Error::MissingClaim("iss"))
+        }
+    }
+
+    /// Every claim check, in order: required claims present, then non-empty; audience; times
+    /// (see [`Policy::check_times`]); person references; intent.
+    pub(crate) fn check(&self, policy: &Policy, now: u64) -> Result<(), Error> {
+        let required = policy.required();
+        let demands = [
+            (claim::AUD, true),
+            (claim::EXP, true),
+            (claim::IAT, true),
+            (claim::JTI, true),
+            (claim::SUB, required.contains(RequiredClaims::SUB)),
+            (claim::RESOURCE, required.contains(RequiredClaims::RESOURCE)),
+            (
+                claim::DEFINITION,
+                required.contains(RequiredClaims::DEFINITION),
+            ),
+            (claim::PATIENT, required.contains(RequiredClaims::PATIENT)),
+            (claim::INTENT, required.contains(RequiredClaims::INTENT)),
+        ];
+        for (index, demanded) in demands {
+            if demanded && !self.has(index) {
+                return Err(Error::MissingClaim(ClaimsRecord::NAMES[index]));
+            }
+        }
+        let texts = [
+            (claim::JTI, self.jti.as_str()),
+            (claim::SUB, self.sub.as_str()),
+            (claim::RESOURCE, self.resource.as_str()),
+            (claim::DEFINITION, self.definition.as_str()),
+            (claim::PATIENT, self.patient.as_str()),
+            (claim::INTENT, self.intent.as_str()),
+        ];
+        for (index, text) in texts {
+            if self.has(index) && text.is_empty() {
+                return Err(Error::EmptyClaim(ClaimsRecord::NAMES[index]));
+            }
+        }
+        if !self.audience_matches {
+            return Err(Error::WrongAudience);
+        }
+        let nbf = self.has(claim::NBF).then_some(self.nbf);
+        policy.check_times(self.iat, self.exp, nbf, now)?;
+        for (index, reference) in [(claim::SUB, &self.sub), (claim::PATIENT, &self.patient)] {
+            if self.has(index) && !is_person_reference(reference) {
+                return Err(Error::BadPersonReference(ClaimsRecord::NAMES[index]));
+            }
+        }
+        if self.has(claim::INTENT) && !REQUEST_INTENTS.contains(&self.intent.as_str()) {
+            return Err(Error::InvalidIntent);
+        }
+        Ok(())
+    }
+}
+
+/// The FHIR resource types that identify a person.
+const PERSON_TYPES: [&str; 4] = ["Patient", "Practitioner", "RelatedPerson", "Person"];
+
+/// The codes of FHIR R4 `RequestIntent`.
+const REQUEST_INTENTS: [&str; 9] = [
+    "proposal",
+    "plan",
+    "directive",
+    "order",
+    "original-order",
+    "reflex-order",
+    "filler-order",
+    "instance-order",
+    "option",
+];
+
+/// Whether `reference` is `<PersonType>/<id>`, the id a FHIR id: `[A-Za-z0-9\-\.]{1,64}`.
+///
+/// ```text
+/// Practitioner/a5e58253   yes
+/// Patient/                no (empty id)
+/// Task/11                 no (not a person)
+/// ```
+pub(crate) fn is_person_reference(reference: &str) -> bool {
+    let Some((kind, id)) = reference.split_once('/') else {
+        return false;
+    };
+    PERSON_TYPES.contains(&kind)
+        && (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn person_references() {
+        for ok in [
+            "Practitioner/a5e58253",
+            "Patient/1",
+            "RelatedPerson/x-y.z",
+            "Person/A",
+        ] {
+            assert!(is_person_reference(ok), "{ok}");
+        }
+        let longest = std::format!("Patient/{}", "a".repeat(64));
+        assert!(is_person_reference(&longest));
+        let too_long = std::format!("Patient/{}", "a".repeat(65));
+        for bad in [
+            "Patient/",
+            "Task/11",
+            "Patient",
+            "patient/1",
+            "Patient/1/2",
+            "Patient/a b",
+            &too_long,
+        ] {
+            assert!(!is_person_reference(bad), "{bad}");
+        }
+    }
+
+    fn parse(json: &str) -> Result<ClaimsRecord<'static>, Error> {
+        static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+        let policy = POLICY.get_or_init(|| Policy::new("Device/42").unwrap());
+        ClaimsRecord::parse(json.as_bytes(), policy)
+    }
+
+    extern crate std;
+
+    #[test]
+    fn audience_as_string_or_array() {
+        assert!(parse(r#"{"aud":"Device/42"}"#).unwrap().audience_matches);
+        assert!(
+            parse(r#"{"aud":["x","Device/42"]}"#)
+                .unwrap()
+                .audience_matches
+        );
+        assert!(parse(r#"{"aud":"Device\/42"}"#).unwrap().audience_matches);
+        assert!(
+            !parse(r#"{"aud":["x","Device/4"]}"#)
+                .unwrap()
+                .audience_matches
+        );
+        assert!(!parse(r#"{"aud":[]}"#).unwrap().audience_matches);
+        assert_eq!(
+            parse(r#"{"aud":["x",5]}"#).err(),
+            Some(Error::InvalidMemberType("aud"))
+        );
+        assert_eq!(
+            parse(r#"{"aud":{"a":1}}"#).err(),
+            Some(Error::InvalidMemberType("aud"))
+        );
+        assert_eq!(
+            parse(r#"{"aud":null}"#).err(),
+            Some(Error::InvalidMemberType("aud"))
+        );
+    }
+
+    #[test]
+    fn numeric_dates_must_be_plain_unsigned_integers() {
+        assert_eq!(parse(r#"{"exp":1700000300}"#).unwrap().exp, 1_700_000_300);
+        assert_eq!(
+            parse(r#"{"exp":18446744073709551615}"#).unwrap().exp,
+            u64::MAX
+        );
+        for bad in [
+            "1.5",
+            "1e3",
+            "1E3",
+            "-1",
+            "-0",
+            "18446744073709551616",
+            "\"1700000300\"",
+            "true",
+            "null",
+            "[1]",
+            "{}",
+        ] {
+            let json = std::format!(r#"{{"exp":{bad},"iss":"x"}}"#);
+            assert_eq!(
+                parse(&json).err(),
+                Some(Error::InvalidNumericDate("exp")),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse(r#"{"iss":"x","iat":0.0}"#).err(),
+            Some(Error::InvalidNumericDate("iat"))
+        );
+        assert_eq!(
+            parse(r#"{"nbf":2.5e9}"#).err(),
+            Some(Error::InvalidNumericDate("nbf"))
+        );
+    }
+
+    #[test]
+    fn duplicates_types_and_lengths() {
+        assert_eq!(
+            parse(r#"{"exp":1,"exp":2}"#).err(),
+            Some(Error::DuplicateMember("exp"))
+        );
+        assert_eq!(
+            parse(r#"{"exp":1,"\u0065xp":2}"#).err(),
+            Some(Error::DuplicateMember("exp"))
+        );
+        assert_eq!(
+            parse(r#"{"aud":"a","aud":"b"}"#).err(),
+            Some(Error::DuplicateMember("aud"))
+        );
+        assert_eq!(
+            parse(r#"{"x":1,"x":2}"#).err(),
+            None,
+            "unread members are not compared"
+        );
+        assert_eq!(
+            parse(r#"{"iss":5}"#).err(),
+            Some(Error::InvalidMemberType("iss"))
+        );
+        assert_eq!(
+            parse(r#"{"intent":["plan"]}"#).err(),
+            Some(Error::InvalidMemberType("intent"))
+        );
+        let long = std::format!(r#"{{"jti":"{}"}}"#, "a".repeat(capacity::TOKEN_ID + 1));
+        assert_eq!(parse(&long).err(), Some(Error::ValueTooLong("jti")));
+        assert_eq!(
+            parse(r#"{"sub":"\ud800"}"#).err(),
+            Some(Error::InvalidJson(Part::Payload))
+        );
+    }
+}

@@ -1,0 +1,354 @@
+//! The HTI launch profile: from a token to a verified [`HtiLaunch`].
+
+use heapless::String;
+
+use crate::algorithm::Algorithm;
+use crate::base64url;
+use crate::capacity;
+use crate::claims::{ClaimsRecord, claim};
+use crate::compact::Compact;
+use crate::error::{Error, Part};
+use crate::header::Header;
+use crate::jwk::{Jwk, KeySet};
+use crate::policy::Policy;
+use crate::replay::{ReplayKey, ReplayProtection};
+use crate::signature::{self, MAX_SIGNATURE_LEN};
+
+/// A verified HTI launch: every string in fixed-capacity storage, nothing borrowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HtiLaunch {
+    iss: String<{ capacity::ISSUER }>,
+    aud: String<{ capacity::AUDIENCE }>,
+    sub: String<{ capacity::PERSON }>,
+    iat: u64,
+    exp: u64,
+    jti: String<{ capacity::TOKEN_ID }>,
+    resource: String<{ capacity::RESOURCE }>,
+    definition: String<{ capacity::DEFINITION }>,
+    patient: Option<String<{ capacity::PERSON }>>,
+    intent: Option<String<{ capacity::INTENT }>>,
+    alg: Algorithm,
+    kid: String<{ capacity::KEY_ID }>,
+}
+
+impl HtiLaunch {
+    /// `iss`: the portal that launched.
+    pub fn issuer(&self) -> &str {
+        &self.iss
+    }
+
+    /// The audience the token was accepted for: the policy's (the token's `aud` contains it).
+    pub fn audience(&self) -> &str {
+        &self.aud
+    }
+
+    /// `sub`: the person launching, `<Type>/<id>`. Empty only when the policy did not require
+    /// it and the token lacks it.
+    pub fn subject(&self) -> &str {
+        &self.sub
+    }
+
+    /// `iat`, Unix seconds.
+    pub fn issued_at(&self) -> u64 {
+        self.iat
+    }
+
+    /// `exp`, Unix seconds.
+    pub fn expires_at(&self) -> u64 {
+        self.exp
+    }
+
+    /// `jti`: the token's unique identifier.
+    pub fn token_id(&self) -> &str {
+        &self.jti
+    }
+
+    /// `resource`: the FHIR Task, e.g. `Task/11`. Empty only when the policy did not require
+    /// it and the token lacks it.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// `definition`: the canonical URL of the ActivityDefinition. Empty only when the policy
+    /// did not require it and the token lacks it.
+    pub fn definition(&self) -> &str {
+        &self.definition
+    }
+
+    /// `patient`: the patient, when `sub` is someone else.
+    pub fn patient(&self) -> Option<&str> {
+        self.patient.as_deref()
+    }
+
+    /// `intent`: the FHIR RequestIntent.
+    pub fn intent(&self) -> Option<&str> {
+        self.intent.as_deref()
+    }
+
+    /// The algorithm the token was signed with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The `kid` of the key that verified it.
+    pub fn key_id(&self) -> &str {
+        &self.kid
+    }
+
+    /// What a replay guard remembers of this launch.
+    pub fn replay_key(&self) -> ReplayKey {
+        ReplayKey::new(&self.iss, &self.jti)
+    }
+}
+
+/// A token that has been split, decoded and parsed, and whose header passed its checks, but
+/// whose signature and claims have not been checked yet.
+///
+/// The two steps exist so that a host can pick the issuer's keys between them (the issuer is
+/// in the payload): `parse`, look up [`issuer`](Self::issuer), then [`verify`](Self::verify).
+/// Nothing it holds may be trusted before `verify` succeeds.
+pub struct Unverified<'t, 'p> {
+    policy: &'p Policy,
+    header: Header,
+    claims: ClaimsRecord<'p>,
+    signing_input: &'t [u8],
+    signature: [u8; MAX_SIGNATURE_LEN],
+    signature_len: usize,
+}
+
+impl<'t, 'p> Unverified<'t, 'p> {
+    /// The scratch length [`parse`](Self::parse) needs for tokens of up to `max_token_len` bytes.
+    pub const fn scratch_len(max_token_len: usize) -> usize {
+        max_token_len / 4 * 3 + 2
+    }
+
+    /// Splits, decodes and parses `token`, and checks its header against `policy`.
+    ///
+    /// `scratch` holds the decoded header and then the decoded payload, one at a time; a
+    /// segment that does not fit is [`Error::TokenTooLarge`]. Size it with
+    /// [`scratch_len`](Self::scratch_len).
+    pub fn parse(
+        token: &'t [u8],
+        policy: &'p Policy,
+        scratch: &mut [u8],
+    ) -> Result<Unverified<'t, 'p>, Error> {
+        let compact = Compact::split(token, policy.max_token_len())?;
+        let header = Header::parse(
+            base64url::decode(Part::Header, compact.header, scratch)?,
+            policy,
+        )?;
+        let mut signature = [0u8; MAX_SIGNATURE_LEN];
+        let signature_len =
+            match base64url::decode(Part::Signature, compact.signature, &mut signature) {
+                Ok(decoded) => decoded.len(),
+                Err(Error::TokenTooLarge) => return Err(Error::InvalidSignatureLength),
+                Err(other) => return Err(other),
+            };
+        let payload = base64url::decode(Part::Payload, compact.payload, scratch)?;
+        let claims = ClaimsRecord::parse(payload, policy)?;
+        Ok(Unverified {
+            policy,
+            header,
+            claims,
+            signing_input: compact.signing_input,
+            signature,
+            signature_len,
+        })
+    }
+
+    /// The checked header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The claimed (not yet verified) issuer; [`Error::MissingClaim`] when absent.
+    pub fn issuer(&self) -> Result<&str, Error> {
+        self.claims.issuer()
+    }
+
+    /// Checks the signature with the key of `keys` named by the header's `kid`, then every
+    /// claim at `now` (Unix seconds). Does not consult a replay guard.
+    pub fn verify(self, keys: &[Jwk], now: u64) -> Result<HtiLaunch, Error> {
+        signature::verify(
+            keys,
+            self.header.key_id(),
+            self.header.algorithm(),
+            self.signing_input,
+            &self.signature[..self.signature_len],
+        )?;
+        self.claims.check(self.policy, now)?;
+        let (has_patient, has_intent) = (
+            self.claims.has(claim::PATIENT),
+            self.claims.has(claim::INTENT),
+        );
+        let alg = self.header.algorithm();
+        let claims = self.claims;
+        Ok(HtiLaunch {
+            iss: claims.iss,
+            // The token's `aud` contains the policy's audience, and both have one capacity.
+            aud: String::try_from(self.policy.audience()).unwrap_or_default(),
+            sub: claims.sub,
+            iat: claims.iat,
+            exp: claims.exp,
+            jti: claims.jti,
+            resource: claims.resource,
+            definition: claims.definition,
+            patient: has_patient.then_some(claims.patient),
+            intent: has_intent.then_some(claims.intent),
+            alg,
+            kid: self.header.into_key_id(),
+        })
+    }
+}
+
+/// Where a verifier finds the keys of a token's issuer.
+pub trait IssuerKeys {
+    /// The keys published by `issuer`, or `None` when the issuer is not trusted.
+    fn keys_for(&self, issuer: &str) -> Option<&[Jwk]>;
+}
+
+/// One trusted issuer and its keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedIssuer<const N: usize> {
+    issuer: String<{ capacity::ISSUER }>,
+    keys: KeySet<N>,
+}
+
+impl<const N: usize> TrustedIssuer<N> {
+    /// Trusts `issuer` (compared exactly: `https://a/` and `https://a` differ) with `keys`.
+    ///
+    /// An empty issuer, or one longer than [`capacity::ISSUER`], is
+    /// [`Error::InvalidConfiguration`].
+    pub fn new(issuer: &str, keys: KeySet<N>) -> Result<TrustedIssuer<N>, Error> {
+        let mut owned = String::new();
+        if issuer.is_empty() || owned.push_str(issuer).is_err() {
+            return Err(Error::InvalidConfiguration);
+        }
+        Ok(TrustedIssuer {
+            issuer: owned,
+            keys,
+        })
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The issuer's keys.
+    pub fn keys(&self) -> &KeySet<N> {
+        &self.keys
+    }
+
+    /// Replaces the keys (after a JWKS refresh).
+    pub fn set_keys(&mut self, keys: KeySet<N>) {
+        self.keys = keys;
+    }
+}
+
+impl<const N: usize> IssuerKeys for TrustedIssuer<N> {
+    fn keys_for(&self, issuer: &str) -> Option<&[Jwk]> {
+        (self.issuer == issuer).then(|| self.keys.keys())
+    }
+}
+
+impl<const N: usize> IssuerKeys for [TrustedIssuer<N>] {
+    fn keys_for(&self, issuer: &str) -> Option<&[Jwk]> {
+        self.iter().find_map(|trusted| trusted.keys_for(issuer))
+    }
+}
+
+impl<const N: usize, const M: usize> IssuerKeys for [TrustedIssuer<N>; M] {
+    fn keys_for(&self, issuer: &str) -> Option<&[Jwk]> {
+        self.as_slice().keys_for(issuer)
+    }
+}
+
+impl<const N: usize, const M: usize> IssuerKeys for heapless::Vec<TrustedIssuer<N>, M> {
+    fn keys_for(&self, issuer: &str) -> Option<&[Jwk]> {
+        self.as_slice().keys_for(issuer)
+    }
+}
+
+impl<T: IssuerKeys + ?Sized> IssuerKeys for &T {
+    fn keys_for(&self, issuer: &str) -> Option<&[Jwk]> {
+        (**self).keys_for(issuer)
+    }
+}
+
+/// The scratch a [`LaunchVerifier`] keeps by default: enough for 8 KiB tokens.
+pub const DEFAULT_SCRATCH: usize = Unverified::scratch_len(Policy::DEFAULT_MAX_TOKEN_LEN);
+
+/// Verifies HTI launches end to end with no allocator: trusted issuers and their keys, a
+/// policy, a replay guard, and a decoding buffer of `SCRATCH` bytes.
+///
+/// [`verify`](Self::verify) checks, in this order, stopping at the first failure:
+/// 1. the compact form: length, three segments, canonical base64url;
+/// 2. the header: JSON, `alg` (never `none`/HMAC, implemented, allowed), no `crit`, no
+///    embedded key, `typ`, `kid`;
+/// 3. the payload: JSON, member types, no duplicate claims, string capacities;
+/// 4. the issuer: trusted (it selects the keys);
+/// 5. the signature, with the key named by `kid`;
+/// 6. the claims: required ones present and non-empty, audience, times, person references,
+///    intent;
+/// 7. replay: the token is recorded only now, after everything else passed.
+///
+/// ```
+/// use koppeltaal_core::{Error, KeySet, LaunchVerifier, Policy, ReplayGuard, TrustedIssuer};
+/// let portal = TrustedIssuer::new("https://portal.example.org", KeySet::<4>::new())?;
+/// let mut verifier = LaunchVerifier::<_, _>::new(portal, Policy::new("Device/42")?, ReplayGuard::<64>::new());
+/// assert_eq!(verifier.verify(b"not a token", 1_700_000_000).err(), Some(Error::MalformedToken));
+/// # Ok::<(), Error>(())
+/// ```
+pub struct LaunchVerifier<K, G, const SCRATCH: usize = DEFAULT_SCRATCH> {
+    issuers: K,
+    policy: Policy,
+    replay: G,
+    scratch: [u8; SCRATCH],
+}
+
+impl<K: IssuerKeys, G: ReplayProtection, const SCRATCH: usize> LaunchVerifier<K, G, SCRATCH> {
+    /// A verifier trusting `issuers`, applying `policy`, remembering tokens in `replay`.
+    pub fn new(issuers: K, policy: Policy, replay: G) -> LaunchVerifier<K, G, SCRATCH> {
+        LaunchVerifier {
+            issuers,
+            policy,
+            replay,
+            scratch: [0; SCRATCH],
+        }
+    }
+
+    /// Verifies `token` at `now` (Unix seconds) and records it against replay.
+    pub fn verify(&mut self, token: &[u8], now: u64) -> Result<HtiLaunch, Error> {
+        let unverified = Unverified::parse(token, &self.policy, &mut self.scratch)?;
+        let keys = self
+            .issuers
+            .keys_for(unverified.issuer()?)
+            .ok_or(Error::WrongIssuer)?;
+        let launch = unverified.verify(keys, now)?;
+        let forget_at = self.policy.forget_after(launch.expires_at());
+        self.replay
+            .check_and_record(launch.replay_key(), forget_at, now)?;
+        Ok(launch)
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The trusted issuers.
+    pub fn issuers(&self) -> &K {
+        &self.issuers
+    }
+
+    /// The trusted issuers, to replace keys after a rotation.
+    pub fn issuers_mut(&mut self) -> &mut K {
+        &mut self.issuers
+    }
+
+    /// The replay guard.
+    pub fn replay_guard(&self) -> &G {
+        &self.replay
+    }
+}

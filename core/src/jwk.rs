@@ -1,0 +1,365 @@
+//! Public keys from a JWKS document (RFC 7517), prepared once for verification.
+
+use heapless::{String, Vec};
+use serde::de::MapAccess;
+
+use crate::algorithm::Algorithm;
+use crate::base64url;
+use crate::capacity;
+use crate::error::{Error, Part};
+use crate::json::{self, JsonStr, Members, Value};
+#[cfg(feature = "rs")]
+use crate::rsa::RsaPublicKey;
+
+/// Most members accepted in one JWK object or at the top of a JWKS document.
+const MAX_JWK_MEMBERS: usize = 64;
+
+/// The key material of a [`Jwk`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyMaterial {
+    /// An RSA key of 2048 to 4096 bits, with its Montgomery constants precomputed.
+    #[cfg(feature = "rs")]
+    Rsa(RsaPublicKey),
+    /// A key that was published but cannot be used; the error says why (for example
+    /// [`Error::KeyTooSmall`]) and is what a token naming this key's `kid` gets.
+    Refused(Error),
+}
+
+/// One key of a key set: its id, what it may be used for, and its material.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Jwk {
+    kid: Option<String<{ capacity::KEY_ID }>>,
+    /// `false` when `use` is present and is not `sig`, or `key_ops` is present and lacks
+    /// `verify`.
+    for_signatures: bool,
+    /// The `alg` the key is bound to; `Err(())` when it names an algorithm not implemented here.
+    alg: Option<Result<Algorithm, ()>>,
+    material: KeyMaterial,
+}
+
+impl Jwk {
+    /// A signature key with the given id, usable for every algorithm of its type.
+    ///
+    /// A `kid` longer than [`capacity::KEY_ID`] is [`Error::ValueTooLong`].
+    #[cfg(feature = "rs")]
+    pub fn rsa(kid: &str, key: RsaPublicKey) -> Result<Jwk, Error> {
+        let mut owned = String::new();
+        owned
+            .push_str(kid)
+            .map_err(|_| Error::ValueTooLong("kid"))?;
+        Ok(Jwk {
+            kid: Some(owned),
+            for_signatures: true,
+            alg: None,
+            material: KeyMaterial::Rsa(key),
+        })
+    }
+
+    /// This key bound to one algorithm, as a JWK's `alg` member does.
+    #[must_use]
+    pub fn bound_to(mut self, alg: Algorithm) -> Jwk {
+        self.alg = Some(Ok(alg));
+        self
+    }
+
+    /// The key id, if the key has one.
+    pub fn key_id(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The algorithm the key is bound to, if its JWK names one this crate implements.
+    pub fn algorithm(&self) -> Option<Algorithm> {
+        self.alg.and_then(Result::ok)
+    }
+
+    /// The key material.
+    pub fn material(&self) -> &KeyMaterial {
+        &self.material
+    }
+
+    /// Checks that this key may verify a token signed with `alg`: a signature key, bound to
+    /// that algorithm or to none, of the matching type, and not refused at load time.
+    pub fn usable_for(&self, alg: Algorithm) -> Result<(), Error> {
+        if let KeyMaterial::Refused(reason) = self.material {
+            return Err(reason);
+        }
+        if !self.for_signatures {
+            return Err(Error::KeyNotUsable);
+        }
+        if self.alg.is_some_and(|bound| bound != Ok(alg)) {
+            return Err(Error::KeyNotUsable);
+        }
+        match (&self.material, alg) {
+            #[cfg(feature = "rs")]
+            (KeyMaterial::Rsa(_), alg) if alg.is_rsa() => Ok(()),
+            _ => Err(Error::KeyNotUsable),
+        }
+    }
+
+    fn from_record(record: &JwkRecord<'_>, seen: u64) -> Result<Jwk, Error> {
+        let has = |index: usize| seen & (1 << index) != 0;
+        let mut kid = None;
+        if let Some(raw) = record.kid {
+            let mut owned = String::new();
+            match raw.unescape_into(&mut owned) {
+                Ok(true) => kid = Some(owned),
+                Ok(false) => return Err(Error::ValueTooLong("kid")),
+                Err(_) => return Err(Error::InvalidJson(Part::KeySet)),
+            }
+        }
+        let for_signatures =
+            record.use_is_sig.unwrap_or(true) && (!has(JwkRecord::KEY_OPS) || record.ops_verify);
+        let alg = match record.alg {
+            None => None,
+            Some(raw) => {
+                let mut name = String::<16>::new();
+                Some(match raw.unescape_into(&mut name) {
+                    Ok(true) => Algorithm::from_jose(&name).map_err(|_| ()),
+                    _ => Err(()),
+                })
+            }
+        };
+        let material = match record.kty {
+            Some(kty) if kty.eq_str("RSA") == Ok(true) => rsa_material(record),
+            _ => KeyMaterial::Refused(Error::KeyNotUsable),
+        };
+        Ok(Jwk {
+            kid,
+            for_signatures,
+            alg,
+            material,
+        })
+    }
+}
+
+#[cfg(feature = "rs")]
+fn rsa_material(record: &JwkRecord<'_>) -> KeyMaterial {
+    let (Some(n), Some(e)) = (record.n, record.e) else {
+        return KeyMaterial::Refused(Error::InvalidKey);
+    };
+    let mut modulus = [0u8; RsaPublicKey::MAX_BYTES];
+    let modulus = match base64url::decode(Part::KeySet, n.0.as_bytes(), &mut modulus) {
+        Ok(modulus) => modulus,
+        // Longer than a 4096-bit modulus (leading zero bytes aside, which nobody pads with
+        // hundreds of): report the size it would have.
+        Err(Error::TokenTooLarge) => {
+            let bits = base64url::decoded_len(n.0.len()).map_or(usize::MAX, |len| len * 8);
+            let bits = u16::try_from(bits).unwrap_or(u16::MAX);
+            return KeyMaterial::Refused(Error::KeyTooLarge { bits });
+        }
+        Err(_) => return KeyMaterial::Refused(Error::InvalidKey),
+    };
+    let mut exponent = [0u8; 16];
+    let Ok(exponent) = base64url::decode(Part::KeySet, e.0.as_bytes(), &mut exponent) else {
+        return KeyMaterial::Refused(Error::InvalidKey);
+    };
+    match RsaPublicKey::from_be_bytes(modulus, exponent) {
+        Ok(key) => KeyMaterial::Rsa(key),
+        Err(reason) => KeyMaterial::Refused(reason),
+    }
+}
+
+#[cfg(not(feature = "rs"))]
+fn rsa_material(_: &JwkRecord<'_>) -> KeyMaterial {
+    KeyMaterial::Refused(Error::KeyNotUsable)
+}
+
+/// The members of one JWK as read, borrowed from the document.
+#[derive(Default)]
+struct JwkRecord<'de> {
+    kty: Option<JsonStr<'de>>,
+    kid: Option<JsonStr<'de>>,
+    use_is_sig: Option<bool>,
+    ops_verify: bool,
+    alg: Option<JsonStr<'de>>,
+    n: Option<JsonStr<'de>>,
+    e: Option<JsonStr<'de>>,
+}
+
+impl JwkRecord<'_> {
+    const KEY_OPS: usize = 3;
+}
+
+impl<'de> Members<'de> for JwkRecord<'de> {
+    const NAMES: &'static [&'static str] = &["kty", "kid", "use", "key_ops", "alg", "n", "e"];
+
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        index: usize,
+        value: Value<'_, 'de, A>,
+    ) -> Result<(), A::Error> {
+        match index {
+            0 => self.kty = Some(value.borrowed_str()?),
+            1 => self.kid = Some(value.borrowed_str()?),
+            2 => {
+                let usage = value.borrowed_str()?;
+                self.use_is_sig = Some(usage.eq_str("sig") == Ok(true));
+            }
+            3 => {
+                let ops_verify = &mut self.ops_verify;
+                value.strings(|op| {
+                    *ops_verify |= op.eq_str("verify") == Ok(true);
+                    Ok(())
+                })?;
+            }
+            4 => self.alg = Some(value.borrowed_str()?),
+            5 => self.n = Some(value.borrowed_str()?),
+            _ => self.e = Some(value.borrowed_str()?),
+        }
+        Ok(())
+    }
+}
+
+/// The `keys` array of a JWKS document, read straight into a key set.
+struct KeySetRecord<'k, const N: usize> {
+    keys: &'k mut Vec<Jwk, N>,
+}
+
+impl<'de, const N: usize> Members<'de> for KeySetRecord<'_, N> {
+    const NAMES: &'static [&'static str] = &["keys"];
+
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        _: usize,
+        value: Value<'_, 'de, A>,
+    ) -> Result<(), A::Error> {
+        let keys = &mut *self.keys;
+        value.objects(|record: JwkRecord<'de>, seen| {
+            let jwk = Jwk::from_record(&record, seen)?;
+            keys.push(jwk).map_err(|_| Error::TooManyKeys)
+        })
+    }
+}
+
+/// Up to `N` public keys of one issuer, parsed from its JWKS and ready to verify with.
+///
+/// Every key of the document takes a slot, including those that cannot be used (too small,
+/// malformed, of a type or algorithm not implemented here): they are kept with the reason, so
+/// a token naming one gets that reason rather than [`Error::UnknownKeyId`].
+///
+/// ```
+/// use koppeltaal_core::{Error, KeySet};
+/// let jwks = br#"{"keys":[{"kty":"oct","kid":"hmac","k":"c2VjcmV0"}]}"#;
+/// let keys = KeySet::<4>::from_jwks(jwks)?;
+/// assert_eq!(keys.len(), 1);
+/// assert_eq!(keys.find("hmac").unwrap().material(),
+///            &koppeltaal_core::KeyMaterial::Refused(Error::KeyNotUsable));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeySet<const N: usize> {
+    keys: Vec<Jwk, N>,
+}
+
+impl<const N: usize> KeySet<N> {
+    /// An empty key set.
+    pub const fn new() -> KeySet<N> {
+        KeySet { keys: Vec::new() }
+    }
+
+    /// Parses a JWKS document (`{"keys":[...]}`), preparing each usable key.
+    ///
+    /// Malformed JSON is [`Error::InvalidJson`]`(Part::KeySet)` (or another JSON error); a
+    /// document without a `keys` array of objects is [`Error::InvalidKeySet`]; more than `N`
+    /// keys is [`Error::TooManyKeys`].
+    pub fn from_jwks(document: &[u8]) -> Result<KeySet<N>, Error> {
+        let mut keys = Vec::new();
+        let seen = json::parse_object(
+            document,
+            Part::KeySet,
+            MAX_JWK_MEMBERS,
+            &mut KeySetRecord { keys: &mut keys },
+        )
+        .map_err(|error| match error {
+            Error::InvalidMemberType("keys") => Error::InvalidKeySet,
+            other => other,
+        })?;
+        if seen == 0 {
+            return Err(Error::InvalidKeySet);
+        }
+        Ok(KeySet { keys })
+    }
+
+    /// Adds a key; [`Error::TooManyKeys`] when the set is full.
+    pub fn push(&mut self, key: Jwk) -> Result<(), Error> {
+        self.keys.push(key).map_err(|_| Error::TooManyKeys)
+    }
+
+    /// The first key with id `kid`.
+    pub fn find(&self, kid: &str) -> Option<&Jwk> {
+        self.keys.iter().find(|key| key.key_id() == Some(kid))
+    }
+
+    /// The number of keys (usable or not).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// All keys.
+    pub fn keys(&self) -> &[Jwk] {
+        &self.keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_documents_that_are_not_key_sets() {
+        assert_eq!(KeySet::<2>::from_jwks(b"{}"), Err(Error::InvalidKeySet));
+        assert_eq!(
+            KeySet::<2>::from_jwks(br#"{"keys":{}}"#),
+            Err(Error::InvalidKeySet)
+        );
+        assert_eq!(
+            KeySet::<2>::from_jwks(br#"{"keys":[1]}"#),
+            Err(Error::InvalidKeySet)
+        );
+        assert_eq!(
+            KeySet::<2>::from_jwks(br#"{"keys":["x"]}"#),
+            Err(Error::InvalidKeySet)
+        );
+        assert_eq!(
+            KeySet::<2>::from_jwks(b"[]"),
+            Err(Error::InvalidJson(Part::KeySet))
+        );
+        assert_eq!(
+            KeySet::<2>::from_jwks(br#"{"keys":[],"keys":[]}"#),
+            Err(Error::DuplicateMember("keys"))
+        );
+        assert_eq!(
+            KeySet::<2>::from_jwks(br#"{"keys":[]}"#).map(|set| set.len()),
+            Ok(0)
+        );
+    }
+
+    #[test]
+    fn counts_every_key_against_capacity() {
+        let three = br#"{"keys":[{"kty":"oct"},{"kty":"oct"},{"kty":"oct"}]}"#;
+        assert_eq!(KeySet::<2>::from_jwks(three), Err(Error::TooManyKeys));
+        assert_eq!(KeySet::<3>::from_jwks(three).map(|set| set.len()), Ok(3));
+    }
+
+    #[test]
+    fn records_use_ops_and_alg() {
+        let jwks = br#"{"keys":[
+            {"kty":"oct","kid":"a","use":"enc"},
+            {"kty":"oct","kid":"b","key_ops":["sign"]},
+            {"kty":"oct","kid":"c","key_ops":["verify"],"alg":"RS512"},
+            {"kty":"oct","kid":"d","alg":"PS512"}]}"#;
+        let set = KeySet::<4>::from_jwks(jwks).unwrap();
+        assert!(!set.find("a").unwrap().for_signatures);
+        assert!(!set.find("b").unwrap().for_signatures);
+        assert!(set.find("c").unwrap().for_signatures);
+        assert_eq!(set.find("c").unwrap().algorithm(), Some(Algorithm::RS512));
+        assert_eq!(set.find("d").unwrap().algorithm(), None);
+        assert_eq!(set.find("d").unwrap().alg, Some(Err(())));
+    }
+}
