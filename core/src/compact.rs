@@ -19,7 +19,9 @@ impl<'t> Compact<'t> {
     /// Splits `token` into its segments.
     ///
     /// The length is checked first, so an oversized token costs nothing more to refuse. A
-    /// token with four dots is a JWE-wrapped launch and gets its own error.
+    /// token with four dots is a JWE-wrapped launch and gets its own error. An empty signature
+    /// is left for the caller to refuse after the header, so that an `alg: none` token is
+    /// reported as such.
     ///
     /// ```
     /// use koppeltaal_core::{Compact, Error};
@@ -49,9 +51,6 @@ impl<'t> Compact<'t> {
         let (header, payload) = (&token[..first], &token[first + 1..second]);
         if header.is_empty() || payload.is_empty() {
             return Err(Error::MalformedToken);
-        }
-        if signature.is_empty() {
-            return Err(Error::MissingSignature);
         }
         Ok(Compact {
             header,
@@ -86,7 +85,10 @@ mod tests {
     fn empty_segments() {
         assert_eq!(Compact::split(b".b.c", 100), Err(Error::MalformedToken));
         assert_eq!(Compact::split(b"a..c", 100), Err(Error::MalformedToken));
-        assert_eq!(Compact::split(b"a.b.", 100), Err(Error::MissingSignature));
+        assert_eq!(
+            Compact::split(b"a.b.", 100).map(|parts| parts.signature),
+            Ok(&b""[..])
+        );
     }
 
     #[test]

@@ -160,6 +160,13 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every code, ascending: what a caller mapping codes (a log parser, a C wrapper) can meet.
+    pub const CODES: &'static [u16] = &[
+        100, 101, 102, 103, 104, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305,
+        306, 307, 400, 401, 402, 403, 404, 405, 406, 407, 408, 500, 501, 502, 503, 504, 505, 506,
+        507, 508, 509, 600, 601, 700, 701, 702,
+    ];
+
     /// The stable numeric code of this error.
     ///
     /// ```
@@ -350,3 +357,131 @@ impl fmt::Display for Error {
 
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One value of every variant. The match below has no wildcard, so adding a variant
+    /// without adding it here (and to `CODES`) does not compile.
+    fn every_variant() -> [Error; 44] {
+        let all = [
+            Error::TokenTooLarge,
+            Error::MalformedToken,
+            Error::EncryptedToken,
+            Error::InvalidBase64(Part::Header),
+            Error::MissingSignature,
+            Error::InvalidJson(Part::Payload),
+            Error::JsonTooDeep(Part::Payload),
+            Error::DuplicateMember("exp"),
+            Error::InvalidMemberType("iss"),
+            Error::InvalidNumericDate("exp"),
+            Error::ValueTooLong("jti"),
+            Error::TooManyMembers(Part::Payload),
+            Error::ForbiddenAlgorithm,
+            Error::UnsupportedAlgorithm,
+            Error::AlgorithmNotAllowed(Algorithm::RS256),
+            Error::MissingKeyId,
+            Error::EmbeddedKey,
+            Error::UnsupportedCritical,
+            Error::UnexpectedType,
+            Error::MissingAlgorithm,
+            Error::WrongIssuer,
+            Error::UnknownKeyId,
+            Error::KeyNotUsable,
+            Error::KeyTooSmall { bits: 1024 },
+            Error::KeyTooLarge { bits: 8192 },
+            Error::InvalidKey,
+            Error::InvalidSignatureLength,
+            Error::SignatureOutOfRange,
+            Error::BadSignature,
+            Error::MissingClaim("sub"),
+            Error::EmptyClaim("jti"),
+            Error::WrongAudience,
+            Error::Expired,
+            Error::NotYetValid,
+            Error::IssuedInFuture,
+            Error::LifetimeTooLong,
+            Error::ExpiresBeforeIssued,
+            Error::BadPersonReference("sub"),
+            Error::InvalidIntent,
+            Error::Replayed,
+            Error::ReplayStoreFull,
+            Error::InvalidKeySet,
+            Error::TooManyKeys,
+            Error::InvalidConfiguration,
+        ];
+        for error in all {
+            match error {
+                Error::TokenTooLarge
+                | Error::MalformedToken
+                | Error::EncryptedToken
+                | Error::InvalidBase64(_)
+                | Error::MissingSignature
+                | Error::InvalidJson(_)
+                | Error::JsonTooDeep(_)
+                | Error::DuplicateMember(_)
+                | Error::InvalidMemberType(_)
+                | Error::InvalidNumericDate(_)
+                | Error::ValueTooLong(_)
+                | Error::TooManyMembers(_)
+                | Error::ForbiddenAlgorithm
+                | Error::UnsupportedAlgorithm
+                | Error::AlgorithmNotAllowed(_)
+                | Error::MissingKeyId
+                | Error::EmbeddedKey
+                | Error::UnsupportedCritical
+                | Error::UnexpectedType
+                | Error::MissingAlgorithm
+                | Error::WrongIssuer
+                | Error::UnknownKeyId
+                | Error::KeyNotUsable
+                | Error::KeyTooSmall { .. }
+                | Error::KeyTooLarge { .. }
+                | Error::InvalidKey
+                | Error::InvalidSignatureLength
+                | Error::SignatureOutOfRange
+                | Error::BadSignature
+                | Error::MissingClaim(_)
+                | Error::EmptyClaim(_)
+                | Error::WrongAudience
+                | Error::Expired
+                | Error::NotYetValid
+                | Error::IssuedInFuture
+                | Error::LifetimeTooLong
+                | Error::ExpiresBeforeIssued
+                | Error::BadPersonReference(_)
+                | Error::InvalidIntent
+                | Error::Replayed
+                | Error::ReplayStoreFull
+                | Error::InvalidKeySet
+                | Error::TooManyKeys
+                | Error::InvalidConfiguration => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn codes_are_unique_ascending_and_listed() {
+        let codes = every_variant().map(|error| error.code());
+        assert_eq!(&codes[..], Error::CODES);
+        assert!(Error::CODES.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn names_are_unique_and_messages_are_nonempty() {
+        use core::fmt::Write;
+        let all = every_variant();
+        for (index, error) in all.iter().enumerate() {
+            assert!(
+                all[..index]
+                    .iter()
+                    .all(|other| other.name() != error.name())
+            );
+            let mut message = heapless::String::<128>::new();
+            write!(message, "{error}").unwrap();
+            assert!(!message.is_empty(), "{}", error.name());
+        }
+    }
+}

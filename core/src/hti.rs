@@ -137,6 +137,9 @@ impl<'t, 'p> Unverified<'t, 'p> {
             base64url::decode(Part::Header, compact.header, scratch)?,
             policy,
         )?;
+        if compact.signature.is_empty() {
+            return Err(Error::MissingSignature);
+        }
         let mut signature = [0u8; MAX_SIGNATURE_LEN];
         let signature_len =
             match base64url::decode(Part::Signature, compact.signature, &mut signature) {
