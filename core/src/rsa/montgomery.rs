@@ -303,4 +303,80 @@ mod tests {
         to_be_bytes(&limbs, &mut back);
         assert_eq!(back, bytes);
     }
+
+    /// The kernel against `num-bigint` on arbitrary odd moduli of every class, bases below
+    /// the modulus and random exponents (not only RSA-shaped numbers).
+    mod against_num_bigint {
+        extern crate std;
+        use super::super::*;
+        use num_bigint::BigUint;
+        use proptest::prelude::*;
+        use std::vec::Vec;
+
+        fn to_limbs<const N: usize>(value: &BigUint) -> [Word; N] {
+            let mut limbs = [0 as Word; N];
+            let bytes = value.to_bytes_be();
+            from_be_bytes(&bytes, &mut limbs);
+            limbs
+        }
+
+        fn from_limbs(limbs: &[Word]) -> BigUint {
+            let mut bytes = std::vec![0u8; limbs.len() * WORD_BYTES];
+            to_be_bytes(limbs, &mut bytes);
+            BigUint::from_bytes_be(&bytes)
+        }
+
+        fn check<const N: usize>(
+            modulus: Vec<u8>,
+            base: Vec<u8>,
+            exponent: u64,
+        ) -> Result<(), TestCaseError> {
+            let mut modulus = BigUint::from_bytes_be(&modulus);
+            modulus |= BigUint::from(1u8);
+            prop_assume!(modulus > BigUint::from(1u8));
+            let bits = modulus.bits() as usize;
+            let base = BigUint::from_bytes_be(&base) % &modulus;
+            let n = to_limbs::<N>(&modulus);
+            let context = Modulus {
+                n: &n,
+                n0: neg_inverse(n[0]),
+            };
+            let r2 = context.r_squared(bits);
+            let r = BigUint::from(1u8) << (N * WORD_BITS);
+            prop_assert_eq!(from_limbs(&r2), (&r * &r) % &modulus);
+            let mut out = [0 as Word; N];
+            let exponent = exponent.max(1);
+            context.pow(&mut out, &to_limbs::<N>(&base), exponent, &r2);
+            prop_assert_eq!(
+                from_limbs(&out),
+                base.modpow(&BigUint::from(exponent), &modulus)
+            );
+            Ok(())
+        }
+
+        const W2048: usize = 2048 / WORD_BITS;
+        const W4096: usize = 4096 / WORD_BITS;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            #[test]
+            fn pow_matches_for_2048_class(modulus in proptest::collection::vec(any::<u8>(), 1..=256), base in proptest::collection::vec(any::<u8>(), 0..=256), exponent in any::<u64>()) {
+                check::<W2048>(modulus, base, exponent % 100_000)?;
+            }
+
+            #[test]
+            fn pow_matches_for_4096_class(modulus in proptest::collection::vec(any::<u8>(), 200..=512), base in proptest::collection::vec(any::<u8>(), 0..=512), exponent in prop_oneof![Just(65537u64), Just(3u64), 1u64..64]) {
+                check::<W4096>(modulus, base, exponent)?;
+            }
+
+            #[test]
+            fn full_width_moduli(top in any::<[u8; 8]>(), rest in proptest::collection::vec(any::<u8>(), 248), base in proptest::collection::vec(any::<u8>(), 256), exponent in 1u64..70_000) {
+                let mut modulus = std::vec![0xffu8];
+                modulus.extend_from_slice(&top);
+                modulus.extend_from_slice(&rest[..247]);
+                check::<W2048>(modulus, base, exponent)?;
+            }
+        }
+    }
 }

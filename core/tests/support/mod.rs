@@ -142,3 +142,16 @@ pub fn verifier() -> Verifier {
         Policy::new(AUDIENCE).unwrap(),
     )
 }
+
+/// A forgery that always reaches the signature check: a genuine signature of the portal key
+/// over other claims, attached to `claims`.
+pub fn forged(claims: &Value) -> String {
+    let genuine = portal_key().sign("RS512", &claims_with("jti", json!("some-other-token")));
+    let parts: Vec<&str> = genuine.split('.').collect();
+    format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(claims.to_string().as_bytes()),
+        parts[2]
+    )
+}

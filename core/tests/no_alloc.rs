@@ -1,0 +1,105 @@
+//! Verifying needs no allocator: a counting global allocator sees zero allocations during
+//! `LaunchVerifier::verify` (accepting and refusing) and during `KeySet::from_jwks`.
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use koppeltaal_core::{Error, KeySet, Policy};
+use serde_json::json;
+use support::*;
+
+struct CountingAllocator;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    let _ = COUNTING.try_with(|counting| {
+        if counting.get() {
+            let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+        }
+    });
+}
+
+// SAFETY: forwards every call unchanged to the system allocator; only counts.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// Runs `f` and returns its result with the number of allocations this thread made in it.
+fn count_allocations<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    ALLOCATIONS.with(|count| count.set(0));
+    COUNTING.with(|counting| counting.set(true));
+    let result = f();
+    COUNTING.with(|counting| counting.set(false));
+    (result, ALLOCATIONS.with(Cell::get))
+}
+
+#[test]
+fn the_counter_counts() {
+    let (_, allocations) = count_allocations(|| std::hint::black_box(vec![1u8; 16]));
+    assert_eq!(allocations, 1);
+}
+
+#[test]
+fn rs512_verify_allocates_nothing() {
+    let mut verifier = verifier();
+    let token = portal_key().sign("RS512", &claims());
+    let (outcome, allocations) = count_allocations(|| verifier.verify(token.as_bytes(), NOW));
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(allocations, 0);
+
+    let (outcome, allocations) = count_allocations(|| verifier.verify(token.as_bytes(), NOW));
+    assert_eq!(outcome.err(), Some(Error::Replayed));
+    assert_eq!(allocations, 0);
+
+    let forged = forged(&claims_with("jti", json!("x")));
+    let (outcome, allocations) = count_allocations(|| verifier.verify(forged.as_bytes(), NOW));
+    assert_eq!(outcome.err(), Some(Error::BadSignature));
+    assert_eq!(allocations, 0);
+}
+
+#[test]
+fn rs512_verify_with_rsa_4096_allocates_nothing() {
+    let key = TestKey::generate("portal-4096", 4096);
+    let mut verifier = verifier_with(&jwks(&[key.jwk("")]), Policy::new(AUDIENCE).unwrap());
+    let token = key.sign("RS512", &claims());
+    let (outcome, allocations) = count_allocations(|| verifier.verify(token.as_bytes(), NOW));
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(allocations, 0);
+}
+
+#[test]
+fn loading_a_key_set_allocates_nothing() {
+    let document = jwks(&[
+        portal_key().jwk(r#","use":"sig","alg":"RS512""#),
+        attacker_key().jwk(""),
+    ]);
+    let (keys, allocations) = count_allocations(|| KeySet::<4>::from_jwks(document.as_bytes()));
+    assert_eq!(keys.map(|keys| keys.len()), Ok(2));
+    assert_eq!(allocations, 0);
+}
