@@ -4,6 +4,7 @@ use heapless::{String, Vec};
 use serde::de::MapAccess;
 
 use crate::algorithm::Algorithm;
+#[cfg(feature = "rs")]
 use crate::base64url;
 use crate::capacity;
 use crate::error::{Error, Part};
@@ -17,6 +18,10 @@ const MAX_JWK_MEMBERS: usize = 64;
 /// The key material of a [`Jwk`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "no allocator: a key set stores its keys inline, sized for the largest"
+)]
 pub enum KeyMaterial {
     /// An RSA key of 2048 to 4096 bits, with its Montgomery constants precomputed.
     #[cfg(feature = "rs")]
@@ -81,19 +86,16 @@ impl Jwk {
     /// Checks that this key may verify a token signed with `alg`: a signature key, bound to
     /// that algorithm or to none, of the matching type, and not refused at load time.
     pub fn usable_for(&self, alg: Algorithm) -> Result<(), Error> {
-        if let KeyMaterial::Refused(reason) = self.material {
-            return Err(reason);
-        }
-        if !self.for_signatures {
-            return Err(Error::KeyNotUsable);
-        }
-        if self.alg.is_some_and(|bound| bound != Ok(alg)) {
-            return Err(Error::KeyNotUsable);
-        }
-        match (&self.material, alg) {
+        let type_matches = match &self.material {
+            KeyMaterial::Refused(reason) => return Err(*reason),
             #[cfg(feature = "rs")]
-            (KeyMaterial::Rsa(_), alg) if alg.is_rsa() => Ok(()),
-            _ => Err(Error::KeyNotUsable),
+            KeyMaterial::Rsa(_) => alg.is_rsa(),
+        };
+        let bound_elsewhere = self.alg.is_some_and(|bound| bound != Ok(alg));
+        if self.for_signatures && !bound_elsewhere && type_matches {
+            Ok(())
+        } else {
+            Err(Error::KeyNotUsable)
         }
     }
 

@@ -28,6 +28,9 @@
 //! and the string capacities of [`capacity`]. Full means an `Err`, never a panic or a
 //! reallocation.
 
+#[cfg(not(feature = "rs"))]
+compile_error!("koppeltaal-core verifies nothing without an algorithm family: enable the `rs` feature");
+
 #[cfg(feature = "alloc")]
 extern crate alloc;
 #[cfg(feature = "std")]

@@ -41,7 +41,7 @@ impl ReplayKey {
         let mut low = [0u8; 8];
         low.copy_from_slice(&self.0[..8]);
         // `buckets` fits in u32, so the product fits in u64 and the result is below `buckets`.
-        ((u64::from_le_bytes(low) >> 32) * buckets as u64 >> 32) as usize
+        (((u64::from_le_bytes(low) >> 32) * buckets as u64) >> 32) as usize
     }
 }
 

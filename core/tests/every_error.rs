@@ -105,7 +105,7 @@ fn every_error_variant_is_reachable_and_specific() {
 
     let mut replay_verifier = verifier();
     let replay_first = replay_verifier.verify(valid.as_bytes(), NOW).map(|_| ());
-    let keys = KeySet::<8>::from_jwks(jwks(&[published.clone()]).as_bytes()).unwrap();
+    let keys = KeySet::<8>::from_jwks(jwks(std::slice::from_ref(&published)).as_bytes()).unwrap();
     let mut tiny_guard = LaunchVerifier::<_, ReplayGuard<1>>::new(
         TrustedIssuer::new(ISSUER, keys).unwrap(),
         Policy::new(AUDIENCE).unwrap(),

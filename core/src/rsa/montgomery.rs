@@ -231,8 +231,8 @@ fn square_wide<const N: usize>(a: &[Word; N], low: &mut [Word; N], high: &mut [W
         shifted_out = limb >> (WORD_BITS - 1);
     }
     let mut carry = 0;
-    for i in 0..N {
-        let square = Wide::from(a[i]) * Wide::from(a[i]);
+    for (i, &limb) in a.iter().enumerate() {
+        let square = Wide::from(limb) * Wide::from(limb);
         let (lo, c) = adc(product.get(2 * i), square as Word, carry);
         product.set(2 * i, lo);
         let (hi, c) = adc(product.get(2 * i + 1), (square >> WORD_BITS) as Word, c);
