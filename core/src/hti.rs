@@ -354,4 +354,9 @@ impl<K: IssuerKeys, G: ReplayProtection, const SCRATCH: usize> LaunchVerifier<K,
     pub fn replay_guard(&self) -> &G {
         &self.replay
     }
+
+    /// The replay guard, mutably (to clear it, or to share its state elsewhere).
+    pub fn replay_guard_mut(&mut self) -> &mut G {
+        &mut self.replay
+    }
 }

@@ -29,7 +29,9 @@
 //! reallocation.
 
 #[cfg(not(feature = "rs"))]
-compile_error!("koppeltaal-core verifies nothing without an algorithm family: enable the `rs` feature");
+compile_error!(
+    "koppeltaal-core verifies nothing without an algorithm family: enable the `rs` feature"
+);
 
 #[cfg(feature = "alloc")]
 extern crate alloc;

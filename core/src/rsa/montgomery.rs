@@ -137,32 +137,30 @@ impl<const N: usize> Modulus<'_, N> {
 
     /// `out = a²·R⁻¹ mod n` for `a < n`: the half-size product of a squaring, then a reduction.
     pub(crate) fn square(&self, out: &mut [Word; N], a: &[Word; N]) {
-        let mut low = [0 as Word; N];
-        let mut high = [0 as Word; N];
-        square_wide(a, &mut low, &mut high);
-        self.reduce(out, &mut low, &mut high);
+        let mut wide = [0 as Word; 2 * MAX_WORDS];
+        let wide = &mut wide[..2 * N];
+        square_wide(a, wide);
+        self.reduce(out, wide);
     }
 
-    /// `out = (high·R + low)·R⁻¹ mod n` for `high·R + low < n·R` (Montgomery reduction).
-    pub(crate) fn reduce(&self, out: &mut [Word; N], low: &mut [Word; N], high: &mut [Word; N]) {
+    /// `out = t·R⁻¹ mod n` for a 2N-limb `t < n·R` (Montgomery reduction); clobbers `t`.
+    pub(crate) fn reduce(&self, out: &mut [Word; N], t: &mut [Word]) {
         let n = self.n;
         let mut top_carry = 0;
         for i in 0..N {
-            let m = low[i].wrapping_mul(self.n0);
+            let m = t[i].wrapping_mul(self.n0);
             let mut carry = 0;
-            // Add m·n·2^(w·i): limbs i..N of `low`, then 0..i of `high`.
-            for j in 0..N - i {
-                (low[i + j], carry) = mac(low[i + j], m, n[j], carry);
+            // Add m·n·2^(w·i); the lowest limb becomes zero by construction.
+            for (limb, &n_j) in t[i..i + N].iter_mut().zip(n) {
+                (*limb, carry) = mac(*limb, m, n_j, carry);
             }
-            for j in N - i..N {
-                (high[i + j - N], carry) = mac(high[i + j - N], m, n[j], carry);
-            }
-            (high[i], top_carry) = adc(high[i], carry, top_carry);
+            (t[i + N], top_carry) = adc(t[i + N], carry, top_carry);
         }
+        let high = &mut t[N..2 * N];
         if top_carry != 0 || ge(high, n) {
             sub_assign(high, n);
         }
-        *out = *high;
+        out.copy_from_slice(high);
     }
 
     /// `out = base^exponent mod n` for `base < n` and `exponent >= 1`, given `r2 = R² mod n`.
@@ -181,8 +179,9 @@ impl<const N: usize> Modulus<'_, N> {
             }
         }
         // Leave Montgomery form: multiply by 1, i.e. reduce (acc, 0).
-        let mut high = [0 as Word; N];
-        self.reduce(out, &mut acc, &mut high);
+        let mut wide = [0 as Word; 2 * MAX_WORDS];
+        wide[..N].copy_from_slice(&acc);
+        self.reduce(out, &mut wide[..2 * N]);
     }
 
     /// `R² mod n`, computed once per key. `bits` is the bit length of `n`.
@@ -209,57 +208,32 @@ impl<const N: usize> Modulus<'_, N> {
     }
 }
 
-/// `a²` as (low, high) halves, computing each cross product once.
-fn square_wide<const N: usize>(a: &[Word; N], low: &mut [Word; N], high: &mut [Word; N]) {
-    // Cross products a[i]·a[j] for i < j, accumulated in place.
-    let mut product = Product { low, high };
+/// `t = a²` for a zeroed 2N-limb `t`, computing each cross product once.
+fn square_wide<const N: usize>(a: &[Word; N], t: &mut [Word]) {
+    // Cross products a[i]·a[j] for i < j land in t[i + j].
     for i in 0..N {
+        let a_i = a[i];
         let mut carry = 0;
-        for j in i + 1..N {
-            let slot = product.get(i + j);
-            let (sum, next) = mac(slot, a[i], a[j], carry);
-            product.set(i + j, sum);
-            carry = next;
+        for (limb, &a_j) in t[2 * i + 1..i + N].iter_mut().zip(&a[i + 1..]) {
+            (*limb, carry) = mac(*limb, a_i, a_j, carry);
         }
-        product.set(i + N, carry);
+        t[i + N] = carry;
     }
     // Double them, then add the squares a[i]² on the diagonal.
     let mut shifted_out = 0;
-    for k in 0..2 * N {
-        let limb = product.get(k);
-        product.set(k, (limb << 1) | shifted_out);
-        shifted_out = limb >> (WORD_BITS - 1);
+    for limb in t.iter_mut() {
+        let top = *limb >> (WORD_BITS - 1);
+        *limb = (*limb << 1) | shifted_out;
+        shifted_out = top;
     }
     let mut carry = 0;
-    for (i, &limb) in a.iter().enumerate() {
+    for (pair, &limb) in t.chunks_exact_mut(2).zip(a) {
         let square = Wide::from(limb) * Wide::from(limb);
-        let (lo, c) = adc(product.get(2 * i), square as Word, carry);
-        product.set(2 * i, lo);
-        let (hi, c) = adc(product.get(2 * i + 1), (square >> WORD_BITS) as Word, c);
-        product.set(2 * i + 1, hi);
+        let (low, c) = adc(pair[0], square as Word, carry);
+        let (high, c) = adc(pair[1], (square >> WORD_BITS) as Word, c);
+        pair[0] = low;
+        pair[1] = high;
         carry = c;
-    }
-}
-
-/// A 2N-limb number kept as two N-limb halves (stable Rust cannot spell `[Word; 2 * N]`).
-struct Product<'p, const N: usize> {
-    low: &'p mut [Word; N],
-    high: &'p mut [Word; N],
-}
-
-impl<const N: usize> Product<'_, N> {
-    #[inline(always)]
-    fn get(&self, k: usize) -> Word {
-        if k < N { self.low[k] } else { self.high[k - N] }
-    }
-
-    #[inline(always)]
-    fn set(&mut self, k: usize, value: Word) {
-        if k < N {
-            self.low[k] = value;
-        } else {
-            self.high[k - N] = value;
-        }
     }
 }
 
