@@ -79,7 +79,9 @@ impl Algorithm {
     pub const fn is_compiled_in(self) -> bool {
         match self {
             Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 => cfg!(feature = "rs"),
-            Algorithm::ES256 | Algorithm::ES384 | Algorithm::ES512 => false,
+            Algorithm::ES256 => cfg!(feature = "es256"),
+            Algorithm::ES384 => cfg!(feature = "es384"),
+            Algorithm::ES512 => cfg!(feature = "es512"),
         }
     }
 

@@ -115,7 +115,8 @@ pub enum Error {
     InvalidKey,
     /// The signature's length differs from the length the algorithm and key require.
     InvalidSignatureLength,
-    /// The RSA signature, read as an integer, is not smaller than the modulus.
+    /// The signature's integers are out of range: an RSA signature not smaller than the
+    /// modulus, or an ECDSA `r` or `s` that is zero or not smaller than the group order.
     SignatureOutOfRange,
     /// The signature does not verify.
     BadSignature,
@@ -332,7 +333,9 @@ impl fmt::Display for Error {
             }
             Error::InvalidKey => f.write_str("key parameters are malformed"),
             Error::InvalidSignatureLength => f.write_str("signature has the wrong length"),
-            Error::SignatureOutOfRange => f.write_str("signature is not smaller than the modulus"),
+            Error::SignatureOutOfRange => {
+                f.write_str("signature value is out of range for the key")
+            }
             Error::BadSignature => f.write_str("signature does not verify"),
             Error::MissingClaim(name) => write!(f, "required claim `{name}` is missing"),
             Error::EmptyClaim(name) => write!(f, "required claim `{name}` is empty"),

@@ -4,9 +4,9 @@ use heapless::{String, Vec};
 use serde::de::MapAccess;
 
 use crate::algorithm::Algorithm;
-#[cfg(feature = "rs")]
 use crate::base64url;
 use crate::capacity;
+use crate::ec::{self, Curve};
 use crate::error::{Error, Part};
 use crate::json::{self, JsonStr, Members, Value};
 #[cfg(feature = "rs")]
@@ -26,6 +26,15 @@ pub enum KeyMaterial {
     /// An RSA key of 2048 to 4096 bits, with its Montgomery constants precomputed.
     #[cfg(feature = "rs")]
     Rsa(RsaPublicKey),
+    /// A P-256 key (ES256 only), a point checked to be on the curve.
+    #[cfg(feature = "es256")]
+    P256(p256::ecdsa::VerifyingKey),
+    /// A P-384 key (ES384 only), a point checked to be on the curve.
+    #[cfg(feature = "es384")]
+    P384(p384::ecdsa::VerifyingKey),
+    /// A P-521 key (ES512 only), a point checked to be on the curve.
+    #[cfg(feature = "es512")]
+    P521(p521::ecdsa::VerifyingKey),
     /// A key that was published but cannot be used; the error says why (for example
     /// [`Error::KeyTooSmall`]) and is what a token naming this key's `kid` gets.
     Refused(Error),
@@ -90,12 +99,62 @@ impl Jwk {
             KeyMaterial::Refused(reason) => return Err(*reason),
             #[cfg(feature = "rs")]
             KeyMaterial::Rsa(_) => alg.is_rsa(),
+            #[cfg(feature = "es256")]
+            KeyMaterial::P256(_) => alg == Algorithm::ES256,
+            #[cfg(feature = "es384")]
+            KeyMaterial::P384(_) => alg == Algorithm::ES384,
+            #[cfg(feature = "es512")]
+            KeyMaterial::P521(_) => alg == Algorithm::ES512,
         };
         let bound_elsewhere = self.alg.is_some_and(|bound| bound != Ok(alg));
         if self.for_signatures && !bound_elsewhere && type_matches {
             Ok(())
         } else {
             Err(Error::KeyNotUsable)
+        }
+    }
+
+    /// Verifies a JWS signature made with `alg` over `signing_input` (for a compact JWS, the
+    /// bytes `header.payload`), after checking the key may be used for `alg`.
+    ///
+    /// The signature is in JOSE form: for RSA the modulus length, for ECDSA `r || s`.
+    pub fn verify(
+        &self,
+        alg: Algorithm,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Result<(), Error> {
+        self.usable_for(alg)?;
+        match &self.material {
+            #[cfg(feature = "rs")]
+            KeyMaterial::Rsa(key) => {
+                use crate::rsa::HashAlgorithm;
+                use sha2::{Digest, Sha256, Sha384, Sha512};
+                match alg {
+                    Algorithm::RS256 => key.verify_digest(
+                        HashAlgorithm::Sha256,
+                        &Sha256::digest(signing_input),
+                        signature,
+                    ),
+                    Algorithm::RS384 => key.verify_digest(
+                        HashAlgorithm::Sha384,
+                        &Sha384::digest(signing_input),
+                        signature,
+                    ),
+                    _ => key.verify_digest(
+                        HashAlgorithm::Sha512,
+                        &Sha512::digest(signing_input),
+                        signature,
+                    ),
+                }
+            }
+            #[cfg(feature = "es256")]
+            KeyMaterial::P256(key) => ec::verify_p256(key, signing_input, signature),
+            #[cfg(feature = "es384")]
+            KeyMaterial::P384(key) => ec::verify_p384(key, signing_input, signature),
+            #[cfg(feature = "es512")]
+            KeyMaterial::P521(key) => ec::verify_p521(key, signing_input, signature),
+            KeyMaterial::Refused(reason) => Err(*reason),
         }
     }
 
@@ -124,6 +183,7 @@ impl Jwk {
         };
         let material = match record.kty {
             Some(kty) if kty.eq_str("RSA") == Ok(true) => rsa_material(record),
+            Some(kty) if kty.eq_str("EC") == Ok(true) => ec_material(record),
             _ => KeyMaterial::Refused(Error::KeyNotUsable),
         };
         Ok(Jwk {
@@ -167,6 +227,32 @@ fn rsa_material(_: &JwkRecord<'_>) -> KeyMaterial {
     KeyMaterial::Refused(Error::KeyNotUsable)
 }
 
+fn ec_material(record: &JwkRecord<'_>) -> KeyMaterial {
+    let (Some(crv), Some(x), Some(y)) = (record.crv, record.x, record.y) else {
+        return KeyMaterial::Refused(Error::InvalidKey);
+    };
+    let mut name = String::<8>::new();
+    let curve = match crv.unescape_into(&mut name) {
+        Ok(true) => Curve::from_jose(&name),
+        _ => None,
+    };
+    let Some(curve) = curve else {
+        // secp256k1, brainpool and the like: not a key HTI lets us use.
+        return KeyMaterial::Refused(Error::KeyNotUsable);
+    };
+    let (mut x_bytes, mut y_bytes) = ([0u8; ec::MAX_COORDINATE_LEN], [0u8; ec::MAX_COORDINATE_LEN]);
+    let decoded = base64url::decode(Part::KeySet, x.0.as_bytes(), &mut x_bytes).and_then(|x| {
+        Ok((
+            x,
+            base64url::decode(Part::KeySet, y.0.as_bytes(), &mut y_bytes)?,
+        ))
+    });
+    match decoded {
+        Ok((x, y)) => ec::material(curve, x, y),
+        Err(_) => KeyMaterial::Refused(Error::InvalidKey),
+    }
+}
+
 /// The members of one JWK as read, borrowed from the document.
 #[derive(Default)]
 struct JwkRecord<'de> {
@@ -177,6 +263,9 @@ struct JwkRecord<'de> {
     alg: Option<JsonStr<'de>>,
     n: Option<JsonStr<'de>>,
     e: Option<JsonStr<'de>>,
+    crv: Option<JsonStr<'de>>,
+    x: Option<JsonStr<'de>>,
+    y: Option<JsonStr<'de>>,
 }
 
 impl JwkRecord<'_> {
@@ -184,7 +273,9 @@ impl JwkRecord<'_> {
 }
 
 impl<'de> Members<'de> for JwkRecord<'de> {
-    const NAMES: &'static [&'static str] = &["kty", "kid", "use", "key_ops", "alg", "n", "e"];
+    const NAMES: &'static [&'static str] = &[
+        "kty", "kid", "use", "key_ops", "alg", "n", "e", "crv", "x", "y",
+    ];
 
     fn member<A: MapAccess<'de>>(
         &mut self,
@@ -207,7 +298,10 @@ impl<'de> Members<'de> for JwkRecord<'de> {
             }
             4 => self.alg = Some(value.borrowed_str()?),
             5 => self.n = Some(value.borrowed_str()?),
-            _ => self.e = Some(value.borrowed_str()?),
+            6 => self.e = Some(value.borrowed_str()?),
+            7 => self.crv = Some(value.borrowed_str()?),
+            8 => self.x = Some(value.borrowed_str()?),
+            _ => self.y = Some(value.borrowed_str()?),
         }
         Ok(())
     }

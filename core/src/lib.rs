@@ -18,6 +18,9 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `rs` | yes | RS256, RS384, RS512 (RSASSA-PKCS1-v1_5, 2048..=4096-bit keys) |
+//! | `es256` | yes | ES256 (ECDSA P-256, through `p256`) |
+//! | `es384` | yes | ES384 (ECDSA P-384, through `p384`) |
+//! | `es512` | yes | ES512 (ECDSA P-521, through `p521`) |
 //! | `alloc` | no | [`HeapReplayGuard`]: a replay guard sized at run time |
 //! | `std` | no | `std::error::Error` for [`Error`] (implies `alloc`) |
 //!
@@ -28,9 +31,14 @@
 //! and the string capacities of [`capacity`]. Full means an `Err`, never a panic or a
 //! reallocation.
 
-#[cfg(not(feature = "rs"))]
+#[cfg(not(any(
+    feature = "rs",
+    feature = "es256",
+    feature = "es384",
+    feature = "es512"
+)))]
 compile_error!(
-    "koppeltaal-core verifies nothing without an algorithm family: enable the `rs` feature"
+    "koppeltaal-core verifies nothing without an algorithm family: enable `rs`, `es256`, `es384` or `es512`"
 );
 
 #[cfg(feature = "alloc")]
@@ -43,6 +51,7 @@ mod base64url;
 pub mod capacity;
 mod claims;
 mod compact;
+mod ec;
 mod error;
 mod header;
 mod hti;
@@ -56,6 +65,7 @@ mod signature;
 
 pub use algorithm::{Algorithm, AlgorithmSet};
 pub use compact::Compact;
+pub use ec::Curve;
 pub use error::{Error, Part};
 pub use header::Header;
 pub use hti::{DEFAULT_SCRATCH, HtiLaunch, IssuerKeys, LaunchVerifier, TrustedIssuer, Unverified};

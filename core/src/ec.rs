@@ -1,0 +1,138 @@
+//! ES256, ES384 and ES512: ECDSA on the NIST curves through the RustCrypto `p256`, `p384` and
+//! `p521` crates, with the JOSE signature form `r || s` (RFC 7518 §3.4).
+
+use crate::algorithm::Algorithm;
+use crate::error::Error;
+use crate::jwk::KeyMaterial;
+
+/// An elliptic curve of the JOSE `EC` key type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Curve {
+    /// NIST P-256 (`"P-256"`), for ES256.
+    P256,
+    /// NIST P-384 (`"P-384"`), for ES384.
+    P384,
+    /// NIST P-521 (`"P-521"`), for ES512.
+    P521,
+}
+
+impl Curve {
+    /// The JWK `crv` name.
+    pub const fn jose_name(self) -> &'static str {
+        match self {
+            Curve::P256 => "P-256",
+            Curve::P384 => "P-384",
+            Curve::P521 => "P-521",
+        }
+    }
+
+    /// The one algorithm a key on this curve may verify.
+    pub const fn algorithm(self) -> Algorithm {
+        match self {
+            Curve::P256 => Algorithm::ES256,
+            Curve::P384 => Algorithm::ES384,
+            Curve::P521 => Algorithm::ES512,
+        }
+    }
+
+    /// Bytes of one coordinate, and of each of `r` and `s` in a signature.
+    pub const fn coordinate_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+            Curve::P521 => 66,
+        }
+    }
+
+    /// The curve named by a JWK `crv`, if it is one of ours.
+    pub fn from_jose(name: &str) -> Option<Curve> {
+        [Curve::P256, Curve::P384, Curve::P521]
+            .into_iter()
+            .find(|curve| curve.jose_name() == name)
+    }
+}
+
+/// The longest coordinate (P-521).
+pub(crate) const MAX_COORDINATE_LEN: usize = 66;
+
+/// Builds a verifying key from its affine coordinates, each exactly the curve's coordinate
+/// length (RFC 7518 §6.2.1.2). The point must lie on the curve and not be the identity; a
+/// curve whose feature is off gives a key refused as [`Error::KeyNotUsable`].
+pub(crate) fn material(curve: Curve, x: &[u8], y: &[u8]) -> KeyMaterial {
+    let len = curve.coordinate_len();
+    if x.len() != len || y.len() != len {
+        return KeyMaterial::Refused(Error::InvalidKey);
+    }
+    let mut point = [0u8; 1 + 2 * MAX_COORDINATE_LEN];
+    point[0] = 0x04; // SEC1 uncompressed
+    point[1..=len].copy_from_slice(x);
+    point[1 + len..=2 * len].copy_from_slice(y);
+    let point = &point[..=2 * len];
+    let refused = KeyMaterial::Refused(Error::InvalidKey);
+    match curve {
+        #[cfg(feature = "es256")]
+        Curve::P256 => {
+            p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_or(refused, KeyMaterial::P256)
+        }
+        #[cfg(feature = "es384")]
+        Curve::P384 => {
+            p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_or(refused, KeyMaterial::P384)
+        }
+        #[cfg(feature = "es512")]
+        Curve::P521 => {
+            p521::ecdsa::VerifyingKey::from_sec1_bytes(point).map_or(refused, KeyMaterial::P521)
+        }
+        #[allow(unreachable_patterns)]
+        _ => {
+            let _ = (point, refused);
+            KeyMaterial::Refused(Error::KeyNotUsable)
+        }
+    }
+}
+
+/// Verifies a JOSE ECDSA signature (`r || s`, each the coordinate length) over `message`
+/// with `key`, which hashes with the curve's digest.
+#[cfg(any(feature = "es256", feature = "es384", feature = "es512"))]
+macro_rules! verify_with {
+    ($curve:ident, $key:expr, $message:expr, $signature:expr) => {{
+        use signature::Verifier as _;
+        if $signature.len() != 2 * Curve::$curve.coordinate_len() {
+            return Err(Error::InvalidSignatureLength);
+        }
+        // `from_slice` refuses r or s that is zero or not below the group order.
+        let signature =
+            ecdsa::Signature::from_slice($signature).map_err(|_| Error::SignatureOutOfRange)?;
+        $key.verify($message, &signature)
+            .map_err(|_| Error::BadSignature)
+    }};
+}
+
+#[cfg(feature = "es256")]
+pub(crate) fn verify_p256(
+    key: &p256::ecdsa::VerifyingKey,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    use p256::ecdsa;
+    verify_with!(P256, key, message, signature)
+}
+
+#[cfg(feature = "es384")]
+pub(crate) fn verify_p384(
+    key: &p384::ecdsa::VerifyingKey,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    use p384::ecdsa;
+    verify_with!(P384, key, message, signature)
+}
+
+#[cfg(feature = "es512")]
+pub(crate) fn verify_p521(
+    key: &p521::ecdsa::VerifyingKey,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    use p521::ecdsa;
+    verify_with!(P521, key, message, signature)
+}
