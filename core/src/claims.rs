@@ -156,7 +156,7 @@ impl<'p> ClaimsRecord<'p> {
                 return Err(Error::BadPersonReference(ClaimsRecord::NAMES[index]));
             }
         }
-        if self.has(claim::INTENT) && !REQUEST_INTENTS.contains(&self.intent.as_str()) {
+        if self.has(claim::INTENT) && !is_request_intent(&self.intent) {
             return Err(Error::InvalidIntent);
         }
         Ok(())
@@ -178,6 +178,11 @@ const REQUEST_INTENTS: [&str; 9] = [
     "instance-order",
     "option",
 ];
+
+/// Whether `code` is a FHIR R4 RequestIntent code.
+pub(crate) fn is_request_intent(code: &str) -> bool {
+    REQUEST_INTENTS.contains(&code)
+}
 
 /// Whether `reference` is `<PersonType>/<id>`, the id a FHIR id: `[A-Za-z0-9\-\.]{1,64}`.
 ///

@@ -32,7 +32,8 @@ impl Part {
 /// Every way verifying a token, or loading the keys to verify it with, can fail.
 ///
 /// Each variant has a stable numeric [`code`](Error::code) (grouped by hundreds: 1xx token form,
-/// 2xx JSON, 3xx header, 4xx keys and signature, 5xx claims, 6xx replay, 7xx key sets) that log
+/// 2xx JSON, 3xx header, 4xx keys and signature, 5xx claims, 6xx replay, 7xx key sets and
+/// configuration, 8xx producing tokens) that log
 /// lines, user-facing pages and the C ABI quote. Codes are never reused or renumbered.
 ///
 /// When several checks would fail, the one reported is the first in the order the verifier
@@ -158,6 +159,14 @@ pub enum Error {
     TooManyKeys,
     /// A configuration value is out of range (for example an empty audience).
     InvalidConfiguration,
+
+    // ---- 8xx: producing tokens and documents --------------------------------------------------
+    /// The output buffer is too small for what is being written.
+    BufferTooSmall,
+    /// The output sink refused a write for a reason other than being full.
+    WriteFailed,
+    /// The signer (a software key, an HSM, a secure element) failed to sign.
+    SigningFailed,
 }
 
 impl Error {
@@ -165,7 +174,7 @@ impl Error {
     pub const CODES: &'static [u16] = &[
         100, 101, 102, 103, 104, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305,
         306, 307, 400, 401, 402, 403, 404, 405, 406, 407, 408, 500, 501, 502, 503, 504, 505, 506,
-        507, 508, 509, 600, 601, 700, 701, 702,
+        507, 508, 509, 600, 601, 700, 701, 702, 800, 801, 802,
     ];
 
     /// The stable numeric code of this error.
@@ -226,6 +235,10 @@ impl Error {
             Error::InvalidKeySet => 700,
             Error::TooManyKeys => 701,
             Error::InvalidConfiguration => 702,
+
+            Error::BufferTooSmall => 800,
+            Error::WriteFailed => 801,
+            Error::SigningFailed => 802,
         }
     }
 
@@ -281,6 +294,9 @@ impl Error {
             Error::InvalidKeySet => "InvalidKeySet",
             Error::TooManyKeys => "TooManyKeys",
             Error::InvalidConfiguration => "InvalidConfiguration",
+            Error::BufferTooSmall => "BufferTooSmall",
+            Error::WriteFailed => "WriteFailed",
+            Error::SigningFailed => "SigningFailed",
         }
     }
 }
@@ -354,6 +370,9 @@ impl fmt::Display for Error {
             Error::InvalidKeySet => f.write_str("document is not a JWKS"),
             Error::TooManyKeys => f.write_str("key set has more keys than its capacity"),
             Error::InvalidConfiguration => f.write_str("configuration value is out of range"),
+            Error::BufferTooSmall => f.write_str("output buffer is too small"),
+            Error::WriteFailed => f.write_str("output could not be written"),
+            Error::SigningFailed => f.write_str("the signer failed to sign"),
         }
     }
 }
@@ -367,7 +386,7 @@ mod tests {
 
     /// One value of every variant. The match below has no wildcard, so adding a variant
     /// without adding it here (and to `CODES`) does not compile.
-    fn every_variant() -> [Error; 44] {
+    fn every_variant() -> [Error; 47] {
         let all = [
             Error::TokenTooLarge,
             Error::MalformedToken,
@@ -413,6 +432,9 @@ mod tests {
             Error::InvalidKeySet,
             Error::TooManyKeys,
             Error::InvalidConfiguration,
+            Error::BufferTooSmall,
+            Error::WriteFailed,
+            Error::SigningFailed,
         ];
         for error in all {
             match error {
@@ -459,7 +481,10 @@ mod tests {
                 | Error::ReplayStoreFull
                 | Error::InvalidKeySet
                 | Error::TooManyKeys
-                | Error::InvalidConfiguration => {}
+                | Error::InvalidConfiguration
+                | Error::BufferTooSmall
+                | Error::WriteFailed
+                | Error::SigningFailed => {}
             }
         }
         all

@@ -21,7 +21,8 @@
 //! | `es256` | yes | ES256 (ECDSA P-256, through `p256`) |
 //! | `es384` | yes | ES384 (ECDSA P-384, through `p384`) |
 //! | `es512` | yes | ES512 (ECDSA P-521, through `p521`) |
-//! | `alloc` | no | [`HeapReplayGuard`]: a replay guard sized at run time |
+//! | `alloc` | no | [`HeapReplayGuard`]; `sign_to_string` on the token builders |
+//! | `rsa-signer` | no | [`RsaSigner`]: RS256/384/512 signing with an RSA private key, through the `rsa` crate (implies `alloc`, `rs`) |
 //! | `std` | no | `std::error::Error` for [`Error`] (implies `alloc`) |
 //!
 //! # Memory
@@ -58,10 +59,14 @@ mod hti;
 mod json;
 mod jwk;
 mod policy;
+mod produce;
+mod publish;
 mod replay;
 #[cfg(feature = "rs")]
 mod rsa;
 mod signature;
+mod signers;
+mod write;
 
 pub use algorithm::{Algorithm, AlgorithmSet};
 pub use compact::Compact;
@@ -71,11 +76,18 @@ pub use header::Header;
 pub use hti::{DEFAULT_SCRATCH, HtiLaunch, IssuerKeys, LaunchVerifier, TrustedIssuer, Unverified};
 pub use jwk::{Jwk, KeyMaterial, KeySet};
 pub use policy::{Policy, RequiredClaims};
+pub use produce::{ClientAssertion, JwsSigner, LaunchToken, uuid_v4};
+pub use publish::{JwksWriter, PublicJwk};
 #[cfg(feature = "alloc")]
 pub use replay::HeapReplayGuard;
 pub use replay::{ReplayGuard, ReplayKey, ReplayProtection, Slot};
 #[cfg(feature = "rs")]
 pub use rsa::{HashAlgorithm, RsaPublicKey};
+#[cfg(any(feature = "es256", feature = "es384", feature = "es512"))]
+pub use signers::EcSigner;
+pub use signers::ExternalSigner;
+#[cfg(feature = "rsa-signer")]
+pub use signers::RsaSigner;
 
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

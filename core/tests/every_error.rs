@@ -163,6 +163,9 @@ fn every_error_variant_is_reachable_and_specific() {
         ("JWKS without keys", KeySet::<2>::from_jwks(br#"{"kid":"x"}"#).map(|_| ()), Error::InvalidKeySet),
         ("JWKS over capacity", KeySet::<1>::from_jwks(odd_keys.as_bytes()).map(|_| ()), Error::TooManyKeys),
         ("empty audience", Policy::new("").map(|_| ()), Error::InvalidConfiguration),
+        ("launch into 64 bytes", produced_into(64), Error::BufferTooSmall),
+        ("JWKS into a broken sink", jwks_into_broken_sink(), Error::WriteFailed),
+        ("failing HSM", failing_hsm(), Error::SigningFailed),
     ];
 
     let mut covered = BTreeSet::new();
@@ -176,6 +179,66 @@ fn every_error_variant_is_reachable_and_specific() {
         missing.is_empty(),
         "error codes without a test case: {missing:?}"
     );
+}
+
+fn launch_token() -> koppeltaal_core::LaunchToken<'static> {
+    koppeltaal_core::LaunchToken::new(
+        ISSUER,
+        AUDIENCE,
+        "Patient/1",
+        "Task/1",
+        "https://m.example/AD/1",
+        IAT,
+    )
+    .unwrap()
+}
+
+fn produced_into(size: usize) -> Result<(), Error> {
+    let signer = koppeltaal_core::RsaSigner::new(portal_key().private.clone(), Algorithm::RS512)?;
+    let mut buffer = vec![0u8; size];
+    launch_token()
+        .sign(&signer, &mut rand::rng(), &mut buffer)
+        .map(|_| ())
+}
+
+/// A sink that fails the way a broken UART or socket does.
+struct BrokenSink;
+
+impl embedded_io::ErrorType for BrokenSink {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io::Write for BrokenSink {
+    fn write(&mut self, _: &[u8]) -> Result<usize, Self::Error> {
+        Err(embedded_io::ErrorKind::BrokenPipe)
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+fn jwks_into_broken_sink() -> Result<(), Error> {
+    koppeltaal_core::JwksWriter::new(&mut BrokenSink).map(|_| ())
+}
+
+struct FailingHsm;
+
+impl signature::Signer<p256::ecdsa::Signature> for FailingHsm {
+    fn try_sign(&self, _: &[u8]) -> Result<p256::ecdsa::Signature, signature::Error> {
+        Err(signature::Error::new())
+    }
+}
+
+fn failing_hsm() -> Result<(), Error> {
+    let hsm = koppeltaal_core::ExternalSigner::<_, p256::ecdsa::Signature>::new(
+        FailingHsm,
+        Algorithm::ES256,
+        "hsm",
+    )?;
+    launch_token()
+        .sign_to_string(&hsm, &mut rand::rng())
+        .map(|_| ())
 }
 
 trait Pipe: Sized {

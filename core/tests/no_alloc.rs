@@ -93,6 +93,45 @@ fn rs512_verify_with_rsa_4096_allocates_nothing() {
     assert_eq!(allocations, 0);
 }
 
+/// ES256 and ES512 launches, produced by our signers, verified with no allocation.
+#[test]
+fn es256_and_es512_verify_allocates_nothing() {
+    use koppeltaal_core::{Algorithm, AlgorithmSet, EcSigner, JwksWriter, LaunchToken, PublicJwk};
+    use p256::elliptic_curve::Generate;
+    let mut rng = rand::rng();
+    let signers = [
+        EcSigner::p256(p256::ecdsa::SigningKey::generate_from_rng(&mut rng)),
+        EcSigner::p521(p521::ecdsa::SigningKey::generate_from_rng(&mut rng)),
+    ];
+    let mut document = Vec::new();
+    let mut writer = JwksWriter::new(&mut document).unwrap();
+    for signer in &signers {
+        let jwk: PublicJwk<'_> = signer.public_jwk();
+        writer.key(&jwk, None).unwrap();
+    }
+    writer.finish().unwrap();
+    let policy = Policy::new(AUDIENCE)
+        .unwrap()
+        .with_algorithms(AlgorithmSet::HTI);
+    let mut verifier = verifier_with(std::str::from_utf8(&document).unwrap(), policy);
+    for (signer, alg) in signers.iter().zip([Algorithm::ES256, Algorithm::ES512]) {
+        let token = LaunchToken::new(
+            ISSUER,
+            AUDIENCE,
+            "Patient/1",
+            "Task/1",
+            "https://m.example/AD/1",
+            IAT,
+        )
+        .unwrap()
+        .sign_to_string(signer, &mut rng)
+        .unwrap();
+        let (outcome, allocations) = count_allocations(|| verifier.verify(token.as_bytes(), NOW));
+        assert_eq!(outcome.map(|launch| launch.algorithm()), Ok(alg));
+        assert_eq!(allocations, 0, "{alg:?}");
+    }
+}
+
 #[test]
 fn loading_a_key_set_allocates_nothing() {
     let document = jwks(&[
