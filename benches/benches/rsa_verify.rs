@@ -73,5 +73,47 @@ fn rs512(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, rs512);
+/// ES256: our verification (through `p256`) against `ring`'s fixed-form ECDSA, raw.
+fn es256(c: &mut Criterion) {
+    use koppeltaal_core::{Algorithm, JwsSigner as _, KeySet};
+    use p256::elliptic_curve::Generate;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+    let signer = koppeltaal_core::EcSigner::p256(p256::ecdsa::SigningKey::generate_from_rng(
+        &mut rand::rng(),
+    ));
+    let mut jwks = Vec::new();
+    let mut writer = koppeltaal_core::JwksWriter::new(&mut jwks).expect("writer");
+    writer.key(&signer.public_jwk(), None).expect("key");
+    writer.finish().expect("finish");
+    let keys = KeySet::<1>::from_jwks(&jwks).expect("jwks");
+    let message = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJQYXRpZW50LzEifQ";
+    let mut signature = [0u8; 64];
+    signer
+        .sign(message, &mut rand::rng(), &mut signature)
+        .expect("sign");
+    let koppeltaal_core::PublicJwk::P256(public) = signer.public_jwk() else {
+        unreachable!()
+    };
+    let point = public.to_sec1_point(false);
+    let ring_key = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point.as_bytes().to_vec());
+
+    let mut group = c.benchmark_group("es256");
+    group.bench_function("koppeltaal-raw", |b| {
+        b.iter(|| {
+            keys.keys()[0]
+                .verify(Algorithm::ES256, black_box(message), black_box(&signature))
+                .expect("verifies")
+        })
+    });
+    group.bench_function("ring-raw", |b| {
+        b.iter(|| {
+            ring_key
+                .verify(black_box(message), black_box(&signature))
+                .expect("verifies")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, rs512, es256);
 criterion_main!(benches);
