@@ -110,11 +110,11 @@ impl<'p> ClaimsRecord<'p> {
         }
     }
 
-    /// Every claim check, in order: required claims present, then non-empty; audience; times
-    /// (see [`Policy::check_times`]); person references; intent.
-    pub(crate) fn check(&self, policy: &Policy, now: u64) -> Result<(), Error> {
+    /// Every check of an HTI launch's claims, in order: required claims present, then
+    /// non-empty; audience; times (see [`Policy::check_times`]); person references; intent.
+    pub(crate) fn check_launch(&self, policy: &Policy, now: u64) -> Result<(), Error> {
         let required = policy.required();
-        let demands = [
+        self.check_present(&[
             (claim::AUD, true),
             (claim::EXP, true),
             (claim::IAT, true),
@@ -127,8 +127,30 @@ impl<'p> ClaimsRecord<'p> {
             ),
             (claim::PATIENT, required.contains(RequiredClaims::PATIENT)),
             (claim::INTENT, required.contains(RequiredClaims::INTENT)),
-        ];
-        for (index, demanded) in demands {
+        ])?;
+        self.check_audience_and_times(policy, now)?;
+        for (index, reference) in [(claim::SUB, &self.sub), (claim::PATIENT, &self.patient)] {
+            if self.has(index) && !is_person_reference(reference) {
+                return Err(Error::BadPersonReference(ClaimsRecord::NAMES[index]));
+            }
+        }
+        if self.has(claim::INTENT) && !is_request_intent(&self.intent) {
+            return Err(Error::InvalidIntent);
+        }
+        Ok(())
+    }
+
+    /// The checks of a JWT access token (RFC 9068, as Koppeltaal's auth server and SMART
+    /// servers issue them): `aud`, `exp` and `iat` present, strings non-empty, audience,
+    /// times. `sub` is whatever the server puts there (often a client id), so it is not read
+    /// as a person reference.
+    pub(crate) fn check_access_token(&self, policy: &Policy, now: u64) -> Result<(), Error> {
+        self.check_present(&[(claim::AUD, true), (claim::EXP, true), (claim::IAT, true)])?;
+        self.check_audience_and_times(policy, now)
+    }
+
+    fn check_present(&self, demands: &[(usize, bool)]) -> Result<(), Error> {
+        for &(index, demanded) in demands {
             if demanded && !self.has(index) {
                 return Err(Error::MissingClaim(ClaimsRecord::NAMES[index]));
             }
@@ -146,20 +168,15 @@ impl<'p> ClaimsRecord<'p> {
                 return Err(Error::EmptyClaim(ClaimsRecord::NAMES[index]));
             }
         }
+        Ok(())
+    }
+
+    fn check_audience_and_times(&self, policy: &Policy, now: u64) -> Result<(), Error> {
         if !self.audience_matches {
             return Err(Error::WrongAudience);
         }
         let nbf = self.has(claim::NBF).then_some(self.nbf);
-        policy.check_times(self.iat, self.exp, nbf, now)?;
-        for (index, reference) in [(claim::SUB, &self.sub), (claim::PATIENT, &self.patient)] {
-            if self.has(index) && !is_person_reference(reference) {
-                return Err(Error::BadPersonReference(ClaimsRecord::NAMES[index]));
-            }
-        }
-        if self.has(claim::INTENT) && !is_request_intent(&self.intent) {
-            return Err(Error::InvalidIntent);
-        }
-        Ok(())
+        policy.check_times(self.iat, self.exp, nbf, now)
     }
 }
 

@@ -172,21 +172,60 @@ impl<'t, 'p> Unverified<'t, 'p> {
     /// Checks the signature with the key of `keys` named by the header's `kid`, then every
     /// claim at `now` (Unix seconds). Does not consult a replay guard.
     pub fn verify(self, keys: &[Jwk], now: u64) -> Result<HtiLaunch, Error> {
+        self.verify_signature(keys)?;
+        self.claims.check_launch(self.policy, now)?;
+        Ok(self.into_launch())
+    }
+
+    /// Accepts a launch that an authorization server has just declared active through token
+    /// introspection (RFC 7662), which is how a module may verify without holding the portal's
+    /// keys. The signature is **not** checked here (that is what the server did); every claim
+    /// is, against this policy, as [`verify`](Self::verify) would.
+    ///
+    /// Call it only with the very token the server answered `"active": true` for.
+    pub fn accept_introspected(self, now: u64) -> Result<HtiLaunch, Error> {
+        self.claims.check_launch(self.policy, now)?;
+        Ok(self.into_launch())
+    }
+
+    /// Checks the signature, then the claims of a JWT access token (RFC 9068): audience,
+    /// `exp`, `iat`, `nbf`, within the policy's leeway and maximum lifetime. For a resource
+    /// server that receives bearer tokens; HTI launch claims are not required.
+    pub fn verify_access_token(self, keys: &[Jwk], now: u64) -> Result<AccessTokenClaims, Error> {
+        self.verify_signature(keys)?;
+        self.claims.check_access_token(self.policy, now)?;
+        let (has_sub, has_jti) = (self.claims.has(claim::SUB), self.claims.has(claim::JTI));
+        let claims = self.claims;
+        Ok(AccessTokenClaims {
+            sub: has_sub.then_some(claims.sub),
+            jti: has_jti.then_some(claims.jti),
+            iss: claims.iss,
+            aud: String::try_from(self.policy.audience()).unwrap_or_default(),
+            iat: claims.iat,
+            exp: claims.exp,
+            alg: self.header.algorithm(),
+            kid: self.header.into_key_id(),
+        })
+    }
+
+    fn verify_signature(&self, keys: &[Jwk]) -> Result<(), Error> {
         signature::verify(
             keys,
             self.header.key_id(),
             self.header.algorithm(),
             self.signing_input,
             &self.signature[..self.signature_len],
-        )?;
-        self.claims.check(self.policy, now)?;
+        )
+    }
+
+    fn into_launch(self) -> HtiLaunch {
         let (has_patient, has_intent) = (
             self.claims.has(claim::PATIENT),
             self.claims.has(claim::INTENT),
         );
         let alg = self.header.algorithm();
         let claims = self.claims;
-        Ok(HtiLaunch {
+        HtiLaunch {
             iss: claims.iss,
             // The token's `aud` contains the policy's audience, and both have one capacity.
             aud: String::try_from(self.policy.audience()).unwrap_or_default(),
@@ -200,7 +239,62 @@ impl<'t, 'p> Unverified<'t, 'p> {
             intent: has_intent.then_some(claims.intent),
             alg,
             kid: self.header.into_key_id(),
-        })
+        }
+    }
+}
+
+/// The verified claims of a JWT access token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessTokenClaims {
+    iss: String<{ capacity::ISSUER }>,
+    aud: String<{ capacity::AUDIENCE }>,
+    sub: Option<String<{ capacity::PERSON }>>,
+    iat: u64,
+    exp: u64,
+    jti: Option<String<{ capacity::TOKEN_ID }>>,
+    alg: Algorithm,
+    kid: String<{ capacity::KEY_ID }>,
+}
+
+impl AccessTokenClaims {
+    /// `iss`: the authorization server.
+    pub fn issuer(&self) -> &str {
+        &self.iss
+    }
+
+    /// The audience the token was accepted for (the policy's).
+    pub fn audience(&self) -> &str {
+        &self.aud
+    }
+
+    /// `sub`, when present (a client id, or a user).
+    pub fn subject(&self) -> Option<&str> {
+        self.sub.as_deref()
+    }
+
+    /// `iat`, Unix seconds.
+    pub fn issued_at(&self) -> u64 {
+        self.iat
+    }
+
+    /// `exp`, Unix seconds.
+    pub fn expires_at(&self) -> u64 {
+        self.exp
+    }
+
+    /// `jti`, when present.
+    pub fn token_id(&self) -> Option<&str> {
+        self.jti.as_deref()
+    }
+
+    /// The algorithm the token was signed with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The `kid` of the key that verified it.
+    pub fn key_id(&self) -> &str {
+        &self.kid
     }
 }
 

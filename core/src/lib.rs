@@ -73,7 +73,10 @@ pub use compact::Compact;
 pub use ec::Curve;
 pub use error::{Error, Part};
 pub use header::Header;
-pub use hti::{DEFAULT_SCRATCH, HtiLaunch, IssuerKeys, LaunchVerifier, TrustedIssuer, Unverified};
+pub use hti::{
+    AccessTokenClaims, DEFAULT_SCRATCH, HtiLaunch, IssuerKeys, LaunchVerifier, TrustedIssuer,
+    Unverified,
+};
 pub use jwk::{Jwk, KeyMaterial, KeySet};
 pub use policy::{Policy, RequiredClaims};
 pub use produce::{ClientAssertion, JwsSigner, LaunchToken, uuid_v4};

@@ -37,6 +37,11 @@ impl ReplayKey {
         &self.0
     }
 
+    /// A key from its digest bytes (as stored by a persistent or shared replay store).
+    pub fn from_bytes(bytes: [u8; 12]) -> ReplayKey {
+        ReplayKey(bytes)
+    }
+
     fn bucket(&self, buckets: usize) -> usize {
         let mut low = [0u8; 8];
         low.copy_from_slice(&self.0[..8]);
@@ -144,6 +149,11 @@ impl<const N: usize> ReplayGuard<N> {
         self.buckets = [NIL; N];
         self.ring = Ring::EMPTY;
     }
+
+    /// The entries held, oldest first, as (key, forget-at) pairs; some may have expired.
+    pub fn entries(&self) -> impl Iterator<Item = (ReplayKey, u64)> + '_ {
+        self.ring.entries(&self.slots)
+    }
 }
 
 impl<const N: usize> ReplayProtection for ReplayGuard<N> {
@@ -194,6 +204,11 @@ impl HeapReplayGuard {
     pub fn contains(&self, key: ReplayKey, now: u64) -> bool {
         Ring::contains(&self.slots, &self.buckets, key, now)
     }
+
+    /// The entries held, oldest first, as (key, forget-at) pairs; some may have expired.
+    pub fn entries(&self) -> impl Iterator<Item = (ReplayKey, u64)> + '_ {
+        self.ring.entries(&self.slots)
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -221,6 +236,14 @@ impl Ring {
         len: 0,
         compact_not_before: 0,
     };
+
+    fn entries<'s>(&self, slots: &'s [Slot]) -> impl Iterator<Item = (ReplayKey, u64)> + 's {
+        let (start, capacity) = (self.start, slots.len());
+        (0..self.len).map(move |offset| {
+            let slot = &slots[(start + offset) % capacity];
+            (slot.key, slot.forget_at)
+        })
+    }
 
     fn find(slots: &[Slot], buckets: &[u32], key: ReplayKey) -> Option<usize> {
         let mut slot = buckets[key.bucket(buckets.len())];
