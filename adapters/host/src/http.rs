@@ -1,0 +1,240 @@
+//! Blocking HTTP through `ureq`, bounded in time and size, `https` unless loopback.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ureq::http::Uri;
+
+use crate::error::HostError;
+
+/// Limits and rules for every HTTP call the adapter makes.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// Longest wait for a connection.
+    pub connect_timeout: Duration,
+    /// Longest a whole request may take, connection, redirects and body included.
+    pub timeout: Duration,
+    /// Largest response body accepted, in bytes.
+    pub max_response_bytes: u64,
+    /// Most redirects followed.
+    pub max_redirects: u32,
+    /// Allow plain `http` to hosts that are not loopback (for test networks only).
+    pub allow_insecure_http: bool,
+}
+
+impl Default for HttpOptions {
+    /// 5 s to connect, 10 s in all, 1 MiB bodies, 3 redirects, `https` unless loopback.
+    fn default() -> Self {
+        HttpOptions {
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            max_response_bytes: 1 << 20,
+            max_redirects: 3,
+            allow_insecure_http: false,
+        }
+    }
+}
+
+/// A response whose body has been read within the size cap.
+#[derive(Clone, Debug)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+    pub(crate) cache_control: Option<String>,
+    pub(crate) content_type: Option<String>,
+}
+
+impl Response {
+    /// The body as JSON, if it is JSON.
+    pub(crate) fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// The first 512 bytes of the body, for error messages.
+    pub(crate) fn excerpt(&self) -> String {
+        let end = self.body.len().min(512);
+        String::from_utf8_lossy(&self.body[..end]).into_owned()
+    }
+
+    /// An error for a status the caller did not expect.
+    pub(crate) fn unexpected(&self) -> HostError {
+        HostError::Status {
+            status: self.status,
+            body: self.excerpt(),
+        }
+    }
+}
+
+/// A configured `ureq` agent.
+#[derive(Clone, Debug)]
+pub(crate) struct Http {
+    agent: ureq::Agent,
+    options: HttpOptions,
+}
+
+impl Http {
+    pub(crate) fn new(options: HttpOptions) -> Http {
+        let agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(options.connect_timeout))
+            .timeout_global(Some(options.timeout))
+            .max_redirects(options.max_redirects)
+            .http_status_as_error(false)
+            .user_agent(concat!("koppeltaal-rs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Http { agent, options }
+    }
+
+    /// Checks `url` is absolute `https`, or `http` to a loopback address (or anywhere when
+    /// insecure http is allowed). Returns whether it is `https`.
+    pub(crate) fn check_url(&self, url: &str) -> Result<bool, HostError> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| HostError::InvalidUrl(url.to_owned()))?;
+        let host = uri
+            .host()
+            .ok_or_else(|| HostError::InvalidUrl(url.to_owned()))?;
+        match uri.scheme_str() {
+            Some("https") => Ok(true),
+            Some("http") if self.options.allow_insecure_http || is_loopback(host) => Ok(false),
+            Some("http") => Err(HostError::InsecureUrl(url.to_owned())),
+            _ => Err(HostError::InvalidUrl(url.to_owned())),
+        }
+    }
+
+    /// GET `url` accepting JSON.
+    pub(crate) fn get_json(&self, url: &str) -> Result<Response, HostError> {
+        let https = self.check_url(url)?;
+        let request = self
+            .agent
+            .get(url)
+            .config()
+            .https_only(https)
+            .build()
+            .header("Accept", "application/json");
+        self.finish(request.call())
+    }
+
+    /// POST `fields` as `application/x-www-form-urlencoded` to `url`, with a bearer token if
+    /// given.
+    pub(crate) fn post_form(
+        &self,
+        url: &str,
+        fields: &[(&str, &str)],
+        bearer: Option<&str>,
+    ) -> Result<Response, HostError> {
+        let https = self.check_url(url)?;
+        let mut request = self
+            .agent
+            .post(url)
+            .config()
+            .https_only(https)
+            .build()
+            .header("Accept", "application/json");
+        if let Some(token) = bearer {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        self.finish(request.send_form(fields.iter().copied()))
+    }
+
+    /// Sends any request built on this agent (used by the authorized client).
+    pub(crate) fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
+    /// Reads the response of `sent` within the size cap.
+    pub(crate) fn finish(
+        &self,
+        sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Response, HostError> {
+        let mut response = sent.map_err(|error| self.map_error(error))?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (cache_control, content_type) = (header("cache-control"), header("content-type"));
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(self.options.max_response_bytes)
+            .read_to_vec()
+            .map_err(|error| self.map_error(error))?;
+        Ok(Response {
+            status,
+            body,
+            cache_control,
+            content_type,
+        })
+    }
+
+    fn map_error(&self, error: ureq::Error) -> HostError {
+        match error {
+            ureq::Error::Timeout(_) => HostError::Timeout,
+            ureq::Error::TooManyRedirects => HostError::TooManyRedirects,
+            ureq::Error::BodyExceedsLimit(_) => HostError::ResponseTooLarge {
+                limit: self.options.max_response_bytes,
+            },
+            ureq::Error::BadUri(uri) => HostError::InvalidUrl(uri),
+            ureq::Error::RequireHttpsOnly(uri) => HostError::InsecureUrl(uri),
+            ureq::Error::Io(error) if error.kind() == std::io::ErrorKind::TimedOut => {
+                HostError::Timeout
+            }
+            other => HostError::Unreachable(other.to_string()),
+        }
+    }
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1`.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_required_except_for_loopback() {
+        let http = Http::new(HttpOptions::default());
+        assert_eq!(
+            http.check_url("https://auth.example.org/jwks").ok(),
+            Some(true)
+        );
+        assert_eq!(
+            http.check_url("http://127.0.0.1:8080/jwks").ok(),
+            Some(false)
+        );
+        assert_eq!(http.check_url("http://[::1]:8080/jwks").ok(), Some(false));
+        assert_eq!(http.check_url("http://localhost/jwks").ok(), Some(false));
+        assert!(matches!(
+            http.check_url("http://auth.example.org/jwks"),
+            Err(HostError::InsecureUrl(_))
+        ));
+        assert!(matches!(
+            http.check_url("http://127.0.0.1.evil.example/"),
+            Err(HostError::InsecureUrl(_))
+        ));
+        assert!(matches!(
+            http.check_url("ftp://auth.example.org/"),
+            Err(HostError::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            http.check_url("/jwks"),
+            Err(HostError::InvalidUrl(_))
+        ));
+        let lax = Http::new(HttpOptions {
+            allow_insecure_http: true,
+            ..HttpOptions::default()
+        });
+        assert_eq!(
+            lax.check_url("http://auth.example.org/jwks").ok(),
+            Some(false)
+        );
+    }
+}
