@@ -41,7 +41,6 @@ pub(crate) struct Response {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
     pub(crate) cache_control: Option<String>,
-    pub(crate) content_type: Option<String>,
 }
 
 impl Response {
@@ -137,11 +136,6 @@ impl Http {
         self.finish(request.send_form(fields.iter().copied()))
     }
 
-    /// Sends any request built on this agent (used by the authorized client).
-    pub(crate) fn agent(&self) -> &ureq::Agent {
-        &self.agent
-    }
-
     /// Reads the response of `sent` within the size cap.
     pub(crate) fn finish(
         &self,
@@ -155,7 +149,7 @@ impl Http {
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned)
         };
-        let (cache_control, content_type) = (header("cache-control"), header("content-type"));
+        let cache_control = header("cache-control");
         let status = response.status().as_u16();
         let body = response
             .body_mut()
@@ -167,7 +161,6 @@ impl Http {
             status,
             body,
             cache_control,
-            content_type,
         })
     }
 

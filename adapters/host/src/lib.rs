@@ -1,15 +1,42 @@
-//! Koppeltaal 2.0 for `std` programs (wip)
+//! Koppeltaal 2.0 for `std` programs: what a server-side module provider or a Linux gateway
+//! links to take part in Koppeltaal with [`koppeltaal_core`].
+//!
+//! The core verifies and produces tokens without a clock, randomness or network; this crate
+//! supplies them:
+//!
+//! - [`SystemClock`], [`os_rng`], [`new_jti`]: time and randomness.
+//! - [`PrivateKey`], [`jwks_document`]: keys generated or read from PEM, signers, the JWKS to
+//!   publish.
+//! - [`RemoteKeys`]: issuers' keys from their JWKS URLs, cached and refreshed on rotation.
+//! - [`TokenClient`]: access tokens by SMART Backend Services `client_credentials`.
+//! - [`Introspector`]: RFC 7662 token introspection.
+//! - [`LaunchReceiver`]: verifies HTI launches from many threads, with a shared
+//!   [`ReplayStore`] ([`MemoryReplayStore`], or [`JournalReplayStore`] to survive restarts).
+//!
+//! All HTTP is blocking (`ureq`), bounded in time and size, and `https` unless the host is
+//! loopback.
+
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
 mod clock;
 mod error;
 mod http;
+mod introspect;
 mod keys;
 mod random;
+mod receiver;
+mod remote_keys;
+mod replay_store;
+mod token;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::HostError;
 pub use http::HttpOptions;
+pub use introspect::{Introspection, IntrospectionAuth, Introspector};
 pub use keys::{PemFormat, PrivateKey, SharedSigner, jwks_document};
 pub use random::{OsRng, new_jti, os_rng};
+pub use receiver::{KeySource, LaunchError, LaunchReceiver, MAX_FORM_BODY, StaticKeys, form_token};
+pub use remote_keys::{HOST_KEY_CAPACITY, HostKeySet, KeyCacheOptions, RemoteKeys};
+pub use replay_store::{JournalReplayStore, MemoryReplayStore, ReplayStore};
+pub use token::{AccessToken, JWT_BEARER, TokenClient, TokenClientBuilder};
