@@ -279,17 +279,15 @@ impl TokenClient {
     }
 
     fn discover(&self, fhir_base: &str) -> Result<String, HostError> {
-        let smart = self
+        let advertised = self
             .http
-            .get_json(&format!("{fhir_base}/.well-known/smart-configuration"));
-        if let Ok(response) = &smart {
-            if let Some(url) = response
-                .json()
-                .filter(|_| response.status == 200)
-                .and_then(|body| body["token_endpoint"].as_str().map(str::to_owned))
-            {
-                return Ok(url);
-            }
+            .get_json(&format!("{fhir_base}/.well-known/smart-configuration"))
+            .ok()
+            .filter(|response| response.status == 200)
+            .and_then(|response| response.json())
+            .and_then(|body| body["token_endpoint"].as_str().map(str::to_owned));
+        if let Some(url) = advertised {
+            return Ok(url);
         }
         let metadata = self.http.get_json(&format!("{fhir_base}/metadata"))?;
         if metadata.status != 200 {
@@ -323,16 +321,15 @@ fn capability_token_endpoint(statement: &Value) -> Option<String> {
 /// An error for a non-success answer: the OAuth error when the body carries one, the status
 /// and body otherwise (Koppeltaal answers refusals with a plain-text `Access Denied`).
 pub(crate) fn error_response(response: &Response) -> HostError {
-    if let Some(body) = response.json() {
-        if let Some(error) = body["error"].as_str() {
-            return HostError::OAuth {
-                status: response.status,
-                error: error.to_owned(),
-                description: body["error_description"].as_str().map(str::to_owned),
-            };
-        }
+    let body = response.json().unwrap_or_default();
+    match body["error"].as_str() {
+        Some(error) => HostError::OAuth {
+            status: response.status,
+            error: error.to_owned(),
+            description: body["error_description"].as_str().map(str::to_owned),
+        },
+        None => response.unexpected(),
     }
-    response.unexpected()
 }
 
 #[cfg(test)]
