@@ -20,3 +20,5 @@ pub fn b64(bytes: &[u8]) -> String {
     use base64ct::{Base64UrlUnpadded, Encoding};
     Base64UrlUnpadded::encode_string(bytes)
 }
+
+pub mod http_stub;
