@@ -174,7 +174,8 @@ fn every_fault_ends_quickly_with_a_specific_error() {
     let looping =
         StubServer::start(|request| Reply::new(302, "").header("Location", &request.path));
     let not_jwks = StubServer::start(|_| Reply::new(200, r#"{"issuer":"x"}"#));
-    let cases: Vec<(&str, String, fn(&HostError) -> bool)> = vec![
+    type Expected = fn(&HostError) -> bool;
+    let cases: Vec<(&str, String, Expected)> = vec![
         ("server down", dead_url("/jwks"), |e| {
             matches!(e, HostError::Unreachable(_))
         }),
