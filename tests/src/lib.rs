@@ -22,3 +22,4 @@ pub fn b64(bytes: &[u8]) -> String {
 }
 
 pub mod http_stub;
+pub mod oidc;

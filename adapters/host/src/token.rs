@@ -55,6 +55,7 @@ pub struct TokenClient {
     scope: Option<String>,
     margin: u64,
     assertion_lifetime: u64,
+    assertion_audience: Option<String>,
     clock: Arc<dyn Clock>,
     cached: Mutex<Option<AccessToken>>,
     fetching: Mutex<()>,
@@ -70,6 +71,7 @@ pub struct TokenClientBuilder {
     clock: Arc<dyn Clock>,
     margin: Duration,
     assertion_lifetime: u64,
+    assertion_audience: Option<String>,
 }
 
 impl TokenClientBuilder {
@@ -120,6 +122,13 @@ impl TokenClientBuilder {
         self
     }
 
+    /// The `aud` of the client assertions sent to the token endpoint (by default the token
+    /// endpoint itself, as SMART Backend Services says; some servers want their issuer).
+    pub fn assertion_audience(mut self, audience: &str) -> Self {
+        self.assertion_audience = Some(audience.to_owned());
+        self
+    }
+
     /// The client. Fails if no endpoint was given, or a URL is not acceptable.
     pub fn build(self) -> Result<TokenClient, HostError> {
         let http = Http::new(self.http);
@@ -140,6 +149,7 @@ impl TokenClientBuilder {
             scope: self.scope,
             margin: self.margin.as_secs(),
             assertion_lifetime: self.assertion_lifetime,
+            assertion_audience: self.assertion_audience,
             clock: self.clock,
             cached: Mutex::new(None),
             fetching: Mutex::new(()),
@@ -159,6 +169,7 @@ impl TokenClient {
             clock: Arc::new(SystemClock),
             margin: Duration::from_secs(30),
             assertion_lifetime: ClientAssertion::DEFAULT_LIFETIME,
+            assertion_audience: None,
         }
     }
 
@@ -231,7 +242,8 @@ impl TokenClient {
     pub fn request_token(&self) -> Result<AccessToken, HostError> {
         let endpoint = self.token_endpoint()?;
         let now = self.clock.now();
-        let assertion = self.client_assertion(&endpoint)?;
+        let assertion =
+            self.client_assertion(self.assertion_audience.as_deref().unwrap_or(&endpoint))?;
         let mut fields = vec![
             ("grant_type", "client_credentials"),
             ("client_assertion_type", JWT_BEARER),
