@@ -255,3 +255,106 @@ pub fn jwks_document(keys: &[&PrivateKey]) -> Result<String, HostError> {
     writer.finish()?;
     String::from_utf8(out).map_err(|_| HostError::Key("JWKS is not UTF-8".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_round_trips_keep_the_key() {
+        for alg in [
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::ES512,
+            Algorithm::RS512,
+        ] {
+            let key = PrivateKey::generate(alg, 2048).unwrap();
+            let pem = key.to_pem(PemFormat::Pkcs8).unwrap();
+            assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{alg:?}");
+            let back = PrivateKey::from_pem(&pem).unwrap();
+            assert_eq!(back.key_id().unwrap(), key.key_id().unwrap(), "{alg:?}");
+            assert_eq!(back.default_algorithm(), key.default_algorithm());
+        }
+        let rsa = PrivateKey::generate(Algorithm::RS256, 2048).unwrap();
+        let pkcs1 = rsa.to_pem(PemFormat::Pkcs1).unwrap();
+        assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        assert_eq!(
+            PrivateKey::from_pem(&pkcs1).unwrap().key_id().unwrap(),
+            rsa.key_id().unwrap()
+        );
+        assert_eq!(rsa.rsa_bits(), Some(2048));
+    }
+
+    #[test]
+    fn sec1_keys_are_read() {
+        use p256::pkcs8::LineEnding;
+        let secret = p256::SecretKey::from_slice(&[7u8; 32]).unwrap();
+        let pem = secret.to_sec1_pem(LineEnding::LF).unwrap();
+        let key = PrivateKey::from_pem(&pem).unwrap();
+        assert_eq!(key.default_algorithm(), Algorithm::ES256);
+    }
+
+    #[test]
+    fn unusable_pem_is_refused_with_a_reason() {
+        for (pem, expected) in [
+            ("hello", "not a PEM"),
+            (
+                "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
+                "unsupported PEM label",
+            ),
+            (
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAA==\n-----END ENCRYPTED PRIVATE KEY-----\n",
+                "encrypted",
+            ),
+            (
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+                "PKCS#8",
+            ),
+        ] {
+            match PrivateKey::from_pem(pem) {
+                Err(HostError::Key(why)) => assert!(why.contains(expected), "{why}"),
+                other => panic!("{pem}: {:?}", other.map(|_| ())),
+            }
+        }
+        let ec = PrivateKey::generate(Algorithm::ES256, 0).unwrap();
+        assert!(matches!(
+            ec.to_pem(PemFormat::Pkcs1),
+            Err(HostError::Key(_))
+        ));
+        assert!(matches!(
+            ec.signer(Some(Algorithm::RS512)),
+            Err(HostError::Key(_))
+        ));
+        assert!(matches!(
+            PrivateKey::generate(Algorithm::RS512, 1024),
+            Err(HostError::Key(_))
+        ));
+    }
+
+    #[test]
+    fn key_files_are_new_and_private() {
+        let path = std::env::temp_dir().join(format!("koppeltaal-key-{}.pem", crate::new_jti()));
+        let key = PrivateKey::generate(Algorithm::ES256, 0).unwrap();
+        key.write_pem_file(&path, PemFormat::Pkcs8).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert!(
+            matches!(
+                key.write_pem_file(&path, PemFormat::Pkcs8),
+                Err(HostError::Io(_))
+            ),
+            "no overwrite"
+        );
+        assert_eq!(
+            PrivateKey::read_pem_file(&path).unwrap().key_id().unwrap(),
+            key.key_id().unwrap()
+        );
+        std::fs::remove_file(path).unwrap();
+    }
+}
