@@ -91,7 +91,3 @@ pub use signers::EcSigner;
 pub use signers::ExternalSigner;
 #[cfg(feature = "rsa-signer")]
 pub use signers::RsaSigner;
-
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

@@ -40,3 +40,8 @@ pub use receiver::{KeySource, LaunchError, LaunchReceiver, MAX_FORM_BODY, Static
 pub use remote_keys::{HOST_KEY_CAPACITY, HostKeySet, KeyCacheOptions, RemoteKeys};
 pub use replay_store::{JournalReplayStore, MemoryReplayStore, ReplayStore};
 pub use token::{AccessToken, JWT_BEARER, TokenClient, TokenClientBuilder};
+
+/// The README's examples, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
