@@ -1,0 +1,292 @@
+//! `koppeltaal`: keys, launches, client assertions, verification, access tokens,
+//! introspection, a reference launch endpoint and a demo, each a thin layer over
+//! `koppeltaal-core` and `koppeltaal-host`.
+//!
+//! Exit status: 0 on success, 1 when the operation failed (`error: <Name> (<code>): <message>`
+//! on stderr), 2 for usage errors.
+
+mod demo;
+mod http_server;
+mod output;
+mod serve;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use koppeltaal_core::{Algorithm, LaunchToken};
+use koppeltaal_host::{
+    Clock, HostError, HttpOptions, IntrospectionAuth, Introspector, PemFormat, PrivateKey,
+    SystemClock, TokenClient, jwks_document, os_rng,
+};
+
+/// Koppeltaal 2.0 from the command line: HTI launches, SMART Backend Services tokens, JWKS.
+#[derive(Parser)]
+#[command(name = "koppeltaal", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a private key and write it as PKCS#8 PEM; prints its kid (RFC 7638 thumbprint).
+    Keygen {
+        /// The algorithm the key is for: RS256, RS384, RS512 (RSA) or ES256, ES384, ES512 (EC).
+        #[arg(long, default_value = "RS512", value_parser = parse_algorithm)]
+        alg: Algorithm,
+        /// RSA modulus length: 2048, 3072 or 4096.
+        #[arg(long, default_value_t = 2048)]
+        bits: usize,
+        /// Where to write the key (must not exist; created readable by its owner only).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the public JWKS of one or more private keys, with thumbprint kids.
+    Jwks {
+        /// A PEM private key file (PKCS#8, PKCS#1 or SEC1); repeat for more keys.
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+    },
+    /// Print a signed HTI launch token.
+    Launch {
+        /// The portal's private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// `iss`: the portal.
+        #[arg(long)]
+        issuer: String,
+        /// `aud`: the module, e.g. Device/42.
+        #[arg(long)]
+        audience: String,
+        /// `sub`: the person launching, e.g. Practitioner/123.
+        #[arg(long)]
+        sub: String,
+        /// `resource`: the Task, e.g. Task/11.
+        #[arg(long)]
+        resource: String,
+        /// `definition`: the ActivityDefinition's canonical URL.
+        #[arg(long)]
+        definition: String,
+        /// `patient`, when `sub` is not the patient.
+        #[arg(long)]
+        patient: Option<String>,
+        /// `intent`, a FHIR RequestIntent code such as `plan`.
+        #[arg(long)]
+        intent: Option<String>,
+        /// Seconds until `exp` (at most 300).
+        #[arg(long, default_value_t = LaunchToken::DEFAULT_LIFETIME)]
+        lifetime: u64,
+    },
+    /// Print a SMART Backend Services client assertion.
+    Assertion {
+        /// The client's private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// The client id (`iss` and `sub`).
+        #[arg(long)]
+        client_id: String,
+        /// The token endpoint (`aud`).
+        #[arg(long)]
+        token_endpoint: String,
+    },
+    /// Verify HTI launch tokens: one given as an argument, or one per line from stdin (`-`).
+    Verify(verify::VerifyArgs),
+    /// Get an access token (client_credentials) and print the token response.
+    Token {
+        /// The client's private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// The client id.
+        #[arg(long)]
+        client_id: String,
+        /// The token endpoint.
+        #[arg(
+            long,
+            conflicts_with = "fhir_base",
+            required_unless_present = "fhir_base"
+        )]
+        token_endpoint: Option<String>,
+        /// A FHIR base URL to discover the token endpoint from.
+        #[arg(long)]
+        fhir_base: Option<String>,
+        /// The scope to ask for (by default none: the server decides).
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Introspect a token (RFC 7662), authenticating with a client assertion; print the answer.
+    Introspect {
+        /// The client's private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// The client id.
+        #[arg(long)]
+        client_id: String,
+        /// The introspection endpoint.
+        #[arg(long)]
+        endpoint: String,
+        /// The token to introspect.
+        token: String,
+    },
+    /// Run a module-side launch endpoint: POST /launch (form field `token`), GET /healthz.
+    Serve(serve::ServeArgs),
+    /// A portal launches a module on loopback: keys, JWKS over HTTP, a launch, refusals, speed.
+    Demo,
+}
+
+fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
+    Algorithm::from_jose(name)
+        .map_err(|_| format!("`{name}` is not one of RS256 RS384 RS512 ES256 ES384 ES512"))
+}
+
+/// A failure: printed as `error: <Name> (<code>): <message>`, exit status 1.
+pub(crate) struct Failure {
+    name: &'static str,
+    code: u16,
+    message: String,
+}
+
+impl From<HostError> for Failure {
+    fn from(error: HostError) -> Self {
+        Failure {
+            name: error.name(),
+            code: error.code(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<koppeltaal_core::Error> for Failure {
+    fn from(error: koppeltaal_core::Error) -> Self {
+        HostError::Core(error).into()
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        HostError::Io(error).into()
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!(
+                "error: {} ({}): {}",
+                failure.name, failure.code, failure.message
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Keygen { alg, bits, out } => {
+            let key = PrivateKey::generate(alg, bits)?;
+            key.write_pem_file(&out, PemFormat::Pkcs8)?;
+            println!("{}", key.key_id()?);
+        }
+        Command::Jwks { keys } => {
+            let keys = keys
+                .iter()
+                .map(PrivateKey::read_pem_file)
+                .collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<&PrivateKey> = keys.iter().collect();
+            println!("{}", jwks_document(&refs)?);
+        }
+        Command::Launch {
+            key,
+            issuer,
+            audience,
+            sub,
+            resource,
+            definition,
+            patient,
+            intent,
+            lifetime,
+        } => {
+            let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
+            let mut launch = LaunchToken::new(
+                &issuer,
+                &audience,
+                &sub,
+                &resource,
+                &definition,
+                SystemClock.now(),
+            )?
+            .with_lifetime(lifetime)?;
+            if let Some(patient) = &patient {
+                launch = launch.with_patient(patient)?;
+            }
+            if let Some(intent) = &intent {
+                launch = launch.with_intent(intent)?;
+            }
+            let jti = koppeltaal_host::new_jti();
+            println!(
+                "{}",
+                launch
+                    .with_token_id(&jti)?
+                    .sign_to_string(signer.as_ref(), &mut os_rng())?
+            );
+        }
+        Command::Assertion {
+            key,
+            client_id,
+            token_endpoint,
+        } => {
+            let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
+            let client = TokenClient::builder(&client_id, signer)
+                .token_endpoint(&token_endpoint)
+                .build()?;
+            println!("{}", client.client_assertion(&token_endpoint)?);
+        }
+        Command::Verify(args) => verify::run(args)?,
+        Command::Token {
+            key,
+            client_id,
+            token_endpoint,
+            fhir_base,
+            scope,
+        } => {
+            let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
+            let mut builder = TokenClient::builder(&client_id, signer);
+            builder = match (&token_endpoint, &fhir_base) {
+                (Some(endpoint), _) => builder.token_endpoint(endpoint),
+                (None, Some(base)) => builder.fhir_base(base),
+                (None, None) => unreachable!("clap requires one of them"),
+            };
+            if let Some(scope) = &scope {
+                builder = builder.scope(scope);
+            }
+            println!("{}", builder.build()?.request_token()?.response);
+        }
+        Command::Introspect {
+            key,
+            client_id,
+            endpoint,
+            token,
+        } => {
+            let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
+            let client = TokenClient::builder(&client_id, signer)
+                .token_endpoint(&endpoint)
+                .build()?;
+            let auth = IntrospectionAuth::ClientAssertion {
+                client: Arc::new(client),
+                audience: None,
+            };
+            let answer =
+                Introspector::new(&endpoint, auth, HttpOptions::default())?.introspect(&token)?;
+            let mut object = answer.claims;
+            object.insert("active".into(), answer.active.into());
+            println!("{}", serde_json::Value::Object(object));
+        }
+        Command::Serve(args) => serve::run(args)?,
+        Command::Demo => demo::run()?,
+    }
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! `koppeltaal serve`: a reference module-side launch endpoint.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use koppeltaal_core::Algorithm;
+use koppeltaal_host::{
+    Clock, HttpOptions, IntrospectionAuth, Introspector, JournalReplayStore, LaunchError,
+    LaunchReceiver, MemoryReplayStore, PrivateKey, ReplayStore, SystemClock, TokenClient,
+    jwks_document,
+};
+
+use crate::http_server::{HttpServer, Limits, Request, Response};
+use crate::output::launch_claims;
+use crate::verify::{key_source, policy};
+use crate::{Failure, parse_algorithm};
+
+/// Arguments of `serve`.
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("check").required(true).args(["jwks", "jwks_url", "introspect"]))]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Verify with the keys of this JWKS file.
+    #[arg(long)]
+    jwks: Option<PathBuf>,
+    /// Verify with keys fetched from this JWKS URL (cached, refreshed on rotation).
+    #[arg(long)]
+    jwks_url: Option<String>,
+    /// Let this introspection endpoint vouch for each launch (needs --key and --client-id).
+    #[arg(long, requires_all = ["key", "client_id"])]
+    introspect: Option<String>,
+    /// This module's client id (for introspection).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// This module's private key: signs introspection client assertions, and its public half
+    /// is published at /.well-known/jwks.json.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// The trusted issuer (`iss`), compared exactly.
+    #[arg(long)]
+    issuer: String,
+    /// This module's audience, e.g. Device/42.
+    #[arg(long)]
+    audience: String,
+    /// Also accept this algorithm (RS512 always is); repeatable.
+    #[arg(long = "alg", value_parser = parse_algorithm)]
+    algorithms: Vec<Algorithm>,
+    /// Clock leeway in seconds.
+    #[arg(long, default_value_t = koppeltaal_core::Policy::DEFAULT_LEEWAY)]
+    leeway: u64,
+    /// Remember accepted launches in this journal, so a restart opens no replay window
+    /// (without it they are remembered in memory only).
+    #[arg(long)]
+    replay_journal: Option<PathBuf>,
+    /// How many unexpired launches the replay store holds.
+    #[arg(long, default_value_t = 1 << 16)]
+    replay_capacity: usize,
+    /// Requests served at once.
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let policy = policy(&args.audience, &args.algorithms, args.leeway)?;
+    let replay: Arc<dyn ReplayStore> = match &args.replay_journal {
+        Some(path) => Arc::new(JournalReplayStore::open(
+            path,
+            args.replay_capacity,
+            clock.now(),
+            false,
+        )?),
+        None => Arc::new(MemoryReplayStore::new(args.replay_capacity)),
+    };
+    let key = args
+        .key
+        .as_ref()
+        .map(PrivateKey::read_pem_file)
+        .transpose()?;
+    let receiver = match (&args.introspect, &key, &args.client_id) {
+        (Some(endpoint), Some(key), Some(client_id)) => {
+            let client = TokenClient::builder(client_id, key.signer(None)?)
+                .token_endpoint(endpoint)
+                .build()?;
+            let auth = IntrospectionAuth::ClientAssertion {
+                client: Arc::new(client),
+                audience: None,
+            };
+            let introspector = Introspector::new(endpoint, auth, HttpOptions::default())?;
+            LaunchReceiver::with_introspection(policy, Arc::new(introspector), replay, clock)
+        }
+        _ => {
+            let keys = key_source(
+                &args.issuer,
+                args.jwks.as_ref(),
+                args.jwks_url.as_deref(),
+                Arc::clone(&clock),
+            )?;
+            LaunchReceiver::with_keys(policy, keys, replay, clock)
+        }
+    };
+    let own_jwks = key.as_ref().map(|key| jwks_document(&[key])).transpose()?;
+    let endpoint = Arc::new(Endpoint {
+        receiver,
+        issuer: args.issuer,
+        own_jwks,
+        log: true,
+    });
+    let limits = Limits {
+        workers: args.workers,
+        ..Limits::default()
+    };
+    let server = HttpServer::start(
+        &args.listen,
+        limits,
+        Arc::new(move |request: &Request| endpoint.handle(request)),
+    )?;
+    eprintln!(
+        "koppeltaal serve: listening on http://{} (POST /launch, GET /healthz)",
+        server.address()
+    );
+    server.wait();
+    Ok(())
+}
+
+/// The launch endpoint's request handling, shared by `serve` and `demo`.
+pub(crate) struct Endpoint {
+    pub(crate) receiver: LaunchReceiver,
+    /// The issuer a launch must come from (also checked after introspection).
+    pub(crate) issuer: String,
+    pub(crate) own_jwks: Option<String>,
+    /// Whether to log one line per launch on stderr.
+    pub(crate) log: bool,
+}
+
+impl Endpoint {
+    pub(crate) fn handle(&self, request: &Request) -> Response {
+        match (request.method.as_str(), request.path.as_str()) {
+            ("GET", "/healthz") => Response::text(200, "ok\n"),
+            ("GET", "/.well-known/jwks.json") => match &self.own_jwks {
+                Some(jwks) => Response::new(200, "application/json", jwks.clone()),
+                None => Response::text(404, "no key configured\n"),
+            },
+            ("POST", "/launch") => {
+                let wants_json = request
+                    .accept
+                    .as_deref()
+                    .is_some_and(|accept| accept.contains("application/json"));
+                self.launch(&request.body, wants_json)
+            }
+            (_, "/launch") => Response::text(405, "POST a form with a `token` field\n"),
+            _ => Response::text(404, "not found\n"),
+        }
+    }
+
+    fn launch(&self, body: &[u8], wants_json: bool) -> Response {
+        let outcome = self.receiver.receive_form(body).and_then(|launch| {
+            match launch.issuer() == self.issuer {
+                true => Ok(launch),
+                false => Err(LaunchError::from(koppeltaal_core::Error::WrongIssuer)),
+            }
+        });
+        match outcome {
+            Ok(launch) => {
+                if self.log {
+                    eprintln!(
+                        "launch accepted code=0 iss={} sub={} resource={} jti={}",
+                        launch.issuer(),
+                        launch.subject(),
+                        launch.resource(),
+                        launch.token_id()
+                    );
+                }
+                Response::new(200, "application/json", launch_claims(&launch).to_string())
+            }
+            Err(error) => {
+                if self.log {
+                    eprintln!(
+                        "launch refused code={} name={}: {}",
+                        error.code(),
+                        error.name(),
+                        error.error()
+                    );
+                }
+                let status = match error.error() {
+                    koppeltaal_host::HostError::BadForm(_) => 400,
+                    _ if error.is_temporary() => 503,
+                    _ => 403,
+                };
+                if wants_json {
+                    let body = serde_json::json!({"error": error.name(), "code": error.code(), "message": error.user_message()});
+                    Response::new(status, "application/json", body.to_string())
+                } else {
+                    Response::new(status, "text/html; charset=utf-8", refusal_page(&error))
+                }
+            }
+        }
+    }
+}
+
+/// A short page for the person whose launch was refused, quoting the code to report.
+fn refusal_page(error: &LaunchError) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Launch refused</title></head>\n\
+         <body><h1>The module could not be started</h1>\n<p>{}</p>\n<p>If this keeps happening, contact support and quote code {}.</p></body></html>\n",
+        error.user_message(),
+        error.code()
+    )
+}

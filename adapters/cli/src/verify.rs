@@ -1,0 +1,122 @@
+//! `koppeltaal verify`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use koppeltaal_core::{Algorithm, AlgorithmSet, Policy};
+use koppeltaal_host::{
+    Clock, FixedClock, HttpOptions, KeyCacheOptions, KeySource, LaunchReceiver, MemoryReplayStore,
+    RemoteKeys, StaticKeys, SystemClock,
+};
+
+use crate::output::{launch_claims, verdict};
+use crate::{Failure, parse_algorithm};
+
+/// Arguments of `verify`.
+#[derive(Args)]
+pub(crate) struct VerifyArgs {
+    /// A JWKS file with the issuer's keys.
+    #[arg(
+        long,
+        conflicts_with = "jwks_url",
+        required_unless_present = "jwks_url"
+    )]
+    jwks: Option<PathBuf>,
+    /// A URL to fetch the issuer's JWKS from.
+    #[arg(long)]
+    jwks_url: Option<String>,
+    /// The trusted issuer (`iss`), compared exactly.
+    #[arg(long)]
+    issuer: String,
+    /// This module's audience, e.g. Device/42.
+    #[arg(long)]
+    audience: String,
+    /// Also accept this algorithm (RS512 always is); repeatable.
+    #[arg(long = "alg", value_parser = parse_algorithm)]
+    algorithms: Vec<Algorithm>,
+    /// Verify as if the time were this (Unix seconds), for reproducible checks.
+    #[arg(long)]
+    now: Option<u64>,
+    /// Clock leeway in seconds.
+    #[arg(long, default_value_t = Policy::DEFAULT_LEEWAY)]
+    leeway: u64,
+    /// The token, or `-` to read one token per line from stdin (one replay guard for all lines).
+    token: String,
+}
+
+/// A receiver for the `verify` and `serve` options.
+pub(crate) fn policy(
+    audience: &str,
+    algorithms: &[Algorithm],
+    leeway: u64,
+) -> Result<Policy, Failure> {
+    let allowed = algorithms
+        .iter()
+        .fold(AlgorithmSet::only(Algorithm::RS512), |set, alg| {
+            set.with(*alg)
+        });
+    Ok(Policy::new(audience)?
+        .with_algorithms(allowed)
+        .with_leeway(leeway))
+}
+
+/// Keys from a JWKS file or URL.
+pub(crate) fn key_source(
+    issuer: &str,
+    jwks: Option<&PathBuf>,
+    jwks_url: Option<&str>,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn KeySource>, Failure> {
+    Ok(match (jwks, jwks_url) {
+        (Some(path), _) => Arc::new(StaticKeys::new().with_jwks(issuer, &std::fs::read(path)?)?),
+        (None, Some(url)) => Arc::new(
+            RemoteKeys::new(HttpOptions::default(), KeyCacheOptions::default(), clock)
+                .with_issuer(issuer, url)?,
+        ),
+        (None, None) => unreachable!("clap requires one of them"),
+    })
+}
+
+pub(crate) fn run(args: VerifyArgs) -> Result<(), Failure> {
+    let clock: Arc<dyn Clock> = match args.now {
+        Some(now) => Arc::new(FixedClock::new(now)),
+        None => Arc::new(SystemClock),
+    };
+    let keys = key_source(
+        &args.issuer,
+        args.jwks.as_ref(),
+        args.jwks_url.as_deref(),
+        Arc::clone(&clock),
+    )?;
+    let policy = policy(&args.audience, &args.algorithms, args.leeway)?;
+    let receiver = LaunchReceiver::with_keys(
+        policy,
+        keys,
+        Arc::new(MemoryReplayStore::new(1 << 16)),
+        clock,
+    );
+    if args.token != "-" {
+        return match receiver.receive_token(args.token.trim()) {
+            Ok(launch) => {
+                println!("{}", launch_claims(&launch));
+                Ok(())
+            }
+            Err(error) => Err(Failure {
+                name: error.name(),
+                code: error.code(),
+                message: error.error().to_string(),
+            }),
+        };
+    }
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let token = line.trim();
+        if token.is_empty() {
+            continue;
+        }
+        println!("{}", verdict(&receiver.receive_token(token)));
+    }
+    Ok(())
+}
