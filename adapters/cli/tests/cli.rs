@@ -1,0 +1,600 @@
+//! The built `koppeltaal` binary: every subcommand's happy path, `verify` on every error
+//! class with its exit code, the line mode's shared replay guard, `serve` on a loopback port,
+//! `token` and `introspect` against a real OAuth server, and the demo.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use koppeltaal_tests::oidc::{OidcProvider, TokenFormat};
+use serde_json::Value;
+
+const ISSUER: &str = "https://portal.example.org";
+const AUDIENCE: &str = "Device/42";
+
+fn koppeltaal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).trim().to_owned()
+}
+
+/// A scratch directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let path =
+            std::env::temp_dir().join(format!("koppeltaal-cli-{}", koppeltaal_host::new_jti()));
+        std::fs::create_dir_all(&path).unwrap();
+        Scratch(path)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A portal key (RS512 by default), its JWKS file and a launch signed now.
+struct Portal {
+    scratch: Scratch,
+}
+
+impl Portal {
+    fn new() -> Portal {
+        let scratch = Scratch::new();
+        let output = koppeltaal(&["keygen", "--out", &scratch.path("portal.pem")]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let jwks = koppeltaal(&["jwks", "--key", &scratch.path("portal.pem")]);
+        std::fs::write(scratch.path("portal.jwks"), jwks.stdout).unwrap();
+        Portal { scratch }
+    }
+
+    fn key(&self) -> String {
+        self.scratch.path("portal.pem")
+    }
+
+    fn jwks(&self) -> String {
+        self.scratch.path("portal.jwks")
+    }
+
+    fn launch(&self, extra: &[&str]) -> String {
+        let key = self.key();
+        let mut args = vec![
+            "launch",
+            "--key",
+            &key,
+            "--issuer",
+            ISSUER,
+            "--audience",
+            AUDIENCE,
+        ];
+        args.extend_from_slice(&["--sub", "Practitioner/a5e58253", "--resource", "Task/11"]);
+        args.extend_from_slice(&[
+            "--definition",
+            "https://module.example.org/AD/1",
+            "--intent",
+            "plan",
+        ]);
+        args.extend_from_slice(extra);
+        let output = koppeltaal(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    }
+
+    fn verify(&self, token: &str, extra: &[&str]) -> Output {
+        let jwks = self.jwks();
+        let mut args = vec![
+            "verify",
+            "--jwks",
+            &jwks,
+            "--issuer",
+            ISSUER,
+            "--audience",
+            AUDIENCE,
+        ];
+        args.extend_from_slice(extra);
+        args.push(token);
+        koppeltaal(&args)
+    }
+}
+
+#[test]
+fn keygen_and_jwks() {
+    let scratch = Scratch::new();
+    let rsa = koppeltaal(&[
+        "keygen",
+        "--alg",
+        "RS512",
+        "--bits",
+        "2048",
+        "--out",
+        &scratch.path("rsa.pem"),
+    ]);
+    let ec = koppeltaal(&["keygen", "--alg", "ES256", "--out", &scratch.path("ec.pem")]);
+    assert!(rsa.status.success() && ec.status.success());
+    let pem = std::fs::read_to_string(scratch.path("rsa.pem")).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8");
+    let jwks = koppeltaal(&[
+        "jwks",
+        "--key",
+        &scratch.path("rsa.pem"),
+        "--key",
+        &scratch.path("ec.pem"),
+    ]);
+    let jwks: Value = serde_json::from_str(&stdout(&jwks)).unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [stdout(&rsa), stdout(&ec)]);
+    assert_eq!(jwks["keys"][0]["alg"], "RS512");
+    assert_eq!(jwks["keys"][1]["crv"], "P-256");
+
+    let again = koppeltaal(&["keygen", "--out", &scratch.path("rsa.pem")]);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "an existing key file is never overwritten"
+    );
+    assert!(
+        stderr(&again).starts_with("error: Io (910):"),
+        "{}",
+        stderr(&again)
+    );
+    let small = koppeltaal(&[
+        "keygen",
+        "--bits",
+        "1024",
+        "--out",
+        &scratch.path("small.pem"),
+    ]);
+    assert_eq!(small.status.code(), Some(1));
+}
+
+#[test]
+fn launch_then_verify_prints_the_claims() {
+    let portal = Portal::new();
+    let token = portal.launch(&["--patient", "Patient/1", "--lifetime", "120"]);
+    let output = portal.verify(&token, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let claims: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(claims["resource"], "Task/11");
+    assert_eq!(claims["patient"], "Patient/1");
+    assert_eq!(claims["intent"], "plan");
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        120
+    );
+}
+
+#[test]
+fn verify_reports_every_error_class_with_exit_status_1() {
+    let portal = Portal::new();
+    let other = Portal::new();
+    let token = portal.launch(&[]);
+    let iat: u64 = {
+        let output = portal.verify(&token, &[]);
+        serde_json::from_str::<Value>(&stdout(&output)).unwrap()["iat"]
+            .as_u64()
+            .unwrap()
+    };
+    let parts: Vec<&str> = token.split('.').collect();
+    // The payload of this launch under the signature of another one by the same key.
+    let another = portal.launch(&[]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        parts[1],
+        another.rsplit('.').next().unwrap()
+    );
+    let later = (iat + 3600).to_string();
+    let earlier = (iat - 3600).to_string();
+    let cases: Vec<(&str, Output, &str)> = vec![
+        (
+            "form",
+            portal.verify("not-a-token", &[]),
+            "MalformedToken (101)",
+        ),
+        (
+            "base64",
+            portal.verify(&format!("{}=.{}.{}", parts[0], parts[1], parts[2]), &[]),
+            "InvalidBase64 (103)",
+        ),
+        (
+            "encrypted",
+            portal.verify("a.b.c.d.e", &[]),
+            "EncryptedToken (102)",
+        ),
+        (
+            "signature",
+            portal.verify(&tampered, &[]),
+            "BadSignature (408)",
+        ),
+        (
+            "another key",
+            other.verify(&token, &[]),
+            "UnknownKeyId (401)",
+        ),
+        (
+            "expired",
+            portal.verify(&token, &["--now", &later]),
+            "Expired (503)",
+        ),
+        (
+            "not yet",
+            portal.verify(&token, &["--now", &earlier]),
+            "IssuedInFuture (505)",
+        ),
+        (
+            "audience",
+            koppeltaal(&[
+                "verify",
+                "--jwks",
+                &portal.jwks(),
+                "--issuer",
+                ISSUER,
+                "--audience",
+                "Device/7",
+                &token,
+            ]),
+            "WrongAudience (502)",
+        ),
+        (
+            "issuer",
+            koppeltaal(&[
+                "verify",
+                "--jwks",
+                &portal.jwks(),
+                "--issuer",
+                "https://other.example",
+                "--audience",
+                AUDIENCE,
+                &token,
+            ]),
+            "WrongIssuer (400)",
+        ),
+        (
+            "keys unreachable",
+            koppeltaal(&[
+                "verify",
+                "--jwks-url",
+                "http://127.0.0.1:9/jwks",
+                "--issuer",
+                ISSUER,
+                "--audience",
+                AUDIENCE,
+                &token,
+            ]),
+            "Unreachable (902)",
+        ),
+    ];
+    for (label, output, expected) in cases {
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{label}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).starts_with(&format!("error: {expected}: ")),
+            "{label}: {}",
+            stderr(&output)
+        );
+        assert!(stdout(&output).is_empty(), "{label}");
+    }
+}
+
+#[test]
+fn verify_usage_errors_exit_2() {
+    let portal = Portal::new();
+    let missing_issuer = koppeltaal(&[
+        "verify",
+        "--jwks",
+        &portal.jwks(),
+        "--audience",
+        AUDIENCE,
+        "x.y.z",
+    ]);
+    assert_eq!(missing_issuer.status.code(), Some(2));
+    let bad_alg = koppeltaal(&[
+        "verify",
+        "--jwks",
+        &portal.jwks(),
+        "--issuer",
+        ISSUER,
+        "--audience",
+        AUDIENCE,
+        "--alg",
+        "HS256",
+        "x.y.z",
+    ]);
+    assert_eq!(bad_alg.status.code(), Some(2));
+    let both_sources = koppeltaal(&[
+        "verify",
+        "--jwks",
+        "a",
+        "--jwks-url",
+        "http://127.0.0.1/",
+        "--issuer",
+        ISSUER,
+        "--audience",
+        AUDIENCE,
+        "x",
+    ]);
+    assert_eq!(both_sources.status.code(), Some(2));
+    for subcommand in [
+        "keygen",
+        "jwks",
+        "launch",
+        "assertion",
+        "verify",
+        "token",
+        "introspect",
+        "serve",
+        "demo",
+    ] {
+        let help = koppeltaal(&[subcommand, "--help"]);
+        assert!(
+            help.status.success() && stdout(&help).contains("Usage: koppeltaal"),
+            "{subcommand} --help"
+        );
+    }
+}
+
+#[test]
+fn verify_line_mode_shares_one_replay_guard() {
+    let portal = Portal::new();
+    let token = portal.launch(&[]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
+        .args([
+            "verify",
+            "--jwks",
+            &portal.jwks(),
+            "--issuer",
+            ISSUER,
+            "--audience",
+            AUDIENCE,
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(
+        child.stdin.take().unwrap(),
+        "{token}\n{token}\n\nnot-a-token"
+    )
+    .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let lines: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "blank lines are skipped");
+    assert_eq!(lines[0]["ok"], true);
+    assert_eq!(lines[0]["claims"]["sub"], "Practitioner/a5e58253");
+    assert_eq!(
+        (&lines[1]["ok"], &lines[1]["error"], &lines[1]["code"]),
+        (
+            &Value::Bool(false),
+            &Value::from("Replayed"),
+            &Value::from(600)
+        )
+    );
+    assert_eq!(lines[2]["error"], "MalformedToken");
+    assert!(lines[2]["message"].as_str().unwrap().contains("three"));
+}
+
+#[test]
+fn assertion_token_and_introspect_against_a_real_oauth_server() {
+    let scratch = Scratch::new();
+    let key = scratch.path("client.pem");
+    assert!(koppeltaal(&["keygen", "--out", &key]).status.success());
+    let jwks = stdout(&koppeltaal(&["jwks", "--key", &key]));
+    let provider = OidcProvider::start("cli-client", &jwks, TokenFormat::Opaque);
+
+    let assertion = stdout(&koppeltaal(&[
+        "assertion",
+        "--key",
+        &key,
+        "--client-id",
+        "cli-client",
+        "--token-endpoint",
+        &provider.token_endpoint(),
+    ]));
+    let claims: Value =
+        serde_json::from_slice(&base64_decode(assertion.split('.').nth(1).unwrap())).unwrap();
+    assert_eq!(
+        (&claims["iss"], &claims["sub"]),
+        (&Value::from("cli-client"), &Value::from("cli-client"))
+    );
+    assert_eq!(claims["aud"], provider.token_endpoint());
+
+    let token = koppeltaal(&[
+        "token",
+        "--key",
+        &key,
+        "--client-id",
+        "cli-client",
+        "--token-endpoint",
+        &provider.token_endpoint(),
+    ]);
+    assert!(token.status.success(), "{}", stderr(&token));
+    let response: Value = serde_json::from_str(&stdout(&token)).unwrap();
+    let access_token = response["access_token"].as_str().unwrap();
+    assert_eq!(response["token_type"], "Bearer");
+
+    let introspected = koppeltaal(&[
+        "introspect",
+        "--key",
+        &key,
+        "--client-id",
+        "cli-client",
+        "--endpoint",
+        &provider.introspection_endpoint(),
+        access_token,
+    ]);
+    assert!(introspected.status.success(), "{}", stderr(&introspected));
+    let answer: Value = serde_json::from_str(&stdout(&introspected)).unwrap();
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["client_id"], "cli-client");
+
+    let stranger = scratch.path("stranger.pem");
+    assert!(koppeltaal(&["keygen", "--out", &stranger]).status.success());
+    let refused = koppeltaal(&[
+        "token",
+        "--key",
+        &stranger,
+        "--client-id",
+        "cli-client",
+        "--token-endpoint",
+        &provider.token_endpoint(),
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).starts_with("error: OAuth (908): OAuth error invalid_client (HTTP 401)"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+fn base64_decode(segment: &str) -> Vec<u8> {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    Base64UrlUnpadded::decode_vec(segment).unwrap()
+}
+
+/// `koppeltaal serve` on a loopback port, stopped when dropped.
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Serve {
+    fn start(args: &[&str]) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let base = first
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .to_owned();
+        // Keep reading the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Serve { child, base }
+    }
+
+    fn post(&self, body: &[u8]) -> (u16, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut response = agent
+            .post(format!("{}/launch", self.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(body)
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap_or_default(),
+        )
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_answers_launches_refusals_oversized_bodies_and_replays() {
+    let portal = Portal::new();
+    let server = Serve::start(&[
+        "--jwks",
+        &portal.jwks(),
+        "--issuer",
+        ISSUER,
+        "--audience",
+        AUDIENCE,
+    ]);
+    let health = ureq::get(format!("{}/healthz", server.base))
+        .call()
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+
+    let token = portal.launch(&[]);
+    let form = format!("token={token}");
+    let (status, body) = server.post(form.as_bytes());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["resource"],
+        "Task/11"
+    );
+
+    let (status, page) = server.post(form.as_bytes());
+    assert_eq!(status, 403);
+    assert!(
+        page.contains("already been used") && page.contains("code 600"),
+        "{page}"
+    );
+
+    let (status, page) = server.post(b"token=not.a.token");
+    assert_eq!(status, 403);
+    assert!(page.contains("could not be verified"), "{page}");
+
+    let (status, _) = server.post(b"nothing=here");
+    assert_eq!(status, 400);
+
+    let oversized = vec![b'a'; koppeltaal_host::MAX_FORM_BODY + 1];
+    let (status, _) = server.post(&oversized);
+    assert_eq!(status, 413);
+
+    // Still serving after all that.
+    let (status, _) = server.post(format!("token={}", portal.launch(&[])).as_bytes());
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn demo_runs_and_shows_the_refusals() {
+    let output = koppeltaal(&["demo"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for expected in [
+        "HTTP 200",
+        "Replayed (600)",
+        "Expired (503)",
+        "BadSignature (408)",
+        "WrongAudience (502)",
+        "ForbiddenAlgorithm (300)",
+        "per second",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
