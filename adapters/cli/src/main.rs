@@ -79,6 +79,9 @@ enum Command {
         /// Seconds until `exp` (at most 300).
         #[arg(long, default_value_t = LaunchToken::DEFAULT_LIFETIME)]
         lifetime: u64,
+        /// Print this many launches (each with its own jti), one per line: for load tests.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
     },
     /// Print a SMART Backend Services client assertion.
     Assertion {
@@ -209,6 +212,7 @@ fn run(command: Command) -> Result<(), Failure> {
             patient,
             intent,
             lifetime,
+            count,
         } => {
             let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
             let mut launch = LaunchToken::new(
@@ -226,13 +230,13 @@ fn run(command: Command) -> Result<(), Failure> {
             if let Some(intent) = &intent {
                 launch = launch.with_intent(intent)?;
             }
-            let jti = koppeltaal_host::new_jti();
-            println!(
-                "{}",
-                launch
+            for _ in 0..count {
+                let jti = koppeltaal_host::new_jti();
+                let token = launch
                     .with_token_id(&jti)?
-                    .sign_to_string(signer.as_ref(), &mut os_rng())?
-            );
+                    .sign_to_string(signer.as_ref(), &mut os_rng())?;
+                println!("{token}");
+            }
         }
         Command::Assertion {
             key,
