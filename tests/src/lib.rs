@@ -23,3 +23,4 @@ pub fn b64(bytes: &[u8]) -> String {
 
 pub mod http_stub;
 pub mod oidc;
+pub mod resource_server;

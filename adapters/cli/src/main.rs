@@ -18,8 +18,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use koppeltaal_core::{Algorithm, LaunchToken};
 use koppeltaal_host::{
-    Clock, HostError, HttpOptions, IntrospectionAuth, Introspector, PemFormat, PrivateKey,
-    SystemClock, TokenClient, jwks_document, os_rng,
+    Clock, FhirClient, HostError, HttpOptions, IntrospectionAuth, Introspector, PemFormat,
+    PrivateKey, SystemClock, TokenClient, jwks_document, os_rng,
 };
 
 /// Koppeltaal 2.0 from the command line: HTI launches, SMART Backend Services tokens, JWKS.
@@ -132,6 +132,27 @@ enum Command {
         endpoint: String,
         /// The token to introspect.
         token: String,
+    },
+    /// Send a request to a FHIR server with an access token (client_credentials), refreshed
+    /// once on a 401; print the response body.
+    Fetch {
+        /// The client's private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// The client id.
+        #[arg(long)]
+        client_id: String,
+        /// The token endpoint.
+        #[arg(long)]
+        token_endpoint: String,
+        /// The HTTP method.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// A file with the request body (FHIR JSON); `-` reads stdin.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The URL.
+        url: String,
     },
     /// Run a module-side launch endpoint: POST /launch (form field `token`), GET /healthz.
     Serve(serve::ServeArgs),
@@ -288,6 +309,34 @@ fn run(command: Command) -> Result<(), Failure> {
             let mut object = answer.claims;
             object.insert("active".into(), answer.active.into());
             println!("{}", serde_json::Value::Object(object));
+        }
+        Command::Fetch {
+            key,
+            client_id,
+            token_endpoint,
+            method,
+            data,
+            url,
+        } => {
+            let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
+            let tokens = TokenClient::builder(&client_id, signer)
+                .token_endpoint(&token_endpoint)
+                .build()?;
+            let body = match data {
+                Some(path) if path.as_os_str() == "-" => {
+                    let mut body = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut body)?;
+                    Some(body)
+                }
+                Some(path) => Some(std::fs::read(path)?),
+                None => None,
+            };
+            let client = FhirClient::new(Arc::new(tokens), HttpOptions::default());
+            let response = client.send(&method.to_ascii_uppercase(), &url, body.as_deref())?;
+            std::io::Write::write_all(&mut std::io::stdout(), &response.body)?;
+            if !response.body.ends_with(b"\n") {
+                println!();
+            }
         }
         Command::Serve(args) => serve::run(args)?,
         Command::Demo => demo::run()?,

@@ -598,3 +598,48 @@ fn demo_runs_and_shows_the_refusals() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+#[test]
+fn fetch_sends_an_authorized_request_and_prints_the_body() {
+    use koppeltaal_tests::resource_server::ResourceServer;
+    let scratch = Scratch::new();
+    let key = scratch.path("client.pem");
+    assert!(koppeltaal(&["keygen", "--out", &key]).status.success());
+    let jwks = stdout(&koppeltaal(&["jwks", "--key", &key]));
+    let provider = OidcProvider::start("fetch-client", &jwks, TokenFormat::Jwt);
+    let resources = ResourceServer::start(&provider);
+    let endpoint = provider.token_endpoint();
+    let fetch = |extra: &[&str]| {
+        let mut args = vec![
+            "fetch",
+            "--key",
+            &key,
+            "--client-id",
+            "fetch-client",
+            "--token-endpoint",
+            &endpoint,
+        ];
+        args.extend_from_slice(extra);
+        koppeltaal(&args)
+    };
+    let patient = fetch(&[&resources.url("/fhir/Patient/1")]);
+    assert!(patient.status.success(), "{}", stderr(&patient));
+    assert_eq!(stdout(&patient), r#"{"resourceType":"Patient","id":"1"}"#);
+
+    std::fs::write(scratch.path("task.json"), r#"{"resourceType":"Task"}"#).unwrap();
+    let created = fetch(&[
+        "--method",
+        "post",
+        "--data",
+        &scratch.path("task.json"),
+        &resources.url("/fhir/Task"),
+    ]);
+    assert_eq!(stdout(&created), r#"{"resourceType":"Task"}"#);
+
+    let missing = fetch(&[&resources.url("/fhir/Task/99")]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stderr(&missing),
+        "error: Refused (914): HTTP 404: no such resource"
+    );
+}

@@ -55,6 +55,15 @@ pub enum HostError {
     /// The replay store could not be reached or did not answer in time; the launch is
     /// refused rather than accepted unchecked.
     ReplayStoreUnavailable(String),
+    /// A server answered an authorized request with an error status.
+    Refused {
+        /// The status code.
+        status: u16,
+        /// The whole body (within the response size cap), lossily decoded.
+        body: String,
+        /// The text of a FHIR `OperationOutcome` in the body, if there is one.
+        outcome: Option<String>,
+    },
 }
 
 impl HostError {
@@ -76,6 +85,7 @@ impl HostError {
             HostError::Inactive => 911,
             HostError::BadForm(_) => 912,
             HostError::ReplayStoreUnavailable(_) => 913,
+            HostError::Refused { .. } => 914,
         }
     }
 
@@ -97,6 +107,7 @@ impl HostError {
             HostError::Inactive => "Inactive",
             HostError::BadForm(_) => "BadForm",
             HostError::ReplayStoreUnavailable(_) => "ReplayStoreUnavailable",
+            HostError::Refused { .. } => "Refused",
         }
     }
 }
@@ -135,6 +146,18 @@ impl fmt::Display for HostError {
             HostError::Inactive => f.write_str("the token is not active"),
             HostError::BadForm(why) => write!(f, "launch form: {why}"),
             HostError::ReplayStoreUnavailable(why) => write!(f, "replay store unavailable: {why}"),
+            HostError::Refused {
+                status,
+                body,
+                outcome,
+            } => match outcome {
+                Some(outcome) => write!(f, "HTTP {status}: {outcome}"),
+                None => write!(
+                    f,
+                    "HTTP {status}: {}",
+                    body.chars().take(512).collect::<String>()
+                ),
+            },
         }
     }
 }

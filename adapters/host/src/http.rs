@@ -41,6 +41,7 @@ pub(crate) struct Response {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
     pub(crate) cache_control: Option<String>,
+    pub(crate) content_type: Option<String>,
 }
 
 impl Response {
@@ -136,6 +137,33 @@ impl Http {
         self.finish(request.send_form(fields.iter().copied()))
     }
 
+    /// Sends any method with the given headers and body.
+    pub(crate) fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response, HostError> {
+        use ureq::RequestExt;
+        let https = self.check_url(url)?;
+        let mut builder = ureq::http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(body.to_vec())
+            .map_err(|error| HostError::InvalidUrl(format!("{method} {url}: {error}")))?;
+        self.finish(
+            request
+                .with_agent(&self.agent)
+                .configure()
+                .https_only(https)
+                .build()
+                .run(),
+        )
+    }
+
     /// Reads the response of `sent` within the size cap.
     pub(crate) fn finish(
         &self,
@@ -149,7 +177,7 @@ impl Http {
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned)
         };
-        let cache_control = header("cache-control");
+        let (cache_control, content_type) = (header("cache-control"), header("content-type"));
         let status = response.status().as_u16();
         let body = response
             .body_mut()
@@ -161,6 +189,7 @@ impl Http {
             status,
             body,
             cache_control,
+            content_type,
         })
     }
 

@@ -10,6 +10,7 @@
 //! - [`RemoteKeys`]: issuers' keys from their JWKS URLs, cached and refreshed on rotation.
 //! - [`TokenClient`]: access tokens by SMART Backend Services `client_credentials`.
 //! - [`Introspector`]: RFC 7662 token introspection.
+//! - [`FhirClient`]: requests to a FHIR server with the bearer token, refreshed once on a 401.
 //! - [`LaunchReceiver`]: verifies HTI launches from many threads, with a shared
 //!   [`ReplayStore`] ([`MemoryReplayStore`], or [`JournalReplayStore`] to survive restarts).
 //!
@@ -21,6 +22,7 @@
 
 mod clock;
 mod error;
+mod fhir;
 mod http;
 mod introspect;
 mod keys;
@@ -32,6 +34,7 @@ mod token;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::HostError;
+pub use fhir::{FHIR_JSON, FhirClient, FhirResponse, operation_outcome_text};
 pub use http::HttpOptions;
 pub use introspect::{Introspection, IntrospectionAuth, Introspector};
 pub use keys::{PemFormat, PrivateKey, SharedSigner, jwks_document};
