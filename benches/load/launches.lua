@@ -22,7 +22,8 @@ end
 local index = 0
 request = function()
   index = index + 1
-  local token = tokens[((index * 2 + offset) % #tokens) + 1]
+  -- Every thread walks the whole list, starting at its own place.
+  local token = tokens[((index + offset * 997) % #tokens) + 1]
   return wrk.format(nil, "/launch", nil, "token=" .. token)
 end
 

@@ -23,4 +23,5 @@ pub fn b64(bytes: &[u8]) -> String {
 
 pub mod http_stub;
 pub mod oidc;
+pub mod redis;
 pub mod resource_server;

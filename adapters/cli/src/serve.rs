@@ -7,8 +7,8 @@ use clap::Args;
 use koppeltaal_core::Algorithm;
 use koppeltaal_host::{
     Clock, HttpOptions, IntrospectionAuth, Introspector, JournalReplayStore, LaunchError,
-    LaunchReceiver, MemoryReplayStore, PrivateKey, ReplayStore, SystemClock, TokenClient,
-    jwks_document,
+    LaunchReceiver, MemoryReplayStore, PrivateKey, RedisFailure, RedisOptions, RedisReplayStore,
+    ReplayStore, SystemClock, TokenClient, jwks_document,
 };
 
 use crate::http_server::{HttpServer, Limits, Request, Response};
@@ -52,9 +52,18 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = koppeltaal_core::Policy::DEFAULT_LEEWAY)]
     leeway: u64,
     /// Remember accepted launches in this journal, so a restart opens no replay window
-    /// (without it they are remembered in memory only).
-    #[arg(long)]
+    /// (without it, and without --replay-store, they are remembered in memory only).
+    #[arg(long, conflicts_with = "replay_store")]
     replay_journal: Option<PathBuf>,
+    /// Share accepted launches with other instances through Redis (`redis://host:port/db`):
+    /// a launch replayed to another instance is refused too. When Redis is unavailable,
+    /// launches are refused (code 913) unless --redis-fallback-memory is given.
+    #[arg(long)]
+    replay_store: Option<String>,
+    /// While Redis is unavailable, check launches against this instance's memory instead of
+    /// refusing them (a replay to another instance then goes unnoticed).
+    #[arg(long, requires = "replay_store")]
+    redis_fallback_memory: bool,
     /// How many unexpired launches the replay store holds.
     #[arg(long, default_value_t = 1 << 16)]
     replay_capacity: usize,
@@ -66,14 +75,29 @@ pub(crate) struct ServeArgs {
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let policy = policy(&args.audience, &args.algorithms, args.leeway)?;
-    let replay: Arc<dyn ReplayStore> = match &args.replay_journal {
-        Some(path) => Arc::new(JournalReplayStore::open(
+    let replay: Arc<dyn ReplayStore> = match (&args.replay_journal, &args.replay_store) {
+        (Some(path), _) => Arc::new(JournalReplayStore::open(
             path,
             args.replay_capacity,
             clock.now(),
             false,
         )?),
-        None => Arc::new(MemoryReplayStore::new(args.replay_capacity)),
+        (None, Some(url)) => {
+            let on_failure = match args.redis_fallback_memory {
+                true => {
+                    RedisFailure::FallBackTo(Arc::new(MemoryReplayStore::new(args.replay_capacity)))
+                }
+                false => RedisFailure::FailClosed,
+            };
+            Arc::new(RedisReplayStore::new(
+                url,
+                RedisOptions {
+                    on_failure,
+                    ..RedisOptions::default()
+                },
+            )?)
+        }
+        (None, None) => Arc::new(MemoryReplayStore::new(args.replay_capacity)),
     };
     let key = args
         .key

@@ -2,117 +2,14 @@
 //! class with its exit code, the line mode's shared replay guard, `serve` on a loopback port,
 //! `token` and `introspect` against a real OAuth server, and the demo.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+mod common;
 
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
 use koppeltaal_tests::oidc::{OidcProvider, TokenFormat};
 use serde_json::Value;
-
-const ISSUER: &str = "https://portal.example.org";
-const AUDIENCE: &str = "Device/42";
-
-fn koppeltaal(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).trim().to_owned()
-}
-
-/// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        let path =
-            std::env::temp_dir().join(format!("koppeltaal-cli-{}", koppeltaal_host::new_jti()));
-        std::fs::create_dir_all(&path).unwrap();
-        Scratch(path)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A portal key (RS512 by default), its JWKS file and a launch signed now.
-struct Portal {
-    scratch: Scratch,
-}
-
-impl Portal {
-    fn new() -> Portal {
-        let scratch = Scratch::new();
-        let output = koppeltaal(&["keygen", "--out", &scratch.path("portal.pem")]);
-        assert!(output.status.success(), "{}", stderr(&output));
-        let jwks = koppeltaal(&["jwks", "--key", &scratch.path("portal.pem")]);
-        std::fs::write(scratch.path("portal.jwks"), jwks.stdout).unwrap();
-        Portal { scratch }
-    }
-
-    fn key(&self) -> String {
-        self.scratch.path("portal.pem")
-    }
-
-    fn jwks(&self) -> String {
-        self.scratch.path("portal.jwks")
-    }
-
-    fn launch(&self, extra: &[&str]) -> String {
-        let key = self.key();
-        let mut args = vec![
-            "launch",
-            "--key",
-            &key,
-            "--issuer",
-            ISSUER,
-            "--audience",
-            AUDIENCE,
-        ];
-        args.extend_from_slice(&["--sub", "Practitioner/a5e58253", "--resource", "Task/11"]);
-        args.extend_from_slice(&[
-            "--definition",
-            "https://module.example.org/AD/1",
-            "--intent",
-            "plan",
-        ]);
-        args.extend_from_slice(extra);
-        let output = koppeltaal(&args);
-        assert!(output.status.success(), "{}", stderr(&output));
-        stdout(&output)
-    }
-
-    fn verify(&self, token: &str, extra: &[&str]) -> Output {
-        let jwks = self.jwks();
-        let mut args = vec![
-            "verify",
-            "--jwks",
-            &jwks,
-            "--issuer",
-            ISSUER,
-            "--audience",
-            AUDIENCE,
-        ];
-        args.extend_from_slice(extra);
-        args.push(token);
-        koppeltaal(&args)
-    }
-}
 
 #[test]
 fn keygen_and_jwks() {
@@ -480,57 +377,6 @@ fn assertion_token_and_introspect_against_a_real_oauth_server() {
 fn base64_decode(segment: &str) -> Vec<u8> {
     use base64ct::{Base64UrlUnpadded, Encoding};
     Base64UrlUnpadded::decode_vec(segment).unwrap()
-}
-
-/// `koppeltaal serve` on a loopback port, stopped when dropped.
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Serve {
-    fn start(args: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let base = first
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {first:?}"))
-            .to_owned();
-        // Keep reading the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Serve { child, base }
-    }
-
-    fn post(&self, body: &[u8]) -> (u16, String) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
-        let mut response = agent
-            .post(format!("{}/launch", self.base))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(body)
-            .unwrap();
-        (
-            response.status().as_u16(),
-            response.body_mut().read_to_string().unwrap_or_default(),
-        )
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

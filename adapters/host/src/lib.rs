@@ -28,6 +28,8 @@ mod introspect;
 mod keys;
 mod random;
 mod receiver;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod remote_keys;
 mod replay_store;
 mod token;
@@ -40,6 +42,8 @@ pub use introspect::{Introspection, IntrospectionAuth, Introspector};
 pub use keys::{PemFormat, PrivateKey, SharedSigner, jwks_document};
 pub use random::{OsRng, new_jti, os_rng};
 pub use receiver::{KeySource, LaunchError, LaunchReceiver, MAX_FORM_BODY, StaticKeys, form_token};
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisFailure, RedisOptions, RedisReplayStore};
 pub use remote_keys::{HOST_KEY_CAPACITY, HostKeySet, KeyCacheOptions, RemoteKeys};
 pub use replay_store::{JournalReplayStore, MemoryReplayStore, ReplayStore};
 pub use token::{AccessToken, JWT_BEARER, TokenClient, TokenClientBuilder};

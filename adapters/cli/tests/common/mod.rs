@@ -1,0 +1,163 @@
+//! Helpers shared by the CLI tests: running the built binary, scratch directories, a portal
+//! key with its JWKS, and `koppeltaal serve` on a loopback port.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+pub const ISSUER: &str = "https://portal.example.org";
+pub const AUDIENCE: &str = "Device/42";
+
+pub fn koppeltaal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).trim().to_owned()
+}
+
+/// A scratch directory, removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        let path =
+            std::env::temp_dir().join(format!("koppeltaal-cli-{}", koppeltaal_host::new_jti()));
+        std::fs::create_dir_all(&path).unwrap();
+        Scratch(path)
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A portal key (RS512 by default), its JWKS file and a launch signed now.
+pub struct Portal {
+    scratch: Scratch,
+}
+
+impl Portal {
+    pub fn new() -> Portal {
+        let scratch = Scratch::new();
+        let output = koppeltaal(&["keygen", "--out", &scratch.path("portal.pem")]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let jwks = koppeltaal(&["jwks", "--key", &scratch.path("portal.pem")]);
+        std::fs::write(scratch.path("portal.jwks"), jwks.stdout).unwrap();
+        Portal { scratch }
+    }
+
+    pub fn key(&self) -> String {
+        self.scratch.path("portal.pem")
+    }
+
+    pub fn jwks(&self) -> String {
+        self.scratch.path("portal.jwks")
+    }
+
+    pub fn launch(&self, extra: &[&str]) -> String {
+        let key = self.key();
+        let mut args = vec![
+            "launch",
+            "--key",
+            &key,
+            "--issuer",
+            ISSUER,
+            "--audience",
+            AUDIENCE,
+        ];
+        args.extend_from_slice(&["--sub", "Practitioner/a5e58253", "--resource", "Task/11"]);
+        args.extend_from_slice(&[
+            "--definition",
+            "https://module.example.org/AD/1",
+            "--intent",
+            "plan",
+        ]);
+        args.extend_from_slice(extra);
+        let output = koppeltaal(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    }
+
+    pub fn verify(&self, token: &str, extra: &[&str]) -> Output {
+        let jwks = self.jwks();
+        let mut args = vec![
+            "verify",
+            "--jwks",
+            &jwks,
+            "--issuer",
+            ISSUER,
+            "--audience",
+            AUDIENCE,
+        ];
+        args.extend_from_slice(extra);
+        args.push(token);
+        koppeltaal(&args)
+    }
+}
+
+/// `koppeltaal serve` on a loopback port, stopped when dropped.
+pub struct Serve {
+    child: Child,
+    pub base: String,
+}
+
+impl Serve {
+    pub fn start(args: &[&str]) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let base = first
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .to_owned();
+        // Keep reading the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Serve { child, base }
+    }
+
+    pub fn post(&self, body: &[u8]) -> (u16, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut response = agent
+            .post(format!("{}/launch", self.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(body)
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap_or_default(),
+        )
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
