@@ -177,6 +177,68 @@ impl Error {
         507, 508, 509, 600, 601, 700, 701, 702, 800, 801, 802,
     ];
 
+    /// A one-line description of the error with `code`, without the details a value of the
+    /// error may carry (which member, which size): for tables and the C ABI, which can only
+    /// hand out static strings. `None` for a code that is not one of [`Error::CODES`].
+    ///
+    /// ```
+    /// use koppeltaal_core::Error;
+    /// assert_eq!(Error::summary_of(503), Some("token has expired"));
+    /// assert_eq!(Error::summary_of(42), None);
+    /// ```
+    pub const fn summary_of(code: u16) -> Option<&'static str> {
+        match code {
+            100 => Some("token is longer than the configured maximum"),
+            101 => Some("token is not a compact JWS of three dot-separated segments"),
+            102 => Some("token is an encrypted (JWE) launch"),
+            103 => Some("a token segment is not canonical unpadded base64url"),
+            104 => Some("token has no signature"),
+            200 => Some("header, payload or key set is not a well-formed JSON object"),
+            201 => Some("JSON nests too deeply"),
+            202 => Some("a member appears more than once"),
+            203 => Some("a member has the wrong JSON type"),
+            204 => Some("a time claim is not a whole, non-negative number of seconds"),
+            205 => Some("a value is longer than this verifier accepts"),
+            206 => Some("an object has too many members"),
+            300 => Some("algorithm `none` or HMAC is never accepted for this token"),
+            301 => Some("algorithm is not supported"),
+            302 => Some("algorithm is not allowed by the policy"),
+            303 => Some("header has no `kid`"),
+            304 => Some("header carries its own key (`jwk`, `jku`, `x5u` or `x5c`)"),
+            305 => Some("header lists critical extensions (`crit`)"),
+            306 => Some("header `typ` is not the expected type"),
+            307 => Some("header has no `alg`"),
+            400 => Some("issuer is not trusted"),
+            401 => Some("no key of the issuer has this `kid`"),
+            402 => Some("the key with this `kid` may not verify this token"),
+            403 => Some("RSA key is smaller than 2048 bits"),
+            404 => Some("RSA key is larger than 4096 bits"),
+            405 => Some("key parameters are malformed"),
+            406 => Some("signature has the wrong length"),
+            407 => Some("signature value is out of range for the key"),
+            408 => Some("signature does not verify"),
+            500 => Some("a required claim is missing"),
+            501 => Some("a required claim is empty"),
+            502 => Some("token is meant for another audience"),
+            503 => Some("token has expired"),
+            504 => Some("token is not valid yet (`nbf`)"),
+            505 => Some("token was issued in the future (`iat`)"),
+            506 => Some("token lifetime exceeds the maximum"),
+            507 => Some("`exp` is not after `iat`"),
+            508 => Some("`sub` or `patient` is not a FHIR person reference"),
+            509 => Some("`intent` is not a FHIR RequestIntent code"),
+            600 => Some("token has been used before"),
+            601 => Some("replay guard is full of unexpired tokens"),
+            700 => Some("document is not a JWKS"),
+            701 => Some("key set has more keys than its capacity"),
+            702 => Some("configuration value is out of range"),
+            800 => Some("output buffer is too small"),
+            801 => Some("output could not be written"),
+            802 => Some("the signer failed to sign"),
+            _ => None,
+        }
+    }
+
     /// The stable numeric code of this error.
     ///
     /// ```
@@ -495,6 +557,16 @@ mod tests {
         let codes = every_variant().map(|error| error.code());
         assert_eq!(&codes[..], Error::CODES);
         assert!(Error::CODES.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn every_code_has_a_summary() {
+        for code in Error::CODES {
+            assert!(
+                Error::summary_of(*code).is_some_and(|summary| !summary.is_empty()),
+                "{code}"
+            );
+        }
     }
 
     #[test]

@@ -89,6 +89,34 @@ impl HostError {
         }
     }
 
+    /// The codes only the host has, ascending (the core's are `koppeltaal_core::Error::CODES`).
+    pub const CODES: &'static [u16] = &[
+        900, 901, 902, 903, 904, 905, 906, 907, 908, 909, 910, 911, 912, 913, 914,
+    ];
+
+    /// A one-line description of the error with `code`, the core's or the host's; `None` for
+    /// an unknown code. Static, for tables and the C ABI.
+    pub const fn summary_of(code: u16) -> Option<&'static str> {
+        match code {
+            900 => Some("refusing plain http to a host that is not loopback"),
+            901 => Some("not a usable URL"),
+            902 => Some("could not connect"),
+            903 => Some("no answer in time"),
+            904 => Some("too many redirects"),
+            905 => Some("response larger than the configured cap"),
+            906 => Some("unexpected HTTP status"),
+            907 => Some("unexpected response"),
+            908 => Some("the authorization server refused the request"),
+            909 => Some("a key could not be read, parsed, generated or written"),
+            910 => Some("input/output failure"),
+            911 => Some("the token is not active"),
+            912 => Some("the launch form is malformed"),
+            913 => Some("replay store unavailable"),
+            914 => Some("the server refused the request"),
+            _ => koppeltaal_core::Error::summary_of(code),
+        }
+    }
+
     /// The variant's name (the core's variant name for [`HostError::Core`]).
     pub fn name(&self) -> &'static str {
         match self {

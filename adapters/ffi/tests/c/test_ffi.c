@@ -1,0 +1,201 @@
+/* The C ABI from C: success, every status class, replay, a too-small buffer, NULL and invalid
+ * UTF-8 arguments, two issuers, producing tokens, and four threads racing one token.
+ * Built against the static library and run under valgrind by .ci/run. */
+#include "koppeltaal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ISSUER "https://portal.example.org"
+#define AUDIENCE "Device/42"
+#define DEFINITION "https://module.example.org/ActivityDefinition/1"
+#define NOW 1700000000ULL
+
+static int checks = 0;
+
+#define CHECK(condition, ...)                                                  \
+    do {                                                                       \
+        checks++;                                                              \
+        if (!(condition)) {                                                    \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);               \
+            fprintf(stderr, __VA_ARGS__);                                      \
+            fprintf(stderr, "\n");                                             \
+            exit(1);                                                           \
+        }                                                                      \
+    } while (0)
+
+#define EXPECT(expression, expected)                                           \
+    do {                                                                       \
+        int32_t status_ = (expression);                                        \
+        CHECK(status_ == (expected), "%s -> %d (%s), expected %d", #expression, \
+              (int)status_, koppeltaal_status_message(status_), (int)(expected)); \
+    } while (0)
+
+/* A launch signed with `pem`, NUL-terminated in `out`. */
+static size_t launch(const char *pem, const char *issuer, const char *audience, uint64_t now, char *out, size_t cap) {
+    size_t len = 0;
+    EXPECT(koppeltaal_launch_token(pem, issuer, audience, "Patient/1", "Task/11", DEFINITION, NULL, "plan", now, 300,
+                                   (uint8_t *)out, cap - 1, &len), KOPPELTAAL_OK);
+    out[len] = '\0';
+    return len;
+}
+
+static int32_t verify(koppeltaal_verifier *verifier, const char *token, uint64_t now) {
+    uint8_t claims[2048];
+    size_t claims_len = 0;
+    return koppeltaal_verify(verifier, (const uint8_t *)token, strlen(token), now, claims, sizeof claims, &claims_len);
+}
+
+struct race {
+    koppeltaal_verifier *verifier;
+    const char *token;
+    int32_t status;
+};
+
+static void *race_one(void *argument) {
+    struct race *race = argument;
+    race->status = verify(race->verifier, race->token, NOW + 5);
+    return NULL;
+}
+
+int main(void) {
+    static char pem[4096], other_pem[4096], jwks[2048], other_jwks[2048], token[2048], scratch[2048];
+    size_t len = 0;
+
+    EXPECT(koppeltaal_generate_key("ES256", 0, (uint8_t *)pem, sizeof pem - 1, &len), KOPPELTAAL_OK);
+    pem[len] = '\0';
+    EXPECT(koppeltaal_generate_key("ES256", 0, (uint8_t *)other_pem, sizeof other_pem - 1, &len), KOPPELTAAL_OK);
+    other_pem[len] = '\0';
+    size_t jwks_len = 0, other_jwks_len = 0;
+    EXPECT(koppeltaal_jwks_from_pem(pem, (uint8_t *)jwks, sizeof jwks, &jwks_len), KOPPELTAAL_OK);
+    EXPECT(koppeltaal_jwks_from_pem(other_pem, (uint8_t *)other_jwks, sizeof other_jwks, &other_jwks_len), KOPPELTAAL_OK);
+
+    koppeltaal_verifier *verifier = NULL;
+    EXPECT(koppeltaal_verifier_new((const uint8_t *)jwks, jwks_len, ISSUER, AUDIENCE, 64, &verifier), KOPPELTAAL_OK);
+    CHECK(verifier != NULL, "verifier created");
+    size_t token_len = launch(pem, ISSUER, AUDIENCE, NOW, token, sizeof token);
+
+    /* RS512 only by default: an ES256 launch is refused until ES256 is allowed. */
+    EXPECT(verify(verifier, token, NOW + 5), 302);
+    EXPECT(koppeltaal_verifier_allow_algorithm(verifier, "ES256"), KOPPELTAAL_OK);
+
+    /* A too-small buffer says how much is needed and does not record the token. */
+    uint8_t small[16];
+    size_t needed = 0;
+    EXPECT(koppeltaal_verify(verifier, (const uint8_t *)token, token_len, NOW + 5, small, sizeof small, &needed),
+           KOPPELTAAL_BUFFER_TOO_SMALL);
+    CHECK(needed > sizeof small && needed < 1024, "needed %zu", needed);
+    uint8_t claims[1024];
+    size_t claims_len = 0;
+    EXPECT(koppeltaal_verify(verifier, (const uint8_t *)token, token_len, NOW + 5, claims, sizeof claims, &claims_len),
+           KOPPELTAAL_OK);
+    CHECK(claims_len == needed, "claims length %zu, promised %zu", claims_len, needed);
+    memcpy(scratch, claims, claims_len);
+    scratch[claims_len] = '\0';
+    CHECK(strstr(scratch, "\"resource\":\"Task/11\"") != NULL, "claims: %s", scratch);
+    CHECK(strstr(scratch, "\"intent\":\"plan\"") != NULL, "claims: %s", scratch);
+
+    /* Replay. */
+    EXPECT(verify(verifier, token, NOW + 6), 600);
+
+    /* Every class of refusal, each with its code. */
+    EXPECT(verify(verifier, "not a token", NOW), 101);
+    EXPECT(verify(verifier, "a.b.c.d.e", NOW), 102);
+    EXPECT(verify(verifier, "e30=.e30.AAAA", NOW), 103);
+    EXPECT(verify(verifier, "eyJhbGciOiJub25lIn0.e30.", NOW), 300);
+    launch(pem, ISSUER, AUDIENCE, NOW, scratch, sizeof scratch);
+    EXPECT(verify(verifier, scratch, NOW + 1000), 503);
+    launch(pem, ISSUER, "Device/7", NOW, scratch, sizeof scratch);
+    EXPECT(verify(verifier, scratch, NOW + 5), 502);
+    launch(pem, "https://other.example.org", AUDIENCE, NOW, scratch, sizeof scratch);
+    EXPECT(verify(verifier, scratch, NOW + 5), 400);
+    launch(other_pem, ISSUER, AUDIENCE, NOW, scratch, sizeof scratch);
+    EXPECT(verify(verifier, scratch, NOW + 5), 401);
+    /* A genuine signature of another launch under this one's payload. */
+    {
+        char other[2048];
+        launch(pem, ISSUER, AUDIENCE, NOW, other, sizeof other);
+        char *their_signature = strrchr(other, '.');
+        char forged[2048];
+        size_t prefix = (size_t)(strrchr(token, '.') - token);
+        memcpy(forged, token, prefix);
+        strcpy(forged + prefix, their_signature);
+        EXPECT(verify(verifier, forged, NOW + 5), 408);
+    }
+
+    /* A second issuer. */
+    launch(other_pem, "https://other.example.org", AUDIENCE, NOW, scratch, sizeof scratch);
+    EXPECT(koppeltaal_verifier_add_issuer(verifier, "https://other.example.org", (const uint8_t *)other_jwks, other_jwks_len),
+           KOPPELTAAL_OK);
+    EXPECT(verify(verifier, scratch, NOW + 5), KOPPELTAAL_OK);
+
+    /* Policy settings. */
+    EXPECT(koppeltaal_verifier_allow_algorithm(verifier, "HS256"), 300);
+    EXPECT(koppeltaal_verifier_allow_algorithm(verifier, "PS256"), 301);
+    EXPECT(koppeltaal_verifier_set_leeway(verifier, 2000), KOPPELTAAL_OK);
+    launch(pem, ISSUER, AUDIENCE, NOW, scratch, sizeof scratch);
+    EXPECT(verify(verifier, scratch, NOW + 1000), KOPPELTAAL_OK);
+    EXPECT(koppeltaal_verifier_set_leeway(verifier, 60), KOPPELTAAL_OK);
+    EXPECT(koppeltaal_verifier_set_max_lifetime(verifier, 0), KOPPELTAAL_INVALID_ARGUMENT);
+    EXPECT(koppeltaal_verifier_set_max_lifetime(verifier, 100), KOPPELTAAL_OK);
+    launch(pem, ISSUER, AUDIENCE, NOW, scratch, sizeof scratch);
+    EXPECT(verify(verifier, scratch, NOW + 5), 506);
+    EXPECT(koppeltaal_verifier_set_max_lifetime(verifier, 300), KOPPELTAAL_OK);
+
+    /* NULL and invalid UTF-8: status codes, never crashes. */
+    koppeltaal_verifier *none = (koppeltaal_verifier *)0x1;
+    EXPECT(koppeltaal_verifier_new(NULL, 10, ISSUER, AUDIENCE, 1, &none), KOPPELTAAL_NULL_ARGUMENT);
+    CHECK(none == NULL, "*out is NULL after a failure");
+    EXPECT(koppeltaal_verifier_new((const uint8_t *)jwks, jwks_len, NULL, AUDIENCE, 1, &none), KOPPELTAAL_NULL_ARGUMENT);
+    EXPECT(koppeltaal_verifier_new((const uint8_t *)jwks, jwks_len, ISSUER, AUDIENCE, 1, NULL), KOPPELTAAL_NULL_ARGUMENT);
+    EXPECT(koppeltaal_verifier_new((const uint8_t *)jwks, jwks_len, "\xff\xfe", AUDIENCE, 1, &none), KOPPELTAAL_INVALID_UTF8);
+    EXPECT(koppeltaal_verifier_new((const uint8_t *)"{}", 2, ISSUER, AUDIENCE, 1, &none), 700);
+    EXPECT(koppeltaal_verify(NULL, (const uint8_t *)token, token_len, NOW, claims, sizeof claims, &claims_len),
+           KOPPELTAAL_NULL_ARGUMENT);
+    EXPECT(koppeltaal_verify(verifier, NULL, 5, NOW, claims, sizeof claims, &claims_len), KOPPELTAAL_NULL_ARGUMENT);
+    EXPECT(koppeltaal_verify(verifier, (const uint8_t *)token, token_len, NOW, claims, sizeof claims, NULL),
+           KOPPELTAAL_NULL_ARGUMENT);
+    EXPECT(koppeltaal_verifier_allow_algorithm(NULL, "ES256"), KOPPELTAAL_NULL_ARGUMENT);
+    EXPECT(koppeltaal_verifier_allow_algorithm(verifier, NULL), KOPPELTAAL_NULL_ARGUMENT);
+    EXPECT(koppeltaal_launch_token(pem, ISSUER, AUDIENCE, "Patient/1", "Task/11", DEFINITION, NULL, NULL, NOW, 300, NULL,
+                                   0, NULL), KOPPELTAAL_NULL_ARGUMENT);
+    EXPECT(koppeltaal_jwks_from_pem("not a key", (uint8_t *)scratch, sizeof scratch, &len), 909);
+    EXPECT(koppeltaal_generate_key("HS256", 0, (uint8_t *)scratch, sizeof scratch, &len), 300);
+    EXPECT(koppeltaal_launch_token(pem, ISSUER, AUDIENCE, "Task/1", "Task/11", DEFINITION, NULL, NULL, NOW, 300,
+                                   (uint8_t *)scratch, sizeof scratch, &len), 508);
+    koppeltaal_verifier_free(NULL);
+
+    /* Messages: static, never NULL. */
+    CHECK(strcmp(koppeltaal_status_message(0), "success") == 0, "message of 0");
+    CHECK(strcmp(koppeltaal_status_message(600), "token has been used before") == 0, "message of 600");
+    CHECK(strcmp(koppeltaal_status_message(913), "replay store unavailable") == 0, "message of 913");
+    CHECK(strcmp(koppeltaal_status_message(123456), "unknown status") == 0, "message of an unknown code");
+
+    /* A client assertion. */
+    EXPECT(koppeltaal_client_assertion(pem, "my-client", "https://auth.example.org/token", NOW, (uint8_t *)scratch,
+                                       sizeof scratch - 1, &len), KOPPELTAAL_OK);
+    scratch[len] = '\0';
+    CHECK(strchr(scratch, '.') != NULL && strchr(strchr(scratch, '.') + 1, '.') != NULL, "three segments");
+
+    /* Four threads present one new launch at once: exactly one accepted. */
+    launch(pem, ISSUER, AUDIENCE, NOW, scratch, sizeof scratch);
+    pthread_t threads[4];
+    struct race races[4];
+    for (int i = 0; i < 4; i++) {
+        races[i] = (struct race){verifier, scratch, -1};
+        CHECK(pthread_create(&threads[i], NULL, race_one, &races[i]) == 0, "thread");
+    }
+    int accepted = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        accepted += races[i].status == KOPPELTAAL_OK;
+        CHECK(races[i].status == KOPPELTAAL_OK || races[i].status == 600, "thread %d: %d", i, (int)races[i].status);
+    }
+    CHECK(accepted == 1, "%d threads accepted", accepted);
+
+    koppeltaal_verifier_free(verifier);
+    printf("C ABI: %d checks passed\n", checks);
+    return 0;
+}
