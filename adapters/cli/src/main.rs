@@ -82,6 +82,9 @@ enum Command {
         /// Print this many launches (each with its own jti), one per line: for load tests.
         #[arg(long, default_value_t = 1)]
         count: usize,
+        /// Issue at this time (Unix seconds) instead of now: for reproducible test data.
+        #[arg(long)]
+        now: Option<u64>,
     },
     /// Print a SMART Backend Services client assertion.
     Assertion {
@@ -234,6 +237,7 @@ fn run(command: Command) -> Result<(), Failure> {
             intent,
             lifetime,
             count,
+            now,
         } => {
             let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
             let mut launch = LaunchToken::new(
@@ -242,7 +246,7 @@ fn run(command: Command) -> Result<(), Failure> {
                 &sub,
                 &resource,
                 &definition,
-                SystemClock.now(),
+                now.unwrap_or_else(|| SystemClock.now()),
             )?
             .with_lifetime(lifetime)?;
             if let Some(patient) = &patient {

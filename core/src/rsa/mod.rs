@@ -149,6 +149,33 @@ impl RsaPublicKey {
         digest: &[u8],
         signature: &[u8],
     ) -> Result<(), Error> {
+        let mut em = [0u8; MAX_BYTES];
+        let em = self.public_operation(signature, &mut em)?;
+        if emsa::is_valid_encoding(em, hash, digest) {
+            Ok(())
+        } else {
+            Err(Error::BadSignature)
+        }
+    }
+
+    /// The raw RSA public-key operation `signature^e mod n`, big-endian, exactly
+    /// [`modulus_len`](Self::modulus_len) bytes, with no padding check: for differential
+    /// testing against other implementations (feature `hazmat`). Never use it to verify.
+    #[cfg(feature = "hazmat")]
+    pub fn raw_public_operation<'o>(
+        &self,
+        signature: &[u8],
+        out: &'o mut [u8; MAX_BYTES],
+    ) -> Result<&'o [u8], Error> {
+        self.public_operation(signature, out)
+    }
+
+    /// `signature^e mod n` into `out`, after the length and range checks.
+    fn public_operation<'o>(
+        &self,
+        signature: &[u8],
+        out: &'o mut [u8; MAX_BYTES],
+    ) -> Result<&'o [u8], Error> {
         let k = self.modulus_len();
         if signature.len() != k {
             return Err(Error::InvalidSignatureLength);
@@ -164,14 +191,9 @@ impl RsaPublicKey {
             WORDS_3072 => self.public_op::<WORDS_3072>(&s, &mut m),
             _ => self.public_op::<WORDS_4096>(&s, &mut m),
         }
-        let mut em = [0u8; MAX_BYTES];
-        let em = &mut em[..k];
-        montgomery::to_be_bytes(&m, em);
-        if emsa::is_valid_encoding(em, hash, digest) {
-            Ok(())
-        } else {
-            Err(Error::BadSignature)
-        }
+        let out = &mut out[..k];
+        montgomery::to_be_bytes(&m, out);
+        Ok(out)
     }
 
     /// The limb count of the arithmetic size this key runs on.
