@@ -5,6 +5,8 @@
 //! Exit status: 0 on success, 1 when the operation failed (`error: <Name> (<code>): <message>`
 //! on stderr), 2 for usage errors.
 
+#![forbid(unsafe_code)]
+
 mod demo;
 mod http_server;
 mod output;
