@@ -127,6 +127,7 @@ impl<'t, 'p> Unverified<'t, 'p> {
     /// `scratch` holds the decoded header and then the decoded payload, one at a time; a
     /// segment that does not fit is [`Error::TokenTooLarge`]. Size it with
     /// [`scratch_len`](Self::scratch_len).
+    #[inline(never)]
     pub fn parse(
         token: &'t [u8],
         policy: &'p Policy,
@@ -208,6 +209,7 @@ impl<'t, 'p> Unverified<'t, 'p> {
         })
     }
 
+    #[inline(never)]
     fn verify_signature(&self, keys: &[Jwk]) -> Result<(), Error> {
         signature::verify(
             keys,

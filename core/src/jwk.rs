@@ -360,21 +360,39 @@ impl<const N: usize> KeySet<N> {
     /// document without a `keys` array of objects is [`Error::InvalidKeySet`]; more than `N`
     /// keys is [`Error::TooManyKeys`].
     pub fn from_jwks(document: &[u8]) -> Result<KeySet<N>, Error> {
-        let mut keys = Vec::new();
-        let seen = json::parse_object(
+        let mut set = KeySet::new();
+        set.load(document)?;
+        Ok(set)
+    }
+
+    /// Replaces the keys with those of a JWKS document, parsing in place: no second key set
+    /// is built on the stack (a device keeps its `KeySet` in a `static`). On an error the set
+    /// is left empty. Errors as for [`from_jwks`](Self::from_jwks).
+    pub fn load(&mut self, document: &[u8]) -> Result<(), Error> {
+        self.keys.clear();
+        let parsed = json::parse_object(
             document,
             Part::KeySet,
             MAX_JWK_MEMBERS,
-            &mut KeySetRecord { keys: &mut keys },
+            &mut KeySetRecord {
+                keys: &mut self.keys,
+            },
         )
         .map_err(|error| match error {
             Error::InvalidMemberType("keys") => Error::InvalidKeySet,
             other => other,
-        })?;
-        if seen == 0 {
-            return Err(Error::InvalidKeySet);
+        })
+        .and_then(|seen| {
+            if seen == 0 {
+                Err(Error::InvalidKeySet)
+            } else {
+                Ok(())
+            }
+        });
+        if parsed.is_err() {
+            self.keys.clear();
         }
-        Ok(KeySet { keys })
+        parsed
     }
 
     /// Adds a key; [`Error::TooManyKeys`] when the set is full.

@@ -50,7 +50,17 @@ impl ReplayKey {
     }
 }
 
-const NIL: u32 = u32::MAX;
+/// "No slot" in the index. Links hold a slot's index plus one, so that an empty guard is all
+/// zero bits: a `static` guard then lands in `.bss` and costs a device no flash.
+const NIL: u32 = 0;
+
+fn link(slot: usize) -> u32 {
+    slot as u32 + 1
+}
+
+fn slot_of(link: u32) -> usize {
+    link as usize - 1
+}
 
 /// One remembered token. Opaque: only the guards' storage names it.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +85,12 @@ pub trait ReplayProtection {
     /// Records `key` until `forget_at` (Unix seconds) unless it is already recorded and live
     /// at `now` ([`Error::Replayed`]); [`Error::ReplayStoreFull`] when it cannot remember more.
     fn check_and_record(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error>;
+}
+
+impl<T: ReplayProtection + ?Sized> ReplayProtection for &mut T {
+    fn check_and_record(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error> {
+        (**self).check_and_record(key, forget_at, now)
+    }
 }
 
 /// A fixed-capacity memory of accepted tokens (`N` entries, 24 bytes each plus a 4-byte index
@@ -112,7 +128,8 @@ impl<const N: usize> Default for ReplayGuard<N> {
 }
 
 impl<const N: usize> ReplayGuard<N> {
-    const CAPACITY_FITS_INDEX: () = assert!(N > 0 && N < NIL as usize, "capacity out of range");
+    const CAPACITY_FITS_INDEX: () =
+        assert!(N > 0 && N < u32::MAX as usize, "capacity out of range");
 
     /// An empty guard. `const`, so a device can keep it in a `static`.
     pub const fn new() -> ReplayGuard<N> {
@@ -177,7 +194,7 @@ impl HeapReplayGuard {
     /// An empty guard for `capacity` entries (at least 1, less than `u32::MAX`; out-of-range
     /// values are clamped).
     pub fn with_capacity(capacity: usize) -> HeapReplayGuard {
-        let capacity = capacity.clamp(1, NIL as usize - 1);
+        let capacity = capacity.clamp(1, u32::MAX as usize - 1);
         HeapReplayGuard {
             ring: Ring::EMPTY,
             slots: alloc::vec![VACANT; capacity].into_boxed_slice(),
@@ -246,13 +263,14 @@ impl Ring {
     }
 
     fn find(slots: &[Slot], buckets: &[u32], key: ReplayKey) -> Option<usize> {
-        let mut slot = buckets[key.bucket(buckets.len())];
-        while slot != NIL {
-            let entry = &slots[slot as usize];
+        let mut next = buckets[key.bucket(buckets.len())];
+        while next != NIL {
+            let slot = slot_of(next);
+            let entry = &slots[slot];
             if entry.key == key {
-                return Some(slot as usize);
+                return Some(slot);
             }
-            slot = entry.next;
+            next = entry.next;
         }
         None
     }
@@ -290,24 +308,24 @@ impl Ring {
             forget_at,
             next: buckets[bucket],
         };
-        buckets[bucket] = slot as u32;
+        buckets[bucket] = link(slot);
         self.len += 1;
         Ok(())
     }
 
-    /// Makes whatever points at `slot` in its index chain point at `target` instead
+    /// Makes whatever points at `slot` in its index chain point at `target` (a link) instead
     /// (`target = slots[slot].next` unlinks it).
     fn relink(slots: &mut [Slot], buckets: &mut [u32], slot: usize, target: u32) {
         let bucket = slots[slot].key.bucket(buckets.len());
-        if buckets[bucket] == slot as u32 {
+        if buckets[bucket] == link(slot) {
             buckets[bucket] = target;
             return;
         }
         let mut current = buckets[bucket];
         while current != NIL {
-            let next = slots[current as usize].next;
-            if next == slot as u32 {
-                slots[current as usize].next = target;
+            let next = slots[slot_of(current)].next;
+            if next == link(slot) {
+                slots[slot_of(current)].next = target;
                 return;
             }
             current = next;
@@ -338,7 +356,7 @@ impl Ring {
             earliest = earliest.min(entry.forget_at);
             let to = (self.start + kept) % capacity;
             if to != from {
-                Self::relink(slots, buckets, from, to as u32);
+                Self::relink(slots, buckets, from, link(to));
                 slots[to] = entry;
             }
             kept += 1;

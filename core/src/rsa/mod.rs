@@ -208,6 +208,7 @@ impl RsaPublicKey {
         }
     }
 
+    #[inline(never)]
     fn precompute<const N: usize>(&mut self) {
         let (Some(n), Some(r2)) = (self.n.first_chunk::<N>(), self.r2.first_chunk_mut::<N>())
         else {
@@ -216,7 +217,9 @@ impl RsaPublicKey {
         *r2 = Modulus { n, n0: self.n0 }.r_squared(usize::from(self.bits));
     }
 
-    /// `m = s^e mod n`.
+    /// `m = s^e mod n`. Not inlined: one size class's buffers on the stack at a time (this
+    /// matters on a device, where three inlined classes would triple the frame).
+    #[inline(never)]
     fn public_op<const N: usize>(&self, s: &[Word; MAX_WORDS], m: &mut [Word; MAX_WORDS]) {
         let (Some(n), Some(r2), Some(s), Some(m)) = (
             self.n.first_chunk::<N>(),

@@ -1,0 +1,227 @@
+//! A gateway's firmware: verifies HTI launches with `koppeltaal-core` and no heap, reports
+//! each verdict and the stack it took over semihosting, and exits with a status saying
+//! whether every verdict was the expected one.
+//!
+//! `cargo run --release` (in this folder) builds it for a Cortex-M4F and runs it in QEMU.
+
+#![no_std]
+#![no_main]
+
+use core::ptr::{addr_of, addr_of_mut};
+
+use cortex_m_rt::entry;
+use cortex_m_semihosting::{debug, hprintln};
+use koppeltaal_core::{
+    AlgorithmSet, Error, IssuerKeys, Jwk, KeySet, LaunchVerifier, Policy, ReplayGuard,
+};
+
+/// The firmware checks launches as if it were this time (Unix seconds).
+const NOW: u64 = 1_700_000_060;
+const ISSUER: &str = "https://portal.example.org";
+const AUDIENCE: &str = "Device/42";
+/// Tokens up to 2 KiB; the decoding buffer is sized for that.
+const MAX_TOKEN: usize = 2048;
+const SCRATCH: usize = MAX_TOKEN / 4 * 3 + 2;
+
+/// The portal this gateway trusts, with its keys in a `static`.
+struct Portal(&'static KeySet<8>);
+
+impl IssuerKeys for Portal {
+    fn keys_for(&self, issuer: &str) -> Option<&[Jwk]> {
+        (issuer == ISSUER).then(|| self.0.keys())
+    }
+}
+
+type Verifier = LaunchVerifier<Portal, &'static mut ReplayGuard<256>, SCRATCH>;
+
+/// A launch and what must become of it in this build.
+struct Case {
+    label: &'static str,
+    token: &'static [u8],
+    expected: Result<(), Error>,
+}
+
+fn cases() -> [Case; 7] {
+    let rs = |outcome: Result<(), Error>| {
+        if cfg!(feature = "rs") {
+            outcome
+        } else {
+            Err(Error::UnsupportedAlgorithm)
+        }
+    };
+    let es = if cfg!(feature = "es256") {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedAlgorithm)
+    };
+    [
+        Case {
+            label: "valid RS512, RSA-2048",
+            token: include_bytes!("../data/rs512-2048.jwt"),
+            expected: rs(Ok(())),
+        },
+        Case {
+            label: "valid RS512, RSA-4096",
+            token: include_bytes!("../data/rs512-4096.jwt"),
+            expected: rs(Ok(())),
+        },
+        Case {
+            label: "valid ES256",
+            token: include_bytes!("../data/es256.jwt"),
+            expected: es,
+        },
+        Case {
+            label: "the first one again",
+            token: include_bytes!("../data/rs512-2048.jwt"),
+            expected: rs(Err(Error::Replayed)),
+        },
+        Case {
+            label: "tampered",
+            token: include_bytes!("../data/tampered.jwt"),
+            expected: rs(Err(Error::BadSignature)),
+        },
+        Case {
+            label: "expired",
+            token: include_bytes!("../data/expired.jwt"),
+            expected: rs(Err(Error::Expired)),
+        },
+        Case {
+            label: "for another module",
+            token: include_bytes!("../data/wrong-audience.jwt"),
+            expected: rs(Err(Error::WrongAudience)),
+        },
+    ]
+}
+
+// ---- measuring the stack: paint the free RAM, then find the highest word overwritten --------
+
+const PAINT: u32 = 0xC0FF_EE11;
+
+unsafe extern "C" {
+    /// End of the static data (.data and .bss): where the stack may grow down to.
+    static mut __sheap: u32;
+    /// Top of RAM: where the stack starts.
+    static _stack_start: u32;
+}
+
+fn stack_top() -> usize {
+    addr_of!(_stack_start) as usize
+}
+
+fn stack_floor() -> usize {
+    addr_of_mut!(__sheap) as usize
+}
+
+/// Fills the unused stack with a pattern (leaving what the caller's frames use).
+#[inline(never)]
+fn paint_stack() {
+    let below_us = cortex_m::register::msp::read() as usize - 256;
+    let mut address = stack_floor();
+    while address < below_us {
+        // SAFETY: between the end of static data and below the current stack pointer nothing
+        // lives; this is RAM the stack may later grow into.
+        unsafe { core::ptr::write_volatile(address as *mut u32, PAINT) };
+        address += 4;
+    }
+}
+
+/// The deepest the stack has reached since `paint_stack`, in bytes.
+#[inline(never)]
+fn stack_used() -> usize {
+    let mut address = stack_floor();
+    // SAFETY: reads of RAM between static data and the top of the stack.
+    while address < stack_top()
+        && unsafe { core::ptr::read_volatile(address as *const u32) } == PAINT
+    {
+        address += 4;
+    }
+    stack_top() - address
+}
+
+/// Loads the keys into their static and builds the verifier; a function of its own so that its
+/// temporaries are gone from the stack before verifying starts.
+#[inline(never)]
+fn setup(keys: &'static mut KeySet<8>, guard: &'static mut ReplayGuard<256>) -> Verifier {
+    if let Err(error) = keys.load(include_bytes!("../data/portal.jwks")) {
+        exit_with("the key set does not load", error);
+    }
+    let policy = match Policy::new(AUDIENCE) {
+        Ok(policy) => policy
+            .with_algorithms(AlgorithmSet::HTI)
+            .with_max_token_len(MAX_TOKEN),
+        Err(error) => exit_with("policy", error),
+    };
+    LaunchVerifier::new(Portal(keys), policy, guard)
+}
+
+#[entry]
+fn main() -> ! {
+    // Statics of `#[entry]` are handed out as `&'static mut` by cortex-m-rt: link-time RAM,
+    // zero-initialised (.bss), nothing on the stack.
+    static mut KEYS: KeySet<8> = KeySet::new();
+    static mut GUARD: ReplayGuard<256> = ReplayGuard::new();
+
+    hprintln!(
+        "koppeltaal-core on a Cortex-M4 (QEMU mps2-an386, 64 KiB RAM), checking launches at {}",
+        NOW
+    );
+    paint_stack();
+    let mut verifier = setup(KEYS, GUARD);
+    hprintln!(
+        "setup: 8-key JWKS loaded; peak stack {} bytes",
+        stack_used()
+    );
+
+    let mut failures = 0;
+    let mut deepest = 0;
+    for case in cases() {
+        paint_stack();
+        let outcome = verifier.verify(case.token, NOW).map(|_| ());
+        let used = stack_used();
+        deepest = deepest.max(used);
+        let as_expected = if outcome == case.expected {
+            "as expected"
+        } else {
+            "WRONG"
+        };
+        failures += usize::from(outcome != case.expected);
+        match outcome {
+            Ok(()) => hprintln!(
+                "{:<24} accepted ({}); peak stack {} bytes",
+                case.label,
+                as_expected,
+                used
+            ),
+            Err(error) => hprintln!(
+                "{:<24} refused {} ({}) ({}); peak stack {} bytes",
+                case.label,
+                error.name(),
+                error.code(),
+                as_expected,
+                used
+            ),
+        }
+    }
+    hprintln!("deepest verification: {} bytes of stack", deepest);
+    if failures == 0 {
+        hprintln!("all verdicts as expected");
+        debug::exit(debug::EXIT_SUCCESS);
+    } else {
+        hprintln!("{} verdicts not as expected", failures);
+        debug::exit(debug::EXIT_FAILURE);
+    }
+    loop {}
+}
+
+fn exit_with(what: &str, error: Error) -> ! {
+    hprintln!("{}: {} ({})", what, error.name(), error.code());
+    debug::exit(debug::EXIT_FAILURE);
+    loop {}
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    hprintln!("panic");
+    debug::exit(debug::EXIT_FAILURE);
+    loop {}
+}
