@@ -180,19 +180,18 @@ impl RsaPublicKey {
         if signature.len() != k {
             return Err(Error::InvalidSignatureLength);
         }
-        let mut s = [0 as Word; MAX_WORDS];
-        montgomery::from_be_bytes(signature, &mut s);
-        if montgomery::ge(&s, &self.n) {
+        let mut x = [0 as Word; MAX_WORDS];
+        montgomery::from_be_bytes(signature, &mut x);
+        if montgomery::ge(&x, &self.n) {
             return Err(Error::SignatureOutOfRange);
         }
-        let mut m = [0 as Word; MAX_WORDS];
         match self.words() {
-            WORDS_2048 => self.public_op::<WORDS_2048>(&s, &mut m),
-            WORDS_3072 => self.public_op::<WORDS_3072>(&s, &mut m),
-            _ => self.public_op::<WORDS_4096>(&s, &mut m),
+            WORDS_2048 => self.public_op::<WORDS_2048>(&mut x),
+            WORDS_3072 => self.public_op::<WORDS_3072>(&mut x),
+            _ => self.public_op::<WORDS_4096>(&mut x),
         }
         let out = &mut out[..k];
-        montgomery::to_be_bytes(&m, out);
+        montgomery::to_be_bytes(&x, out);
         Ok(out)
     }
 
@@ -217,19 +216,18 @@ impl RsaPublicKey {
         *r2 = Modulus { n, n0: self.n0 }.r_squared(usize::from(self.bits));
     }
 
-    /// `m = s^e mod n`. Not inlined: one size class's buffers on the stack at a time (this
+    /// `x = x^e mod n`. Not inlined: one size class's buffers on the stack at a time (this
     /// matters on a device, where three inlined classes would triple the frame).
     #[inline(never)]
-    fn public_op<const N: usize>(&self, s: &[Word; MAX_WORDS], m: &mut [Word; MAX_WORDS]) {
-        let (Some(n), Some(r2), Some(s), Some(m)) = (
+    fn public_op<const N: usize>(&self, x: &mut [Word; MAX_WORDS]) {
+        let (Some(n), Some(r2), Some(x)) = (
             self.n.first_chunk::<N>(),
             self.r2.first_chunk::<N>(),
-            s.first_chunk::<N>(),
-            m.first_chunk_mut::<N>(),
+            x.first_chunk_mut::<N>(),
         ) else {
             return;
         };
-        Modulus { n, n0: self.n0 }.pow(m, s, self.e, r2);
+        Modulus { n, n0: self.n0 }.pow_assign(x, self.e, r2);
     }
 }
 

@@ -107,8 +107,8 @@ impl<const N: usize> Modulus<'_, N> {
         }
     }
 
-    /// `out = a·b·R⁻¹ mod n` for `a, b < n` (CIOS: coarsely integrated operand scanning).
-    pub(crate) fn mul(&self, out: &mut [Word; N], a: &[Word; N], b: &[Word; N]) {
+    /// `a = a·b·R⁻¹ mod n` for `a, b < n` (CIOS: coarsely integrated operand scanning).
+    pub(crate) fn mul_assign(&self, a: &mut [Word; N], b: &[Word; N]) {
         let n = self.n;
         let mut t = [0 as Word; N];
         let (mut t_n, mut t_n1): (Word, Word);
@@ -132,15 +132,15 @@ impl<const N: usize> Modulus<'_, N> {
         if t_n != 0 || ge(&t, n) {
             sub_assign(&mut t, n);
         }
-        *out = t;
+        *a = t;
     }
 
-    /// `out = a²·R⁻¹ mod n` for `a < n`: the half-size product of a squaring, then a reduction.
-    pub(crate) fn square(&self, out: &mut [Word; N], a: &[Word; N]) {
-        let mut wide = [0 as Word; 2 * MAX_WORDS];
-        let wide = &mut wide[..2 * N];
+    /// `a = a²·R⁻¹ mod n` for `a < n`: the half-size product of a squaring into `wide` (2N
+    /// limbs, overwritten), then a reduction.
+    pub(crate) fn square_assign(&self, a: &mut [Word; N], wide: &mut [Word]) {
+        wide.fill(0);
         square_wide(a, wide);
-        self.reduce(out, wide);
+        self.reduce(a, wide);
     }
 
     /// `out = t·R⁻¹ mod n` for a 2N-limb `t < n·R` (Montgomery reduction); clobbers `t`.
@@ -163,25 +163,27 @@ impl<const N: usize> Modulus<'_, N> {
         out.copy_from_slice(high);
     }
 
-    /// `out = base^exponent mod n` for `base < n` and `exponent >= 1`, given `r2 = R² mod n`.
-    pub(crate) fn pow(&self, out: &mut [Word; N], base: &[Word; N], exponent: u64, r2: &[Word; N]) {
-        let mut base_mont = [0 as Word; N];
-        self.mul(&mut base_mont, base, r2);
-        let mut acc = base_mont;
-        let mut scratch = [0 as Word; N];
+    /// `x = x^exponent mod n`, in place, for `x < n` and `exponent >= 1`, given `r2 = R² mod n`.
+    ///
+    /// Besides `x` it needs the base in Montgomery form and one 2N-limb buffer, shared by
+    /// every squaring and the final reduction: the least stack a left-to-right square and
+    /// multiply can take (it matters on a device).
+    pub(crate) fn pow_assign(&self, x: &mut [Word; N], exponent: u64, r2: &[Word; N]) {
+        self.mul_assign(x, r2);
+        let base = *x;
+        let mut wide = [0 as Word; 2 * MAX_WORDS];
+        let wide = &mut wide[..2 * N];
         let top = u64::BITS - 1 - exponent.leading_zeros();
         for bit in (0..top).rev() {
-            self.square(&mut scratch, &acc);
+            self.square_assign(x, wide);
             if (exponent >> bit) & 1 == 1 {
-                self.mul(&mut acc, &scratch, &base_mont);
-            } else {
-                acc = scratch;
+                self.mul_assign(x, &base);
             }
         }
-        // Leave Montgomery form: multiply by 1, i.e. reduce (acc, 0).
-        let mut wide = [0 as Word; 2 * MAX_WORDS];
-        wide[..N].copy_from_slice(&acc);
-        self.reduce(out, &mut wide[..2 * N]);
+        // Leave Montgomery form: multiply by 1, i.e. reduce (x, 0).
+        wide.fill(0);
+        wide[..N].copy_from_slice(x);
+        self.reduce(x, wide);
     }
 
     /// `R² mod n`, computed once per key. `bits` is the bit length of `n`.
@@ -196,10 +198,9 @@ impl<const N: usize> Modulus<'_, N> {
         // squaring and doubling: the result is 2^E·R = R² mod n.
         let exponent = N * WORD_BITS;
         let mut acc = one;
-        let mut scratch = [0 as Word; N];
+        let mut wide = [0 as Word; 2 * MAX_WORDS];
         for bit in (0..usize::BITS - exponent.leading_zeros()).rev() {
-            self.square(&mut scratch, &acc);
-            acc = scratch;
+            self.square_assign(&mut acc, &mut wide[..2 * N]);
             if (exponent >> bit) & 1 == 1 {
                 self.double(&mut acc);
             }
@@ -318,9 +319,9 @@ mod tests {
             let r2 = context.r_squared(bits);
             let r = BigUint::from(1u8) << (N * WORD_BITS);
             prop_assert_eq!(from_limbs(&r2), (&r * &r) % &modulus);
-            let mut out = [0 as Word; N];
+            let mut out = to_limbs::<N>(&base);
             let exponent = exponent.max(1);
-            context.pow(&mut out, &to_limbs::<N>(&base), exponent, &r2);
+            context.pow_assign(&mut out, exponent, &r2);
             prop_assert_eq!(
                 from_limbs(&out),
                 base.modpow(&BigUint::from(exponent), &modulus)
