@@ -9,10 +9,12 @@ use crate::json::{self, Members, Value};
 use crate::policy::{Policy, RequiredClaims};
 
 /// The payload members as read, before any check. Strings are unescaped into fixed storage.
+///
+/// Filled in place ([`parse_into`](ClaimsRecord::parse_into)) so that a verifier can keep one
+/// record and reuse it, rather than move 1.7 KiB through the stack per token.
 #[derive(Default)]
-pub(crate) struct ClaimsRecord<'p> {
-    /// The audience the policy expects, compared with `aud` while it is read.
-    expected_audience: &'p str,
+pub(crate) struct ClaimsRecord {
+    /// Whether one of the `aud` values is the policy's audience (compared while reading).
     pub(crate) audience_matches: bool,
     pub(crate) seen: u64,
     pub(crate) iss: String<{ capacity::ISSUER }>,
@@ -25,6 +27,12 @@ pub(crate) struct ClaimsRecord<'p> {
     pub(crate) definition: String<{ capacity::DEFINITION }>,
     pub(crate) patient: String<{ capacity::PERSON }>,
     pub(crate) intent: String<{ capacity::INTENT }>,
+}
+
+/// A record being filled, with the audience the policy expects.
+struct ClaimsReader<'r, 'p> {
+    record: &'r mut ClaimsRecord,
+    expected_audience: &'p str,
 }
 
 /// Indexes into [`ClaimsRecord::NAMES`].
@@ -42,8 +50,42 @@ pub(crate) mod claim {
     pub(crate) const INTENT: usize = 10;
 }
 
-impl<'de> Members<'de> for ClaimsRecord<'_> {
-    const NAMES: &'static [&'static str] = &[
+impl<'de> Members<'de> for ClaimsReader<'_, '_> {
+    const NAMES: &'static [&'static str] = ClaimsRecord::NAMES;
+
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        index: usize,
+        value: Value<'_, 'de, A>,
+    ) -> Result<(), A::Error> {
+        let record = &mut *self.record;
+        match index {
+            claim::ISS => value.text(&mut record.iss),
+            claim::AUD => {
+                let (expected, matches) = (self.expected_audience, &mut record.audience_matches);
+                value.strings(|audience| {
+                    *matches |= audience
+                        .eq_str(expected)
+                        .map_err(|_| Error::InvalidJson(Part::Payload))?;
+                    Ok(())
+                })
+            }
+            claim::SUB => value.text(&mut record.sub),
+            claim::IAT => value.numeric_date().map(|iat| record.iat = iat),
+            claim::EXP => value.numeric_date().map(|exp| record.exp = exp),
+            claim::NBF => value.numeric_date().map(|nbf| record.nbf = nbf),
+            claim::JTI => value.text(&mut record.jti),
+            claim::RESOURCE => value.text(&mut record.resource),
+            claim::DEFINITION => value.text(&mut record.definition),
+            claim::PATIENT => value.text(&mut record.patient),
+            _ => value.text(&mut record.intent),
+        }
+    }
+}
+
+impl ClaimsRecord {
+    /// The claims read, in the order of the bits of `seen`.
+    pub(crate) const NAMES: &'static [&'static str] = &[
         "iss",
         "aud",
         "sub",
@@ -57,44 +99,31 @@ impl<'de> Members<'de> for ClaimsRecord<'_> {
         "intent",
     ];
 
-    fn member<A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        value: Value<'_, 'de, A>,
-    ) -> Result<(), A::Error> {
-        match index {
-            claim::ISS => value.text(&mut self.iss),
-            claim::AUD => {
-                let (expected, matches) = (self.expected_audience, &mut self.audience_matches);
-                value.strings(|audience| {
-                    *matches |= audience
-                        .eq_str(expected)
-                        .map_err(|_| Error::InvalidJson(Part::Payload))?;
-                    Ok(())
-                })
-            }
-            claim::SUB => value.text(&mut self.sub),
-            claim::IAT => value.numeric_date().map(|iat| self.iat = iat),
-            claim::EXP => value.numeric_date().map(|exp| self.exp = exp),
-            claim::NBF => value.numeric_date().map(|nbf| self.nbf = nbf),
-            claim::JTI => value.text(&mut self.jti),
-            claim::RESOURCE => value.text(&mut self.resource),
-            claim::DEFINITION => value.text(&mut self.definition),
-            claim::PATIENT => value.text(&mut self.patient),
-            _ => value.text(&mut self.intent),
-        }
-    }
-}
-
-impl<'p> ClaimsRecord<'p> {
-    /// Reads a decoded payload, comparing `aud` with the policy's audience on the way.
-    pub(crate) fn parse(json: &[u8], policy: &'p Policy) -> Result<ClaimsRecord<'p>, Error> {
-        let mut record = ClaimsRecord {
+    /// Reads a decoded payload into this record (whatever it held before is cleared first),
+    /// comparing `aud` with the policy's audience on the way.
+    pub(crate) fn parse_into(&mut self, json: &[u8], policy: &Policy) -> Result<(), Error> {
+        self.clear();
+        let mut reader = ClaimsReader {
+            record: self,
             expected_audience: policy.audience(),
-            ..ClaimsRecord::default()
         };
-        record.seen = json::parse_object(json, Part::Payload, json::MAX_MEMBERS, &mut record)?;
-        Ok(record)
+        let seen = json::parse_object(json, Part::Payload, json::MAX_MEMBERS, &mut reader)?;
+        self.seen = seen;
+        Ok(())
+    }
+
+    /// Empties the record in place (no 1.7 KiB temporary, as `*self = default()` may make).
+    fn clear(&mut self) {
+        self.audience_matches = false;
+        self.seen = 0;
+        (self.iat, self.exp, self.nbf) = (0, 0, 0);
+        self.iss.clear();
+        self.sub.clear();
+        self.jti.clear();
+        self.resource.clear();
+        self.definition.clear();
+        self.patient.clear();
+        self.intent.clear();
     }
 
     pub(crate) fn has(&self, index: usize) -> bool {
@@ -249,10 +278,11 @@ mod tests {
         }
     }
 
-    fn parse(json: &str) -> Result<ClaimsRecord<'static>, Error> {
-        static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
-        let policy = POLICY.get_or_init(|| Policy::new("Device/42").unwrap());
-        ClaimsRecord::parse(json.as_bytes(), policy)
+    fn parse(json: &str) -> Result<ClaimsRecord, Error> {
+        let policy = Policy::new("Device/42").unwrap();
+        let mut record = ClaimsRecord::default();
+        record.parse_into(json.as_bytes(), &policy)?;
+        Ok(record)
     }
 
     extern crate std;

@@ -28,8 +28,12 @@ impl Header {
         &self.kid
     }
 
-    pub(crate) fn into_key_id(self) -> String<{ capacity::KEY_ID }> {
-        self.kid
+    /// A placeholder for storage that a parse overwrites before anything reads it.
+    pub(crate) fn unset() -> Header {
+        Header {
+            alg: Algorithm::RS512,
+            kid: String::new(),
+        }
     }
 
     /// Parses a decoded header and checks it against `policy`.

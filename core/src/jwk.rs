@@ -158,20 +158,32 @@ impl Jwk {
         }
     }
 
-    fn from_record(record: &JwkRecord<'_>, seen: u64) -> Result<Jwk, Error> {
+    /// A slot for [`fill`](Self::fill) to load a key into.
+    fn unloaded() -> Jwk {
+        Jwk {
+            kid: None,
+            for_signatures: false,
+            alg: None,
+            material: KeyMaterial::Refused(Error::KeyNotUsable),
+        }
+    }
+
+    /// Loads the key a JWK's members describe into `self`, in place. A key that cannot be
+    /// used is still loaded, refused with its reason; only a malformed `kid` is an error.
+    fn fill(&mut self, record: &JwkRecord<'_>, seen: u64) -> Result<(), Error> {
         let has = |index: usize| seen & (1 << index) != 0;
-        let mut kid = None;
+        self.kid = None;
         if let Some(raw) = record.kid {
             let mut owned = String::new();
             match raw.unescape_into(&mut owned) {
-                Ok(true) => kid = Some(owned),
+                Ok(true) => self.kid = Some(owned),
                 Ok(false) => return Err(Error::ValueTooLong("kid")),
                 Err(_) => return Err(Error::InvalidJson(Part::KeySet)),
             }
         }
-        let for_signatures =
+        self.for_signatures =
             record.use_is_sig.unwrap_or(true) && (!has(JwkRecord::KEY_OPS) || record.ops_verify);
-        let alg = match record.alg {
+        self.alg = match record.alg {
             None => None,
             Some(raw) => {
                 let mut name = String::<16>::new();
@@ -181,24 +193,22 @@ impl Jwk {
                 })
             }
         };
-        let material = match record.kty {
-            Some(kty) if kty.eq_str("RSA") == Ok(true) => rsa_material(record),
-            Some(kty) if kty.eq_str("EC") == Ok(true) => ec_material(record),
-            _ => KeyMaterial::Refused(Error::KeyNotUsable),
-        };
-        Ok(Jwk {
-            kid,
-            for_signatures,
-            alg,
-            material,
-        })
+        match record.kty {
+            Some(kty) if kty.eq_str("RSA") == Ok(true) => load_rsa(record, &mut self.material),
+            Some(kty) if kty.eq_str("EC") == Ok(true) => self.material = ec_material(record),
+            _ => self.material = KeyMaterial::Refused(Error::KeyNotUsable),
+        }
+        Ok(())
     }
 }
 
+/// Loads an RSA JWK's `n` and `e` into `material`, in place: the key (up to 1 KiB) is built
+/// where it is kept, not on the stack.
 #[cfg(feature = "rs")]
-fn rsa_material(record: &JwkRecord<'_>) -> KeyMaterial {
+fn load_rsa(record: &JwkRecord<'_>, material: &mut KeyMaterial) {
     let (Some(n), Some(e)) = (record.n, record.e) else {
-        return KeyMaterial::Refused(Error::InvalidKey);
+        *material = KeyMaterial::Refused(Error::InvalidKey);
+        return;
     };
     let mut modulus = [0u8; RsaPublicKey::MAX_BYTES];
     let modulus = match base64url::decode(Part::KeySet, n.0.as_bytes(), &mut modulus) {
@@ -208,23 +218,32 @@ fn rsa_material(record: &JwkRecord<'_>) -> KeyMaterial {
         Err(Error::TokenTooLarge) => {
             let bits = base64url::decoded_len(n.0.len()).map_or(usize::MAX, |len| len * 8);
             let bits = u16::try_from(bits).unwrap_or(u16::MAX);
-            return KeyMaterial::Refused(Error::KeyTooLarge { bits });
+            *material = KeyMaterial::Refused(Error::KeyTooLarge { bits });
+            return;
         }
-        Err(_) => return KeyMaterial::Refused(Error::InvalidKey),
+        Err(_) => {
+            *material = KeyMaterial::Refused(Error::InvalidKey);
+            return;
+        }
     };
     let mut exponent = [0u8; 16];
     let Ok(exponent) = base64url::decode(Part::KeySet, e.0.as_bytes(), &mut exponent) else {
-        return KeyMaterial::Refused(Error::InvalidKey);
+        *material = KeyMaterial::Refused(Error::InvalidKey);
+        return;
     };
-    match RsaPublicKey::from_be_bytes(modulus, exponent) {
-        Ok(key) => KeyMaterial::Rsa(key),
-        Err(reason) => KeyMaterial::Refused(reason),
+    if !matches!(material, KeyMaterial::Rsa(_)) {
+        *material = KeyMaterial::Rsa(RsaPublicKey::unloaded());
+    }
+    if let KeyMaterial::Rsa(key) = material
+        && let Err(reason) = key.load(modulus, exponent)
+    {
+        *material = KeyMaterial::Refused(reason);
     }
 }
 
 #[cfg(not(feature = "rs"))]
-fn rsa_material(_: &JwkRecord<'_>) -> KeyMaterial {
-    KeyMaterial::Refused(Error::KeyNotUsable)
+fn load_rsa(_: &JwkRecord<'_>, material: &mut KeyMaterial) {
+    *material = KeyMaterial::Refused(Error::KeyNotUsable);
 }
 
 fn ec_material(record: &JwkRecord<'_>) -> KeyMaterial {
@@ -322,8 +341,11 @@ impl<'de, const N: usize> Members<'de> for KeySetRecord<'_, N> {
     ) -> Result<(), A::Error> {
         let keys = &mut *self.keys;
         value.objects(|record: JwkRecord<'de>, seen| {
-            let jwk = Jwk::from_record(&record, seen)?;
-            keys.push(jwk).map_err(|_| Error::TooManyKeys)
+            keys.push(Jwk::unloaded()).map_err(|_| Error::TooManyKeys)?;
+            match keys.last_mut() {
+                Some(slot) => slot.fill(&record, seen),
+                None => Err(Error::TooManyKeys),
+            }
         })
     }
 }

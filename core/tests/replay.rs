@@ -138,3 +138,43 @@ impl TapJti for serde_json::Value {
         self
     }
 }
+
+/// The verifier parses each token into storage it keeps: nothing read from one token may show
+/// in the verdict on the next, whether the first was accepted or refused.
+#[test]
+fn a_reused_verifier_carries_nothing_over_between_tokens() {
+    let mut verifier = verifier();
+    let mut with_patient = claims_with("patient", json!("Patient/7"));
+    with_patient["jti"] = json!("first");
+    let first = verifier
+        .verify(portal_key().sign("RS512", &with_patient).as_bytes(), NOW)
+        .unwrap();
+    assert_eq!(first.patient(), Some("Patient/7"));
+
+    let mut without_patient = claims_with("jti", json!("second"));
+    without_patient.as_object_mut().unwrap().remove("patient");
+    let second = verifier
+        .verify(portal_key().sign("RS512", &without_patient).as_bytes(), NOW)
+        .unwrap();
+    assert_eq!(second.patient(), None);
+    assert_eq!(second.token_id(), "second");
+
+    // A refused token (bad signature) leaves its claims behind in the storage; the next one
+    // lacking `iss` must be refused for that, not judged by the leftover issuer.
+    let mut forged_claims = claims_with("jti", json!("third"));
+    forged_claims["iss"] = json!(ISSUER);
+    assert_eq!(
+        verifier
+            .verify(forged(&forged_claims).as_bytes(), NOW)
+            .err(),
+        Some(Error::BadSignature)
+    );
+    let mut no_issuer = claims_with("jti", json!("fourth"));
+    no_issuer.as_object_mut().unwrap().remove("iss");
+    assert_eq!(
+        verifier
+            .verify(portal_key().sign("RS512", &no_issuer).as_bytes(), NOW)
+            .err(),
+        Some(Error::MissingClaim("iss"))
+    );
+}

@@ -163,21 +163,27 @@ impl<const N: usize> Modulus<'_, N> {
         out.copy_from_slice(high);
     }
 
-    /// `x = x^exponent mod n`, in place, for `x < n` and `exponent >= 1`, given `r2 = R² mod n`.
+    /// `x = x^exponent mod n`, in place, for `x < n` and `exponent >= 1`.
     ///
-    /// Besides `x` it needs the base in Montgomery form and one 2N-limb buffer, shared by
-    /// every squaring and the final reduction: the least stack a left-to-right square and
-    /// multiply can take (it matters on a device).
-    pub(crate) fn pow_assign(&self, x: &mut [Word; N], exponent: u64, r2: &[Word; N]) {
+    /// `r2` holds `R² mod n` on entry and is clobbered (it then holds the base in Montgomery
+    /// form); `wide` (2N limbs) is shared by every squaring and the final reduction. The
+    /// caller owns both buffers, so a verification needs no more than `x`, `r2` and `wide`:
+    /// the least stack a left-to-right square and multiply can take (it matters on a device).
+    pub(crate) fn pow_assign(
+        &self,
+        x: &mut [Word; N],
+        exponent: u64,
+        r2: &mut [Word; N],
+        wide: &mut [Word],
+    ) {
         self.mul_assign(x, r2);
-        let base = *x;
-        let mut wide = [0 as Word; 2 * MAX_WORDS];
-        let wide = &mut wide[..2 * N];
+        let base = r2;
+        *base = *x;
         let top = u64::BITS - 1 - exponent.leading_zeros();
         for bit in (0..top).rev() {
             self.square_assign(x, wide);
             if (exponent >> bit) & 1 == 1 {
-                self.mul_assign(x, &base);
+                self.mul_assign(x, base);
             }
         }
         // Leave Montgomery form: multiply by 1, i.e. reduce (x, 0).
@@ -186,26 +192,24 @@ impl<const N: usize> Modulus<'_, N> {
         self.reduce(x, wide);
     }
 
-    /// `R² mod n`, computed once per key. `bits` is the bit length of `n`.
-    pub(crate) fn r_squared(&self, bits: usize) -> [Word; N] {
+    /// `out = R² mod n`; `bits` is the bit length of `n`, `wide` (2N limbs) is clobbered.
+    /// About as costly as one RSA public operation with `e = 65537`.
+    pub(crate) fn r_squared(&self, bits: usize, out: &mut [Word; N], wide: &mut [Word]) {
         // R mod n: start from 2^(bits-1) < n and double up to 2^(N·w).
-        let mut one = [0 as Word; N];
-        one[(bits - 1) / WORD_BITS] = 1 << ((bits - 1) % WORD_BITS);
+        out.fill(0);
+        out[(bits - 1) / WORD_BITS] = 1 << ((bits - 1) % WORD_BITS);
         for _ in bits - 1..N * WORD_BITS {
-            self.double(&mut one);
+            self.double(out);
         }
-        // `one` is 1 in Montgomery form. Raise 2 to the power E = N·w in Montgomery form by
+        // `out` is 1 in Montgomery form. Raise 2 to the power E = N·w in Montgomery form by
         // squaring and doubling: the result is 2^E·R = R² mod n.
         let exponent = N * WORD_BITS;
-        let mut acc = one;
-        let mut wide = [0 as Word; 2 * MAX_WORDS];
         for bit in (0..usize::BITS - exponent.leading_zeros()).rev() {
-            self.square_assign(&mut acc, &mut wide[..2 * N]);
+            self.square_assign(out, wide);
             if (exponent >> bit) & 1 == 1 {
-                self.double(&mut acc);
+                self.double(out);
             }
         }
-        acc
     }
 }
 
@@ -316,12 +320,14 @@ mod tests {
                 n: &n,
                 n0: neg_inverse(n[0]),
             };
-            let r2 = context.r_squared(bits);
+            let mut wide = std::vec![0 as Word; 2 * N];
+            let mut r2 = [0 as Word; N];
+            context.r_squared(bits, &mut r2, &mut wide);
             let r = BigUint::from(1u8) << (N * WORD_BITS);
             prop_assert_eq!(from_limbs(&r2), (&r * &r) % &modulus);
             let mut out = to_limbs::<N>(&base);
             let exponent = exponent.max(1);
-            context.pow_assign(&mut out, exponent, &r2);
+            context.pow_assign(&mut out, exponent, &mut r2, &mut wide);
             prop_assert_eq!(
                 from_limbs(&out),
                 base.modpow(&BigUint::from(exponent), &modulus)
