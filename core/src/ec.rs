@@ -108,6 +108,9 @@ macro_rules! verify_with {
 }
 
 #[cfg(feature = "es256")]
+// Not inlined: each curve's verification keeps its own (large) frame, so that a device
+// verifying RSA does not carry it. Likewise below.
+#[inline(never)]
 pub(crate) fn verify_p256(
     key: &p256::ecdsa::VerifyingKey,
     message: &[u8],
@@ -118,6 +121,7 @@ pub(crate) fn verify_p256(
 }
 
 #[cfg(feature = "es384")]
+#[inline(never)]
 pub(crate) fn verify_p384(
     key: &p384::ecdsa::VerifyingKey,
     message: &[u8],
@@ -128,6 +132,7 @@ pub(crate) fn verify_p384(
 }
 
 #[cfg(feature = "es512")]
+#[inline(never)]
 pub(crate) fn verify_p521(
     key: &p521::ecdsa::VerifyingKey,
     message: &[u8],

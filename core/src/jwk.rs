@@ -127,27 +127,7 @@ impl Jwk {
         self.usable_for(alg)?;
         match &self.material {
             #[cfg(feature = "rs")]
-            KeyMaterial::Rsa(key) => {
-                use crate::rsa::HashAlgorithm;
-                use sha2::{Digest, Sha256, Sha384, Sha512};
-                match alg {
-                    Algorithm::RS256 => key.verify_digest(
-                        HashAlgorithm::Sha256,
-                        &Sha256::digest(signing_input),
-                        signature,
-                    ),
-                    Algorithm::RS384 => key.verify_digest(
-                        HashAlgorithm::Sha384,
-                        &Sha384::digest(signing_input),
-                        signature,
-                    ),
-                    _ => key.verify_digest(
-                        HashAlgorithm::Sha512,
-                        &Sha512::digest(signing_input),
-                        signature,
-                    ),
-                }
-            }
+            KeyMaterial::Rsa(key) => verify_rsa(key, alg, signing_input, signature),
             #[cfg(feature = "es256")]
             KeyMaterial::P256(key) => ec::verify_p256(key, signing_input, signature),
             #[cfg(feature = "es384")]
@@ -199,6 +179,37 @@ impl Jwk {
             _ => self.material = KeyMaterial::Refused(Error::KeyNotUsable),
         }
         Ok(())
+    }
+}
+
+/// RSASSA-PKCS1-v1_5 with the hash `alg` names (RS256, RS384 or RS512). Not inlined, as the
+/// curves' verifications are not: one family's frame on the stack at a time.
+#[cfg(feature = "rs")]
+#[inline(never)]
+fn verify_rsa(
+    key: &RsaPublicKey,
+    alg: Algorithm,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    use crate::rsa::HashAlgorithm;
+    use sha2::{Digest, Sha256, Sha384, Sha512};
+    match alg {
+        Algorithm::RS256 => key.verify_digest(
+            HashAlgorithm::Sha256,
+            &Sha256::digest(signing_input),
+            signature,
+        ),
+        Algorithm::RS384 => key.verify_digest(
+            HashAlgorithm::Sha384,
+            &Sha384::digest(signing_input),
+            signature,
+        ),
+        _ => key.verify_digest(
+            HashAlgorithm::Sha512,
+            &Sha512::digest(signing_input),
+            signature,
+        ),
     }
 }
 
