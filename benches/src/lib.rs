@@ -1,4 +1,12 @@
-//! Fixtures shared by the benchmarks: keys, launch tokens and verifiers, built once.
+//! Benchmarks of koppeltaal-core against the libraries people would otherwise use: the
+//! fixtures (keys and tokens), the contenders that verify them, and the measuring tools shared
+//! by the criterion benches and the `compare` binary.
+
+pub mod cases;
+pub mod contenders;
+pub mod counting_alloc;
+pub mod replay;
+pub mod scaling;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use koppeltaal_core::{KeySet, LaunchVerifier, Policy, ReplayGuard, TrustedIssuer};
@@ -89,6 +97,11 @@ impl RsaFixture {
             ReplayGuard::new(),
         ))
     }
+}
+
+/// Decodes unpadded base64url (fixtures only: panics on bad input).
+pub fn b64_decode(text: &str) -> Vec<u8> {
+    Base64UrlUnpadded::decode_vec(text).expect("base64url")
 }
 
 /// Unpadded base64url.
