@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p koppeltaal-benches --bin compare              # the full run (~1 min)
-//! cargo run --release -p koppeltaal-benches --bin compare -- --quick   # seconds; CI runs this
+//! cargo run --release -p koppeltaal-benches --bin compare -- --quick   # seconds; the tests run this
 //! cargo run --release -p koppeltaal-benches --features aws-lc --bin compare   # with aws-lc-rs
 //! ```
 //!
