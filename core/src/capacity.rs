@@ -18,6 +18,9 @@ pub const RESOURCE: usize = 256;
 pub const DEFINITION: usize = 512;
 /// `intent`: a FHIR RequestIntent code.
 pub const INTENT: usize = 32;
+/// `idp_hint`: which identity provider the module should send the user to (Koppeltaal; an
+/// identifier or a URL).
+pub const IDP_HINT: usize = 256;
 /// `kid`: a key id.
 pub const KEY_ID: usize = 128;
 /// `typ`: the header's media type.

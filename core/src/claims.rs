@@ -27,6 +27,7 @@ pub(crate) struct ClaimsRecord {
     pub(crate) definition: String<{ capacity::DEFINITION }>,
     pub(crate) patient: String<{ capacity::PERSON }>,
     pub(crate) intent: String<{ capacity::INTENT }>,
+    pub(crate) idp_hint: String<{ capacity::IDP_HINT }>,
 }
 
 /// A record being filled, with the audience the policy expects.
@@ -48,6 +49,7 @@ pub(crate) mod claim {
     pub(crate) const DEFINITION: usize = 8;
     pub(crate) const PATIENT: usize = 9;
     pub(crate) const INTENT: usize = 10;
+    pub(crate) const IDP_HINT: usize = 11;
 }
 
 impl<'de> Members<'de> for ClaimsReader<'_, '_> {
@@ -78,7 +80,8 @@ impl<'de> Members<'de> for ClaimsReader<'_, '_> {
             claim::RESOURCE => value.text(&mut record.resource),
             claim::DEFINITION => value.text(&mut record.definition),
             claim::PATIENT => value.text(&mut record.patient),
-            _ => value.text(&mut record.intent),
+            claim::INTENT => value.text(&mut record.intent),
+            _ => value.text(&mut record.idp_hint),
         }
     }
 }
@@ -97,6 +100,7 @@ impl ClaimsRecord {
         "definition",
         "patient",
         "intent",
+        "idp_hint",
     ];
 
     /// Reads a decoded payload into this record (whatever it held before is cleared first),
@@ -124,6 +128,7 @@ impl ClaimsRecord {
         self.definition.clear();
         self.patient.clear();
         self.intent.clear();
+        self.idp_hint.clear();
     }
 
     pub(crate) fn has(&self, index: usize) -> bool {
@@ -191,6 +196,7 @@ impl ClaimsRecord {
             (claim::DEFINITION, self.definition.as_str()),
             (claim::PATIENT, self.patient.as_str()),
             (claim::INTENT, self.intent.as_str()),
+            (claim::IDP_HINT, self.idp_hint.as_str()),
         ];
         for (index, text) in texts {
             if self.has(index) && text.is_empty() {

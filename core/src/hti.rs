@@ -27,6 +27,7 @@ pub struct HtiLaunch {
     definition: String<{ capacity::DEFINITION }>,
     patient: Option<String<{ capacity::PERSON }>>,
     intent: Option<String<{ capacity::INTENT }>>,
+    idp_hint: Option<String<{ capacity::IDP_HINT }>>,
     alg: Algorithm,
     kid: String<{ capacity::KEY_ID }>,
 }
@@ -83,6 +84,12 @@ impl HtiLaunch {
     /// `intent`: the FHIR RequestIntent.
     pub fn intent(&self) -> Option<&str> {
         self.intent.as_deref()
+    }
+
+    /// `idp_hint` (Koppeltaal): which identity provider the module should send the user to,
+    /// when the portal says.
+    pub fn idp_hint(&self) -> Option<&str> {
+        self.idp_hint.as_deref()
     }
 
     /// The algorithm the token was signed with.
@@ -180,6 +187,7 @@ impl ParsedToken {
             definition: claims.definition.clone(),
             patient: claims.has(claim::PATIENT).then(|| claims.patient.clone()),
             intent: claims.has(claim::INTENT).then(|| claims.intent.clone()),
+            idp_hint: claims.has(claim::IDP_HINT).then(|| claims.idp_hint.clone()),
             alg: self.header.algorithm(),
             kid: String::try_from(self.header.key_id()).unwrap_or_default(),
         }

@@ -303,6 +303,7 @@ pub struct LaunchToken<'a> {
     definition: &'a str,
     patient: Option<&'a str>,
     intent: Option<&'a str>,
+    idp_hint: Option<&'a str>,
     issued_at: u64,
     lifetime: u64,
     token_id: Option<&'a str>,
@@ -341,6 +342,7 @@ impl<'a> LaunchToken<'a> {
             definition,
             patient: None,
             intent: None,
+            idp_hint: None,
             issued_at: now,
             lifetime: Self::DEFAULT_LIFETIME,
             token_id: None,
@@ -363,6 +365,14 @@ impl<'a> LaunchToken<'a> {
             return Err(Error::InvalidIntent);
         }
         self.intent = Some(intent);
+        Ok(self)
+    }
+
+    /// Adds `idp_hint` (Koppeltaal): which identity provider the module should send the user
+    /// to. Non-empty, at most [`capacity::IDP_HINT`] bytes.
+    pub fn with_idp_hint(mut self, idp_hint: &'a str) -> Result<Self, Error> {
+        require_text("idp_hint", idp_hint, capacity::IDP_HINT)?;
+        self.idp_hint = Some(idp_hint);
         Ok(self)
     }
 
@@ -416,6 +426,9 @@ impl Claims for LaunchToken<'_> {
         }
         if let Some(intent) = self.intent {
             claims.string("intent", intent)?;
+        }
+        if let Some(idp_hint) = self.idp_hint {
+            claims.string("idp_hint", idp_hint)?;
         }
         Ok(())
     }

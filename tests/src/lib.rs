@@ -22,6 +22,7 @@ pub fn b64(bytes: &[u8]) -> String {
 }
 
 pub mod http_stub;
+pub mod koppeltaal_auth;
 pub mod oidc;
 pub mod redis;
 pub mod resource_server;

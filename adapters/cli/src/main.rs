@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod auth_server;
 mod demo;
 mod http_server;
 mod output;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use auth_server::AuthServerArgs;
 use clap::{Parser, Subcommand};
 use koppeltaal_core::{Algorithm, LaunchToken};
 use koppeltaal_host::{
@@ -78,6 +80,9 @@ enum Command {
         /// `intent`, a FHIR RequestIntent code such as `plan`.
         #[arg(long)]
         intent: Option<String>,
+        /// `idp_hint` (Koppeltaal): the identity provider the module should send the user to.
+        #[arg(long)]
+        idp_hint: Option<String>,
         /// Seconds until `exp` (at most 300).
         #[arg(long, default_value_t = LaunchToken::DEFAULT_LIFETIME)]
         lifetime: u64,
@@ -110,21 +115,14 @@ enum Command {
         /// The client id.
         #[arg(long)]
         client_id: String,
-        /// The token endpoint.
-        #[arg(
-            long,
-            conflicts_with = "fhir_base",
-            required_unless_present = "fhir_base"
-        )]
-        token_endpoint: Option<String>,
-        /// A FHIR base URL to discover the token endpoint from.
-        #[arg(long)]
-        fhir_base: Option<String>,
+        #[command(flatten)]
+        server: AuthServerArgs,
         /// The scope to ask for (by default none: the server decides).
         #[arg(long)]
         scope: Option<String>,
     },
-    /// Introspect a token (RFC 7662), authenticating with a client assertion; print the answer.
+    /// Introspect a token (RFC 7662), authenticating with a client assertion whose `aud` is
+    /// the token endpoint (as Koppeltaal's auth server demands); print the answer.
     Introspect {
         /// The client's private key (PEM).
         #[arg(long)]
@@ -132,9 +130,12 @@ enum Command {
         /// The client id.
         #[arg(long)]
         client_id: String,
-        /// The introspection endpoint.
+        #[command(flatten)]
+        server: AuthServerArgs,
+        /// The introspection endpoint (default: the `introspection_endpoint` the server
+        /// advertises in its `.well-known/smart-configuration`).
         #[arg(long)]
-        endpoint: String,
+        endpoint: Option<String>,
         /// The token to introspect.
         token: String,
     },
@@ -163,6 +164,24 @@ enum Command {
     Serve(serve::ServeArgs),
     /// A portal launches a module on loopback: keys, JWKS over HTTP, a launch, refusals, speed.
     Demo,
+}
+
+/// An introspector for `client`'s auth server: at `endpoint`, or else at the endpoint the
+/// server advertises; the assertions addressed to the token endpoint.
+pub(crate) fn introspector(
+    client: Arc<TokenClient>,
+    endpoint: Option<&str>,
+) -> Result<Introspector, Failure> {
+    Ok(match endpoint {
+        Some(endpoint) => {
+            let auth = IntrospectionAuth::ClientAssertion {
+                client,
+                audience: None,
+            };
+            Introspector::new(endpoint, auth, HttpOptions::default())?
+        }
+        None => Introspector::for_client(client, HttpOptions::default())?,
+    })
 }
 
 fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
@@ -237,6 +256,7 @@ fn run(command: Command) -> Result<(), Failure> {
             definition,
             patient,
             intent,
+            idp_hint,
             lifetime,
             count,
             now,
@@ -256,6 +276,9 @@ fn run(command: Command) -> Result<(), Failure> {
             }
             if let Some(intent) = &intent {
                 launch = launch.with_intent(intent)?;
+            }
+            if let Some(idp_hint) = &idp_hint {
+                launch = launch.with_idp_hint(idp_hint)?;
             }
             for _ in 0..count {
                 let jti = koppeltaal_host::new_jti();
@@ -280,17 +303,10 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Token {
             key,
             client_id,
-            token_endpoint,
-            fhir_base,
+            server,
             scope,
         } => {
-            let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
-            let mut builder = TokenClient::builder(&client_id, signer);
-            builder = match (&token_endpoint, &fhir_base) {
-                (Some(endpoint), _) => builder.token_endpoint(endpoint),
-                (None, Some(base)) => builder.fhir_base(base),
-                (None, None) => unreachable!("clap requires one of them"),
-            };
+            let mut builder = server.client_builder(&key, &client_id)?;
             if let Some(scope) = &scope {
                 builder = builder.scope(scope);
             }
@@ -299,19 +315,13 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Introspect {
             key,
             client_id,
+            server,
             endpoint,
             token,
         } => {
-            let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
-            let client = TokenClient::builder(&client_id, signer)
-                .token_endpoint(&endpoint)
-                .build()?;
-            let auth = IntrospectionAuth::ClientAssertion {
-                client: Arc::new(client),
-                audience: None,
-            };
-            let answer =
-                Introspector::new(&endpoint, auth, HttpOptions::default())?.introspect(&token)?;
+            let client = Arc::new(server.client(&key, &client_id)?);
+            let introspector = introspector(client, endpoint.as_deref())?;
+            let answer = introspector.introspect(&token)?;
             let mut object = answer.claims;
             object.insert("active".into(), answer.active.into());
             println!("{}", serde_json::Value::Object(object));

@@ -6,23 +6,7 @@ use serde_json::{Value, json};
 
 /// The claims of a verified launch.
 pub(crate) fn launch_claims(launch: &HtiLaunch) -> Value {
-    let mut claims = json!({
-        "iss": launch.issuer(),
-        "aud": launch.audience(),
-        "sub": launch.subject(),
-        "iat": launch.issued_at(),
-        "exp": launch.expires_at(),
-        "jti": launch.token_id(),
-        "resource": launch.resource(),
-        "definition": launch.definition(),
-    });
-    if let Some(patient) = launch.patient() {
-        claims["patient"] = json!(patient);
-    }
-    if let Some(intent) = launch.intent() {
-        claims["intent"] = json!(intent);
-    }
-    claims
+    koppeltaal_host::launch_json(launch)
 }
 
 /// One line of `verify -` output.

@@ -6,19 +6,20 @@ use std::sync::Arc;
 use clap::Args;
 use koppeltaal_core::Algorithm;
 use koppeltaal_host::{
-    Clock, HttpOptions, IntrospectionAuth, Introspector, JournalReplayStore, LaunchError,
-    LaunchReceiver, MemoryReplayStore, PrivateKey, RedisFailure, RedisOptions, RedisReplayStore,
-    ReplayStore, SystemClock, TokenClient, jwks_document,
+    Clock, JournalReplayStore, LaunchError, LaunchReceiver, MemoryReplayStore, PrivateKey,
+    RedisFailure, RedisOptions, RedisReplayStore, ReplayStore, SystemClock, TokenClient,
+    jwks_document,
 };
 
 use crate::http_server::{HttpServer, Limits, Request, Response};
 use crate::output::launch_claims;
 use crate::verify::{key_source, policy};
-use crate::{Failure, parse_algorithm};
+use crate::{Failure, introspector, parse_algorithm};
 
 /// Arguments of `serve`.
 #[derive(Args)]
 #[command(group = clap::ArgGroup::new("check").required(true).args(["jwks", "jwks_url", "introspect"]))]
+#[command(group = clap::ArgGroup::new("auth_server").multiple(false).args(["token_endpoint", "fhir_base"]))]
 pub(crate) struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -29,9 +30,18 @@ pub(crate) struct ServeArgs {
     /// Verify with keys fetched from this JWKS URL (cached, refreshed on rotation).
     #[arg(long)]
     jwks_url: Option<String>,
-    /// Let this introspection endpoint vouch for each launch (needs --key and --client-id).
-    #[arg(long, requires_all = ["key", "client_id"])]
+    /// Let the auth server vouch for each launch by token introspection (needs --key,
+    /// --client-id and --token-endpoint or --fhir-base). The introspection endpoint is the one
+    /// given here, or else the one the server advertises.
+    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "URL",
+          requires_all = ["key", "client_id", "auth_server"])]
     introspect: Option<String>,
+    /// The auth server's token endpoint (for introspection): the `aud` of the assertions.
+    #[arg(long, requires = "introspect")]
+    token_endpoint: Option<String>,
+    /// A FHIR base URL to discover the auth server's endpoints from (for introspection).
+    #[arg(long, requires = "introspect")]
+    fhir_base: Option<String>,
     /// This module's client id (for introspection).
     #[arg(long)]
     client_id: Option<String>,
@@ -106,14 +116,14 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         .transpose()?;
     let receiver = match (&args.introspect, &key, &args.client_id) {
         (Some(endpoint), Some(key), Some(client_id)) => {
-            let client = TokenClient::builder(client_id, key.signer(None)?)
-                .token_endpoint(endpoint)
-                .build()?;
-            let auth = IntrospectionAuth::ClientAssertion {
-                client: Arc::new(client),
-                audience: None,
+            let builder = TokenClient::builder(client_id, key.signer(None)?);
+            let builder = match (&args.token_endpoint, &args.fhir_base) {
+                (Some(endpoint), _) => builder.token_endpoint(endpoint),
+                (None, Some(base)) => builder.fhir_base(base),
+                (None, None) => unreachable!("clap requires one of them"),
             };
-            let introspector = Introspector::new(endpoint, auth, HttpOptions::default())?;
+            let endpoint = Some(endpoint.as_str()).filter(|url| !url.is_empty());
+            let introspector = introspector(Arc::new(builder.build()?), endpoint)?;
             LaunchReceiver::with_introspection(policy, Arc::new(introspector), replay, clock)
         }
         _ => {

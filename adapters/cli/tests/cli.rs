@@ -69,16 +69,30 @@ fn keygen_and_jwks() {
 #[test]
 fn launch_then_verify_prints_the_claims() {
     let portal = Portal::new();
-    let token = portal.launch(&["--patient", "Patient/1", "--lifetime", "120"]);
+    let token = portal.launch(&[
+        "--patient",
+        "Patient/1",
+        "--lifetime",
+        "120",
+        "--idp-hint",
+        "https://idp.example.org/realms/clients",
+    ]);
     let output = portal.verify(&token, &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     let claims: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(claims["resource"], "Task/11");
     assert_eq!(claims["patient"], "Patient/1");
     assert_eq!(claims["intent"], "plan");
+    assert_eq!(claims["idp_hint"], "https://idp.example.org/realms/clients");
     assert_eq!(
         claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
         120
+    );
+    let without = portal.verify(&portal.launch(&[]), &[]);
+    let claims: Value = serde_json::from_str(&stdout(&without)).unwrap();
+    assert!(
+        claims.get("idp_hint").is_none(),
+        "absent, not null: {claims}"
     );
 }
 
@@ -346,6 +360,8 @@ fn assertion_token_and_introspect_against_a_real_oauth_server() {
         &key,
         "--client-id",
         "cli-client",
+        "--token-endpoint",
+        &provider.token_endpoint(),
         "--endpoint",
         &provider.introspection_endpoint(),
         access_token,

@@ -396,23 +396,7 @@ fn verify_token(
 }
 
 fn launch_json(launch: &HtiLaunch) -> String {
-    let mut claims = serde_json::json!({
-        "iss": launch.issuer(),
-        "aud": launch.audience(),
-        "sub": launch.subject(),
-        "iat": launch.issued_at(),
-        "exp": launch.expires_at(),
-        "jti": launch.token_id(),
-        "resource": launch.resource(),
-        "definition": launch.definition(),
-    });
-    if let Some(patient) = launch.patient() {
-        claims["patient"] = patient.into();
-    }
-    if let Some(intent) = launch.intent() {
-        claims["intent"] = intent.into();
-    }
-    claims.to_string()
+    koppeltaal_host::launch_json(launch).to_string()
 }
 
 /// A static, NUL-terminated description of `status` (never NULL; "unknown status" for a code

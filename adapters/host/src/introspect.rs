@@ -13,13 +13,16 @@ use crate::token::{JWT_BEARER, TokenClient, error_response};
 #[derive(Clone)]
 pub enum IntrospectionAuth {
     /// Koppeltaal's way: `client_assertion_type` and `client_assertion` form fields, a fresh
-    /// assertion (fresh `jti`) for every call, its `aud` the given audience or else the
-    /// introspection endpoint itself.
+    /// assertion (fresh `jti`) for every call. Its `aud` is, by default, what the client's
+    /// assertions to the token endpoint carry ([`TokenClient::token_assertion_audience`]: the
+    /// token endpoint): Koppeltaal's auth server checks the assertion exactly as its token
+    /// endpoint does, and refuses (401 `Access Denied`) one addressed to the introspection
+    /// endpoint.
     ClientAssertion {
         /// Signs the assertions.
         client: Arc<TokenClient>,
-        /// The assertion's `aud`, when the server wants something other than the endpoint
-        /// (for example its token endpoint or issuer).
+        /// The assertion's `aud`, for a server that wants something else (for example the
+        /// introspection endpoint itself, or its issuer).
         audience: Option<String>,
     },
     /// `Authorization: Bearer <access token>`, the token from the client; after a 401 the
@@ -59,6 +62,34 @@ impl Introspector {
         })
     }
 
+    /// Koppeltaal's introspection: the endpoint the client's server advertises
+    /// ([`TokenClient::introspection_endpoint`], discovered once), authenticated with a client
+    /// assertion addressed to the token endpoint.
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use koppeltaal_host::{HttpOptions, Introspector, PrivateKey, TokenClient};
+    /// let key = PrivateKey::read_pem_file("/etc/module/key.pem")?;
+    /// let client = TokenClient::builder("my-client-id", key.signer(None)?)
+    ///     .fhir_base("https://fhir.example.org/fhir") // both endpoints discovered
+    ///     .build()?;
+    /// let introspector = Introspector::for_client(Arc::new(client), HttpOptions::default())?;
+    /// let answer = introspector.introspect("eyJ...")?;
+    /// # let _ = answer;
+    /// # Ok::<(), koppeltaal_host::HostError>(())
+    /// ```
+    pub fn for_client(
+        client: Arc<TokenClient>,
+        http: HttpOptions,
+    ) -> Result<Introspector, HostError> {
+        let endpoint = client.introspection_endpoint()?;
+        let auth = IntrospectionAuth::ClientAssertion {
+            client,
+            audience: None,
+        };
+        Introspector::new(&endpoint, auth, http)
+    }
+
     /// The endpoint.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
@@ -69,8 +100,11 @@ impl Introspector {
     pub fn introspect(&self, token: &str) -> Result<Introspection, HostError> {
         let response = match &self.auth {
             IntrospectionAuth::ClientAssertion { client, audience } => {
-                let assertion =
-                    client.client_assertion(audience.as_deref().unwrap_or(&self.endpoint))?;
+                let audience = match audience {
+                    Some(audience) => audience.clone(),
+                    None => client.token_assertion_audience()?,
+                };
+                let assertion = client.client_assertion(&audience)?;
                 let fields = [
                     ("client_assertion_type", JWT_BEARER),
                     ("client_assertion", assertion.as_str()),

@@ -21,11 +21,13 @@
 #![deny(missing_docs, unreachable_pub)]
 
 mod clock;
+mod discovery;
 mod error;
 mod fhir;
 mod http;
 mod introspect;
 mod keys;
+mod launch_json;
 mod random;
 mod receiver;
 #[cfg(feature = "redis")]
@@ -35,11 +37,13 @@ mod replay_store;
 mod token;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use discovery::SmartConfiguration;
 pub use error::HostError;
 pub use fhir::{FHIR_JSON, FhirClient, FhirResponse, operation_outcome_text};
 pub use http::HttpOptions;
 pub use introspect::{Introspection, IntrospectionAuth, Introspector};
 pub use keys::{PemFormat, PrivateKey, SharedSigner, jwks_document};
+pub use launch_json::launch_json;
 pub use random::{OsRng, new_jti, os_rng};
 pub use receiver::{KeySource, LaunchError, LaunchReceiver, MAX_FORM_BODY, StaticKeys, form_token};
 #[cfg(feature = "redis")]

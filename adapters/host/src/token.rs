@@ -8,6 +8,7 @@ use koppeltaal_core::ClientAssertion;
 use serde_json::Value;
 
 use crate::clock::{Clock, SystemClock};
+use crate::discovery::SmartConfiguration;
 use crate::error::HostError;
 use crate::http::{Http, HttpOptions, Response};
 use crate::keys::SharedSigner;
@@ -15,9 +16,6 @@ use crate::random::{new_jti, os_rng};
 
 /// The `client_assertion_type` of RFC 7523.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// The extension a FHIR CapabilityStatement advertises OAuth endpoints in.
-const OAUTH_URIS: &str = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris";
 
 /// An access token and what the token endpoint said about it.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,11 +34,15 @@ pub struct AccessToken {
 
 /// Where the token endpoint comes from.
 enum Endpoint {
-    Fixed(String),
+    /// Given; the rest of the server's configuration is looked up only when asked for.
+    Fixed {
+        url: String,
+        configuration: OnceLock<SmartConfiguration>,
+    },
     /// Discovered from a FHIR base URL, once.
     Discover {
         fhir_base: String,
-        found: OnceLock<String>,
+        found: OnceLock<SmartConfiguration>,
     },
 }
 
@@ -77,13 +79,16 @@ pub struct TokenClientBuilder {
 impl TokenClientBuilder {
     /// Uses this token endpoint.
     pub fn token_endpoint(mut self, url: &str) -> Self {
-        self.endpoint = Some(Endpoint::Fixed(url.to_owned()));
+        self.endpoint = Some(Endpoint::Fixed {
+            url: url.to_owned(),
+            configuration: OnceLock::new(),
+        });
         self
     }
 
-    /// Discovers the token endpoint from this FHIR server: `<base>/.well-known/smart-configuration`
-    /// (`token_endpoint`), or else the CapabilityStatement at `<base>/metadata` (the `oauth-uris`
-    /// extension's `token`).
+    /// Discovers the token endpoint (and the introspection endpoint) from this FHIR server:
+    /// `<base>/.well-known/smart-configuration`, or else the CapabilityStatement at
+    /// `<base>/metadata` (the `oauth-uris` extension).
     pub fn fhir_base(mut self, url: &str) -> Self {
         self.endpoint = Some(Endpoint::Discover {
             fhir_base: url.trim_end_matches('/').to_owned(),
@@ -136,7 +141,7 @@ impl TokenClientBuilder {
             .endpoint
             .ok_or_else(|| HostError::InvalidUrl("no token endpoint or FHIR base URL".into()))?;
         match &endpoint {
-            Endpoint::Fixed(url) => http.check_url(url)?,
+            Endpoint::Fixed { url, .. } => http.check_url(url)?,
             Endpoint::Discover { fhir_base, .. } => http.check_url(fhir_base)?,
         };
         ClientAssertion::new(&self.client_id, "https://check.invalid/", 0)?
@@ -186,15 +191,61 @@ impl TokenClient {
     /// The token endpoint, discovering it on first use when configured with a FHIR base.
     pub fn token_endpoint(&self) -> Result<String, HostError> {
         match &self.endpoint {
-            Endpoint::Fixed(url) => Ok(url.clone()),
-            Endpoint::Discover { fhir_base, found } => {
-                if let Some(url) = found.get() {
-                    return Ok(url.clone());
-                }
-                let url = self.discover(fhir_base)?;
-                self.http.check_url(&url)?;
-                Ok(found.get_or_init(|| url).clone())
-            }
+            Endpoint::Fixed { url, .. } => Ok(url.clone()),
+            Endpoint::Discover { .. } => Ok(self.configuration()?.token_endpoint),
+        }
+    }
+
+    /// The authorization server's configuration: discovered from the FHIR base when the
+    /// client was built with one; for a given token endpoint, the document the server
+    /// publishes about itself at the root of the endpoint's origin (smart-configuration,
+    /// openid-configuration or RFC 8414 metadata) that names this token endpoint. Looked up
+    /// once, on first use; every URL in it has passed the same checks as the client's own.
+    pub fn configuration(&self) -> Result<SmartConfiguration, HostError> {
+        let (found, discover): (_, &dyn Fn() -> Result<SmartConfiguration, HostError>) =
+            match &self.endpoint {
+                Endpoint::Fixed { url, configuration } => (configuration, &|| {
+                    SmartConfiguration::discover_from_endpoint(&self.http, url)
+                }),
+                Endpoint::Discover { fhir_base, found } => (found, &|| {
+                    SmartConfiguration::discover(&self.http, fhir_base)
+                }),
+            };
+        if let Some(configuration) = found.get() {
+            return Ok(configuration.clone());
+        }
+        let configuration = discover()?;
+        for url in [
+            Some(&configuration.token_endpoint),
+            configuration.introspection_endpoint.as_ref(),
+            configuration.authorization_endpoint.as_ref(),
+            configuration.jwks_uri.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            self.http.check_url(url)?;
+        }
+        Ok(found.get_or_init(|| configuration).clone())
+    }
+
+    /// The introspection endpoint the server advertises (see
+    /// [`configuration`](Self::configuration)); [`HostError::InvalidResponse`] when it
+    /// advertises none.
+    pub fn introspection_endpoint(&self) -> Result<String, HostError> {
+        self.configuration()?.introspection_endpoint.ok_or_else(|| {
+            HostError::InvalidResponse("the server advertises no introspection_endpoint".into())
+        })
+    }
+
+    /// The `aud` of the client assertions this client sends to the token endpoint: the one
+    /// set with [`TokenClientBuilder::assertion_audience`], or else the token endpoint.
+    /// Koppeltaal's auth server demands this same audience from assertions sent to its
+    /// introspection endpoint.
+    pub fn token_assertion_audience(&self) -> Result<String, HostError> {
+        match &self.assertion_audience {
+            Some(audience) => Ok(audience.clone()),
+            None => self.token_endpoint(),
         }
     }
 
@@ -242,8 +293,7 @@ impl TokenClient {
     pub fn request_token(&self) -> Result<AccessToken, HostError> {
         let endpoint = self.token_endpoint()?;
         let now = self.clock.now();
-        let assertion =
-            self.client_assertion(self.assertion_audience.as_deref().unwrap_or(&endpoint))?;
+        let assertion = self.client_assertion(&self.token_assertion_audience()?)?;
         let mut fields = vec![
             ("grant_type", "client_credentials"),
             ("client_assertion_type", JWT_BEARER),
@@ -289,45 +339,6 @@ impl TokenClient {
             .filter(|token| now.saturating_add(self.margin) < token.expires_at)
             .cloned()
     }
-
-    fn discover(&self, fhir_base: &str) -> Result<String, HostError> {
-        let advertised = self
-            .http
-            .get_json(&format!("{fhir_base}/.well-known/smart-configuration"))
-            .ok()
-            .filter(|response| response.status == 200)
-            .and_then(|response| response.json())
-            .and_then(|body| body["token_endpoint"].as_str().map(str::to_owned));
-        if let Some(url) = advertised {
-            return Ok(url);
-        }
-        let metadata = self.http.get_json(&format!("{fhir_base}/metadata"))?;
-        if metadata.status != 200 {
-            return Err(metadata.unexpected());
-        }
-        let body = metadata
-            .json()
-            .ok_or_else(|| HostError::InvalidResponse("CapabilityStatement is not JSON".into()))?;
-        capability_token_endpoint(&body).ok_or_else(|| {
-            HostError::InvalidResponse(format!("{fhir_base} advertises no token endpoint"))
-        })
-    }
-}
-
-/// The `token` URI of the `oauth-uris` extension of a CapabilityStatement.
-fn capability_token_endpoint(statement: &Value) -> Option<String> {
-    let rests = statement["rest"].as_array()?;
-    rests.iter().find_map(|rest| {
-        let extensions = rest["security"]["extension"].as_array()?;
-        let oauth = extensions
-            .iter()
-            .find(|extension| extension["url"] == OAUTH_URIS)?;
-        let token = oauth["extension"]
-            .as_array()?
-            .iter()
-            .find(|extension| extension["url"] == "token")?;
-        token["valueUri"].as_str().map(str::to_owned)
-    })
 }
 
 /// An error for a non-success answer: the OAuth error when the body carries one, the status
@@ -341,32 +352,5 @@ pub(crate) fn error_response(response: &Response) -> HostError {
             description: body["error_description"].as_str().map(str::to_owned),
         },
         None => response.unexpected(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_the_token_endpoint_in_a_capability_statement() {
-        let statement = serde_json::json!({
-            "resourceType": "CapabilityStatement",
-            "rest": [{"mode": "server", "security": {"extension": [
-                {"url": "http://example.org/other"},
-                {"url": OAUTH_URIS, "extension": [
-                    {"url": "authorize", "valueUri": "https://auth.example.org/authorize"},
-                    {"url": "token", "valueUri": "https://auth.example.org/oauth2/token"}
-                ]}
-            ]}}]
-        });
-        assert_eq!(
-            capability_token_endpoint(&statement).as_deref(),
-            Some("https://auth.example.org/oauth2/token")
-        );
-        assert_eq!(
-            capability_token_endpoint(&serde_json::json!({"rest": []})),
-            None
-        );
     }
 }
