@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use koppeltaal_core::ReplayKey;
 use koppeltaal_host::{
-    JournalReplayStore, MemoryReplayStore, RedisOptions, RedisReplayStore, ReplayStore,
+    JournalOptions, JournalReplayStore, MemoryReplayStore, RedisOptions, RedisReplayStore,
+    ReplayStore,
 };
 
 fn median(store: &dyn ReplayStore, label: &str, count: u32) {
@@ -46,12 +47,28 @@ fn main() {
     median(&MemoryReplayStore::new(1 << 20), "memory", count);
     let journal = std::env::temp_dir().join(format!("replay-cost-{}.journal", std::process::id()));
     median(
-        &JournalReplayStore::open(&journal, 1 << 20, 1_900_000_000, false).unwrap(),
+        &JournalReplayStore::open_at(
+            &journal,
+            JournalOptions {
+                capacity: 1 << 20,
+                sync: false,
+            },
+            1_900_000_000,
+        )
+        .unwrap(),
         "journal",
         count,
     );
     median(
-        &JournalReplayStore::open(&journal, 1 << 20, 1_900_000_000, true).unwrap(),
+        &JournalReplayStore::open_at(
+            &journal,
+            JournalOptions {
+                capacity: 1 << 20,
+                sync: true,
+            },
+            1_900_000_000,
+        )
+        .unwrap(),
         "journal, fsync per launch",
         count.min(2000),
     );

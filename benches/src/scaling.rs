@@ -1,7 +1,7 @@
 //! The host adapter's `LaunchReceiver` verifying from one thread and from two, with one
 //! replay store shared by both: how the rate scales with cores.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use koppeltaal_core::Policy;
@@ -16,12 +16,12 @@ pub fn receiver(fixture: &Fixture, now: u64) -> LaunchReceiver {
     let keys = StaticKeys::new()
         .with_jwks(ISSUER, fixture.jwks.as_bytes())
         .expect("fixture JWKS");
-    LaunchReceiver::with_keys(
-        Policy::new(AUDIENCE).expect("policy"),
-        Arc::new(keys),
-        Arc::new(MemoryReplayStore::new(fixture.tokens.len())),
-        Arc::new(FixedClock::new(now)),
-    )
+    LaunchReceiver::builder(Policy::new(AUDIENCE).expect("policy"))
+        .keys(keys)
+        .replay(MemoryReplayStore::new(fixture.tokens.len()))
+        .clock(FixedClock::new(now))
+        .build()
+        .expect("receiver")
 }
 
 /// Verifies every token of the fixture once, split over `threads` threads (thread `t` takes

@@ -248,6 +248,14 @@ impl<'t, 'p> Unverified<'t, 'p> {
         self.accept_introspected(now)
     }
 
+    /// Checks every claim at `now` as [`verify`](Self::verify) would, without the signature,
+    /// and keeps the token: for a host that will ask an authorization server about it
+    /// (introspection), so that a launch that is misaddressed, expired or incomplete is
+    /// refused before any network call. Passing it proves nothing about who made the token.
+    pub fn check_claims(&self, now: u64) -> Result<(), Error> {
+        self.parsed.claims.check_launch(self.policy, now)
+    }
+
     /// Accepts a launch that an authorization server has just declared active through token
     /// introspection (RFC 7662), which is how a module may verify without holding the portal's
     /// keys. The signature is **not** checked here (that is what the server did); every claim

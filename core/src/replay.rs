@@ -81,13 +81,31 @@ const VACANT: Slot = Slot {
 /// Implemented by [`ReplayGuard`] (fixed capacity, no allocator) and, with the `alloc`
 /// feature, [`HeapReplayGuard`] (capacity chosen at run time); the host adapter adds stores
 /// shared between processes.
+///
+/// # Time
+///
+/// Every call carries the caller's `now`. A guard keeps the highest `now` it has seen (its
+/// high-water mark) and judges by that, never by an earlier time: a request that stalled with
+/// an old `now`, or a wall clock that stepped back, cannot make it treat a forgotten entry as
+/// never seen. A token whose `forget_at` is not after the high-water mark is refused as
+/// [`Error::Expired`], since the guard may already have forgotten it.
 pub trait ReplayProtection {
-    /// Records `key` until `forget_at` (Unix seconds) unless it is already recorded and live
-    /// at `now` ([`Error::Replayed`]); [`Error::ReplayStoreFull`] when it cannot remember more.
+    /// Whether `key` could be recorded until `forget_at` (Unix seconds) at `now`: `Ok`, or
+    /// [`Error::Replayed`] (recorded and live), [`Error::Expired`] (`forget_at` not after the
+    /// high-water mark), [`Error::ReplayStoreFull`] (no room). Records nothing; a
+    /// [`check_and_record`](Self::check_and_record) right after it with the same arguments
+    /// succeeds. For a store that must write elsewhere (a journal) before it remembers.
+    fn check(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error>;
+
+    /// Records `key` until `forget_at` (Unix seconds) unless [`check`](Self::check) refuses it.
     fn check_and_record(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error>;
 }
 
 impl<T: ReplayProtection + ?Sized> ReplayProtection for &mut T {
+    fn check(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error> {
+        (**self).check(key, forget_at, now)
+    }
+
     fn check_and_record(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error> {
         (**self).check_and_record(key, forget_at, now)
     }
@@ -156,9 +174,15 @@ impl<const N: usize> ReplayGuard<N> {
         N
     }
 
-    /// Whether `key` is remembered and still live at `now`.
+    /// Whether `key` is remembered and still live at `now` (or at the high-water mark, if
+    /// that is later).
     pub fn contains(&self, key: ReplayKey, now: u64) -> bool {
-        Ring::contains(&self.slots, &self.buckets, key, now)
+        Ring::contains(&self.slots, &self.buckets, key, self.ring.at(now))
+    }
+
+    /// The highest `now` the guard has been given (0 for a new guard).
+    pub fn high_water(&self) -> u64 {
+        self.ring.high_water
     }
 
     /// Forgets every entry.
@@ -174,6 +198,11 @@ impl<const N: usize> ReplayGuard<N> {
 }
 
 impl<const N: usize> ReplayProtection for ReplayGuard<N> {
+    fn check(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error> {
+        self.ring
+            .check(&mut self.slots, &mut self.buckets, key, forget_at, now)
+    }
+
     fn check_and_record(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error> {
         self.ring
             .check_and_record(&mut self.slots, &mut self.buckets, key, forget_at, now)
@@ -217,9 +246,15 @@ impl HeapReplayGuard {
         self.slots.len()
     }
 
-    /// Whether `key` is remembered and still live at `now`.
+    /// Whether `key` is remembered and still live at `now` (or at the high-water mark, if
+    /// that is later).
     pub fn contains(&self, key: ReplayKey, now: u64) -> bool {
-        Ring::contains(&self.slots, &self.buckets, key, now)
+        Ring::contains(&self.slots, &self.buckets, key, self.ring.at(now))
+    }
+
+    /// The highest `now` the guard has been given (0 for a new guard).
+    pub fn high_water(&self) -> u64 {
+        self.ring.high_water
     }
 
     /// The entries held, oldest first, as (key, forget-at) pairs; some may have expired.
@@ -230,6 +265,11 @@ impl HeapReplayGuard {
 
 #[cfg(feature = "alloc")]
 impl ReplayProtection for HeapReplayGuard {
+    fn check(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error> {
+        self.ring
+            .check(&mut self.slots, &mut self.buckets, key, forget_at, now)
+    }
+
     fn check_and_record(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error> {
         self.ring
             .check_and_record(&mut self.slots, &mut self.buckets, key, forget_at, now)
@@ -245,6 +285,8 @@ struct Ring {
     len: usize,
     /// No compaction before this time: the last one found every entry live until then.
     compact_not_before: u64,
+    /// The highest `now` seen: time never runs backwards for the guard.
+    high_water: u64,
 }
 
 impl Ring {
@@ -252,7 +294,13 @@ impl Ring {
         start: 0,
         len: 0,
         compact_not_before: 0,
+        high_water: 0,
     };
+
+    /// The time to judge by: `now`, or the high-water mark if that is later.
+    fn at(&self, now: u64) -> u64 {
+        self.high_water.max(now)
+    }
 
     fn entries<'s>(&self, slots: &'s [Slot]) -> impl Iterator<Item = (ReplayKey, u64)> + 's {
         let (start, capacity) = (self.start, slots.len());
@@ -279,7 +327,9 @@ impl Ring {
         Self::find(slots, buckets, key).is_some_and(|slot| slots[slot].forget_at > now)
     }
 
-    fn check_and_record(
+    /// Raises the high-water mark to `now`, then checks that `key` can be recorded (evicting
+    /// or compacting expired entries to make room).
+    fn check(
         &mut self,
         slots: &mut [Slot],
         buckets: &mut [u32],
@@ -287,6 +337,11 @@ impl Ring {
         forget_at: u64,
         now: u64,
     ) -> Result<(), Error> {
+        let now = self.at(now);
+        self.high_water = now;
+        if forget_at <= now {
+            return Err(Error::Expired);
+        }
         let capacity = slots.len();
         if Self::contains(slots, buckets, key, now) {
             return Err(Error::Replayed);
@@ -298,6 +353,19 @@ impl Ring {
         if self.len == capacity {
             return Err(Error::ReplayStoreFull);
         }
+        Ok(())
+    }
+
+    fn check_and_record(
+        &mut self,
+        slots: &mut [Slot],
+        buckets: &mut [u32],
+        key: ReplayKey,
+        forget_at: u64,
+        now: u64,
+    ) -> Result<(), Error> {
+        self.check(slots, buckets, key, forget_at, now)?;
+        let capacity = slots.len();
         // An expired entry with the same key may still be indexed. It stays harmless: the new
         // entry goes to the front of the chain, so `find` sees it first, and the old one is
         // unlinked by slot when it is evicted.
@@ -436,6 +504,42 @@ mod tests {
             guard.check_and_record(key(4), 1000, 11),
             Err(Error::ReplayStoreFull)
         );
+    }
+
+    #[test]
+    fn an_older_now_never_revives_a_forgotten_entry() {
+        let mut guard = ReplayGuard::<4>::new();
+        assert_eq!(guard.check_and_record(key(1), 100, 10), Ok(()));
+        // A later request moves time past key(1)'s forget-at; the entry may now be evicted.
+        assert_eq!(guard.check_and_record(key(2), 300, 150), Ok(()));
+        assert_eq!(guard.high_water(), 150);
+        // A request that stalled (or a clock that stepped back) still says 50: key(1) would be
+        // live then, and it may have been forgotten, so it is refused, never accepted.
+        assert_eq!(guard.check_and_record(key(1), 100, 50), Err(Error::Expired));
+        assert!(!guard.contains(key(1), 50));
+        assert!(
+            guard.contains(key(2), 50),
+            "judged at the high-water mark, 150"
+        );
+        assert_eq!(guard.high_water(), 150, "an older now does not lower it");
+        // A token live beyond the mark is judged normally.
+        assert_eq!(guard.check_and_record(key(3), 200, 50), Ok(()));
+        assert_eq!(
+            guard.check_and_record(key(3), 200, 60),
+            Err(Error::Replayed)
+        );
+    }
+
+    #[test]
+    fn check_alone_records_nothing() {
+        let mut guard = ReplayGuard::<1>::new();
+        assert_eq!(guard.check(key(1), 100, 10), Ok(()));
+        assert_eq!(guard.check(key(1), 100, 10), Ok(()));
+        assert!(guard.is_empty());
+        assert_eq!(guard.check_and_record(key(1), 100, 10), Ok(()));
+        assert_eq!(guard.check(key(1), 100, 11), Err(Error::Replayed));
+        assert_eq!(guard.check(key(2), 100, 11), Err(Error::ReplayStoreFull));
+        assert_eq!(guard.check(key(2), 100, 100), Err(Error::Expired));
     }
 
     #[test]

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use koppeltaal_core::{Algorithm, Error, Part, Policy};
 use koppeltaal_host::{
-    FixedClock, HostError, HttpOptions, JournalReplayStore, KeyCacheOptions, LaunchReceiver,
-    MemoryReplayStore, PrivateKey, RemoteKeys, ReplayStore, SharedSigner, StaticKeys,
-    jwks_document, os_rng,
+    FixedClock, HostError, HttpOptions, JournalOptions, JournalReplayStore, KeyCacheOptions,
+    LaunchReceiver, MemoryReplayStore, PrivateKey, RemoteKeys, ReplayStore, SharedSigner,
+    StaticKeys, jwks_document, os_rng,
 };
 use koppeltaal_tests::http_stub::{Reply, StubServer};
 use koppeltaal_tests::{AUDIENCE, ISSUER};
@@ -90,12 +90,12 @@ fn receiver(portal: &Portal, replay: Arc<dyn ReplayStore>) -> LaunchReceiver {
     let keys = StaticKeys::new()
         .with_jwks(ISSUER, portal.jwks.as_bytes())
         .unwrap();
-    LaunchReceiver::with_keys(
-        Policy::new(AUDIENCE).unwrap(),
-        Arc::new(keys),
-        replay,
-        Arc::new(FixedClock::new(NOW)),
-    )
+    LaunchReceiver::builder(Policy::new(AUDIENCE).unwrap())
+        .keys(keys)
+        .replay(replay)
+        .clock(FixedClock::new(NOW))
+        .build()
+        .unwrap()
 }
 
 fn refused(receiver: &LaunchReceiver, token: &str) -> HostError {
@@ -473,10 +473,30 @@ fn a_token_replayed_after_a_restart_of_the_receiver_is_refused() {
         std::env::temp_dir().join(format!("attack-{}.journal", koppeltaal_host::new_jti()));
     let token = portal.launch(&claims());
     {
-        let store = Arc::new(JournalReplayStore::open(&journal, 64, NOW, false).unwrap());
+        let store = Arc::new(
+            JournalReplayStore::open_at(
+                &journal,
+                JournalOptions {
+                    capacity: 64,
+                    sync: false,
+                },
+                NOW,
+            )
+            .unwrap(),
+        );
         assert!(receiver(&portal, store).receive_token(&token).is_ok());
     }
-    let store = Arc::new(JournalReplayStore::open(&journal, 64, NOW + 1, false).unwrap());
+    let store = Arc::new(
+        JournalReplayStore::open_at(
+            &journal,
+            JournalOptions {
+                capacity: 64,
+                sync: false,
+            },
+            NOW + 1,
+        )
+        .unwrap(),
+    );
     assert!(matches!(
         refused(&receiver(&portal, store), &token),
         HostError::Core(Error::Replayed)
@@ -502,12 +522,12 @@ fn a_token_signed_by_a_key_rotated_out_of_the_jwks_is_refused() {
     )
     .with_issuer(ISSUER, &server.url("/jwks"))
     .unwrap();
-    let receiver = LaunchReceiver::with_keys(
-        Policy::new(AUDIENCE).unwrap(),
-        Arc::new(keys),
-        Arc::new(MemoryReplayStore::new(64)),
-        clock.clone(),
-    );
+    let receiver = LaunchReceiver::builder(Policy::new(AUDIENCE).unwrap())
+        .keys(keys)
+        .replay(MemoryReplayStore::new(64))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     assert!(
         receiver
             .receive_token(&old.launch(&with(claims(), "jti", json!("before-rotation"))))

@@ -233,14 +233,17 @@ fn a_receiver_in_introspection_mode_follows_the_servers_verdict_then_checks_clai
         HttpOptions::default(),
     )
     .unwrap();
-    let receiver = LaunchReceiver::with_introspection(
+    let receiver = LaunchReceiver::builder(
         Policy::new(AUDIENCE)
             .unwrap()
             .with_algorithms(AlgorithmSet::HTI),
-        Arc::new(introspector),
-        Arc::new(MemoryReplayStore::new(64)),
-        Arc::new(SystemClock),
-    );
+    )
+    .introspection(introspector)
+    .issuer(ISSUER)
+    .replay(MemoryReplayStore::new(64))
+    .clock(SystemClock)
+    .build()
+    .unwrap();
     let now = SystemClock.now();
     let token = portal_launch(&portal, now);
     assert_eq!(
@@ -272,14 +275,16 @@ fn a_receiver_fetches_the_portals_keys_over_http() {
     )
     .with_issuer(ISSUER, &server.url("/.well-known/jwks.json"))
     .unwrap();
-    let receiver = LaunchReceiver::with_keys(
+    let receiver = LaunchReceiver::builder(
         Policy::new(AUDIENCE)
             .unwrap()
             .with_algorithms(AlgorithmSet::HTI),
-        Arc::new(keys),
-        Arc::new(MemoryReplayStore::new(64)),
-        clock,
-    );
+    )
+    .keys(keys)
+    .replay(MemoryReplayStore::new(64))
+    .clock(clock)
+    .build()
+    .unwrap();
     for _ in 0..3 {
         receiver
             .receive_token(&portal_launch(&portal, SystemClock.now()))

@@ -211,16 +211,93 @@ fn a_receiver_in_introspection_mode_accepts_a_launch_once() {
     let policy = Policy::new(&network.module_audience())
         .unwrap()
         .with_algorithms(AlgorithmSet::HTI);
-    let receiver = LaunchReceiver::with_introspection(
-        policy,
-        Arc::new(introspector),
-        Arc::new(MemoryReplayStore::new(64)),
-        Arc::new(SystemClock),
-    );
+    let receiver = LaunchReceiver::builder(policy)
+        .introspection(introspector)
+        .issuer(PORTAL)
+        .replay(MemoryReplayStore::new(64))
+        .clock(SystemClock)
+        .build()
+        .unwrap();
     let launch = network.launch();
     let accepted = receiver.receive_token(&launch).unwrap();
     assert_eq!(accepted.resource(), "Task/t1");
     assert_eq!(accepted.idp_hint(), Some("https://idp.example.org"));
     let again = receiver.receive_token(&launch).unwrap_err();
     assert_eq!((again.name(), again.code()), ("Inactive", 911));
+}
+
+#[test]
+fn what_can_be_refused_locally_never_reaches_the_server() {
+    let network = Network::start();
+    let introspector =
+        Introspector::for_client(network.discovering_client(), HttpOptions::default()).unwrap();
+    let receiver = LaunchReceiver::builder(
+        Policy::new(&network.module_audience())
+            .unwrap()
+            .with_algorithms(AlgorithmSet::HTI),
+    )
+    .introspection(introspector)
+    .issuer(PORTAL)
+    .build()
+    .unwrap();
+    let stranger = LaunchToken::new(
+        "https://stranger.example.org",
+        &network.module_audience(),
+        "Patient/p1",
+        "Task/t1",
+        "https://module.example.org/ActivityDefinition/ad1",
+        now(),
+    )
+    .unwrap()
+    .sign_to_string(
+        network.portal_key.signer(None).unwrap().as_ref(),
+        &mut os_rng(),
+    )
+    .unwrap();
+    let cases = [
+        (stranger, "WrongIssuer"),
+        (
+            network.launch_for("Device/another-module", now()),
+            "WrongAudience",
+        ),
+        (
+            network.launch_for(&network.module_audience(), now() - 3600),
+            "Expired",
+        ),
+        (
+            network.launch_for(&network.module_audience(), now() + 3600),
+            "IssuedInFuture",
+        ),
+        ("not.a.token".to_owned(), "InvalidBase64"),
+    ];
+    for (token, expected) in cases {
+        let refused = receiver.receive_token(&token).unwrap_err();
+        assert_eq!(refused.name(), expected);
+    }
+    network.auth.seen(|seen| {
+        assert_eq!(
+            seen.introspections, 0,
+            "no call for a launch refused locally"
+        );
+    });
+    // A launch that passes every local check is introspected, then recorded.
+    let launch = network.launch();
+    receiver.receive_token(&launch).unwrap();
+    network.auth.seen(|seen| assert_eq!(seen.introspections, 1));
+}
+
+#[test]
+fn introspection_mode_needs_an_issuer() {
+    let network = Network::start();
+    let introspector =
+        Introspector::for_client(network.discovering_client(), HttpOptions::default()).unwrap();
+    let built = LaunchReceiver::builder(Policy::new("Device/1").unwrap())
+        .introspection(introspector)
+        .build();
+    assert!(matches!(
+        built,
+        Err(HostError::Core(
+            koppeltaal_core::Error::InvalidConfiguration
+        ))
+    ));
 }

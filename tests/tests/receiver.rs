@@ -5,8 +5,8 @@ use std::sync::{Arc, Barrier};
 
 use koppeltaal_core::{Algorithm, AlgorithmSet, Error, LaunchToken, Policy};
 use koppeltaal_host::{
-    Clock, FixedClock, HostError, JournalReplayStore, LaunchReceiver, MemoryReplayStore,
-    PrivateKey, ReplayStore, StaticKeys, jwks_document, os_rng,
+    Clock, FixedClock, HostError, JournalOptions, JournalReplayStore, LaunchReceiver,
+    MemoryReplayStore, PrivateKey, ReplayStore, StaticKeys, jwks_document, os_rng,
 };
 use koppeltaal_tests::{AUDIENCE, ISSUER};
 
@@ -59,7 +59,12 @@ fn receiver(
     replay: Arc<dyn ReplayStore>,
     clock: &Arc<FixedClock>,
 ) -> LaunchReceiver {
-    LaunchReceiver::with_keys(policy(), portal.keys(), replay, clock.clone())
+    LaunchReceiver::builder(policy())
+        .keys(portal.keys())
+        .replay(replay)
+        .clock(clock.clone())
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -113,7 +118,17 @@ fn the_journal_keeps_a_replay_refused_across_a_restart() {
     let token = portal.launch(T0);
     let other = portal.launch(T0);
     {
-        let store = Arc::new(JournalReplayStore::open(&journal, 64, clock.now(), false).unwrap());
+        let store = Arc::new(
+            JournalReplayStore::open_at(
+                &journal,
+                JournalOptions {
+                    capacity: 64,
+                    sync: false,
+                },
+                clock.now(),
+            )
+            .unwrap(),
+        );
         let receiver = receiver(&portal, store, &clock);
         receiver.receive_token(&token).unwrap();
         assert_eq!(
@@ -122,7 +137,17 @@ fn the_journal_keeps_a_replay_refused_across_a_restart() {
         );
     } // the process "ends"
     clock.advance(10);
-    let store = Arc::new(JournalReplayStore::open(&journal, 64, clock.now(), false).unwrap());
+    let store = Arc::new(
+        JournalReplayStore::open_at(
+            &journal,
+            JournalOptions {
+                capacity: 64,
+                sync: false,
+            },
+            clock.now(),
+        )
+        .unwrap(),
+    );
     let receiver = receiver(&portal, store, &clock);
     assert_eq!(
         receiver.receive_token(&token).unwrap_err().code(),
@@ -147,16 +172,32 @@ fn the_journal_drops_expired_entries_and_refuses_a_foreign_file() {
     let journal = directory.join("replay.journal");
     let key = |n: u8| koppeltaal_core::ReplayKey::from_bytes([n; 12]);
     {
-        let store = JournalReplayStore::open(&journal, 8, T0, true).unwrap();
+        let store = JournalReplayStore::open_at(
+            &journal,
+            JournalOptions {
+                capacity: 8,
+                sync: true,
+            },
+            T0,
+        )
+        .unwrap();
         store.check_and_record(key(1), T0 + 100, T0).unwrap();
         store.check_and_record(key(2), T0 + 1000, T0).unwrap();
     }
-    // 8 bytes of magic, two 20-byte records.
-    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 8 + 2 * 20);
-    let store = JournalReplayStore::open(&journal, 8, T0 + 500, true).unwrap();
+    // 8 bytes of magic, two 24-byte records.
+    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 8 + 2 * 24);
+    let store = JournalReplayStore::open_at(
+        &journal,
+        JournalOptions {
+            capacity: 8,
+            sync: true,
+        },
+        T0 + 500,
+    )
+    .unwrap();
     assert_eq!(
         std::fs::metadata(&journal).unwrap().len(),
-        8 + 20,
+        8 + 24,
         "compacted to the live entry"
     );
     assert!(
@@ -172,12 +213,29 @@ fn the_journal_drops_expired_entries_and_refuses_a_foreign_file() {
     let mut bytes = std::fs::read(&journal).unwrap();
     bytes.extend_from_slice(&[9u8; 7]);
     std::fs::write(&journal, &bytes).unwrap();
-    assert!(JournalReplayStore::open(&journal, 8, T0 + 500, true).is_ok());
+    assert!(
+        JournalReplayStore::open_at(
+            &journal,
+            JournalOptions {
+                capacity: 8,
+                sync: true
+            },
+            T0 + 500
+        )
+        .is_ok()
+    );
 
     let foreign = directory.join("not-a-journal");
     std::fs::write(&foreign, b"hello world").unwrap();
     assert!(matches!(
-        JournalReplayStore::open(&foreign, 8, T0, false),
+        JournalReplayStore::open_at(
+            &foreign,
+            JournalOptions {
+                capacity: 8,
+                sync: false
+            },
+            T0
+        ),
         Err(HostError::Io(_))
     ));
     assert_eq!(
@@ -228,4 +286,69 @@ fn tempdir() -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("koppeltaal-test-{}", koppeltaal_host::new_jti()));
     std::fs::create_dir_all(&path).unwrap();
     path
+}
+
+/// A key source whose lookup takes `delay` seconds of the receiver's clock, as a slow JWKS
+/// fetch would.
+struct SlowKeys {
+    keys: Arc<StaticKeys>,
+    clock: Arc<FixedClock>,
+    delay: u64,
+}
+
+impl koppeltaal_host::KeySource for SlowKeys {
+    fn keys_for(
+        &self,
+        issuer: &str,
+        kid: &str,
+    ) -> Result<Arc<koppeltaal_host::HostKeySet>, HostError> {
+        self.clock.advance(self.delay);
+        self.keys.keys_for(issuer, kid)
+    }
+}
+
+#[test]
+fn the_clock_is_read_after_fetching_keys_not_before() {
+    let portal = Portal::new();
+    let clock = Arc::new(FixedClock::new(T0 + 200));
+    let receiver = LaunchReceiver::builder(policy())
+        .keys(SlowKeys {
+            keys: portal.keys(),
+            clock: Arc::clone(&clock),
+            delay: 400,
+        })
+        .clock(Arc::clone(&clock))
+        .build()
+        .unwrap();
+    // Valid when it arrived (T0 + 200), expired by the time the keys were there (T0 + 600).
+    let refused = receiver.receive_token(&portal.launch(T0)).unwrap_err();
+    assert_eq!(refused.code(), Error::Expired.code(), "{refused}");
+}
+
+#[test]
+fn a_replay_store_judges_by_the_latest_time_it_has_seen() {
+    let portal = Portal::new();
+    let store = Arc::new(MemoryReplayStore::new(64));
+    let late = Arc::new(FixedClock::new(T0 + 400));
+    let early = Arc::new(FixedClock::new(T0 + 100));
+    // Two receivers share the store; one has a clock that lags (a stalled request, or a
+    // clock stepped back).
+    let ahead = receiver(&portal, store.clone(), &late);
+    let behind = receiver(&portal, store, &early);
+    let token = portal.launch(T0);
+    // Accepted by the lagging one, then the other moves the store's time past the token's life.
+    behind.receive_token(&token).unwrap();
+    ahead.receive_token(&portal.launch(T0 + 300)).unwrap();
+    // The first token, still "valid" to the lagging clock, is never accepted again.
+    let again = behind.receive_token(&token).unwrap_err();
+    assert_eq!(again.code(), Error::Expired.code(), "{again}");
+    // Another token whose life (with leeway, until T0 + 260) ended before the store's latest
+    // time (T0 + 400), though the lagging clock (T0 + 100) finds it valid.
+    let fresh_for_behind = portal.launch(T0 - 100);
+    let refused = behind.receive_token(&fresh_for_behind).unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Error::Expired.code(),
+        "its life ends before the store's latest time: it may have been forgotten"
+    );
 }

@@ -50,15 +50,13 @@ pub(crate) fn run() -> Result<(), Failure> {
     )
     .with_issuer(PORTAL, &jwks_url)?;
     let policy = Policy::new(MODULE)?;
-    let receiver = LaunchReceiver::with_keys(
-        policy.clone(),
-        Arc::new(keys),
-        Arc::new(MemoryReplayStore::new(1 << 16)),
-        Arc::clone(&clock),
-    );
+    let receiver = LaunchReceiver::builder(policy.clone())
+        .keys(keys)
+        .replay(MemoryReplayStore::new(1 << 16))
+        .clock(Arc::clone(&clock))
+        .build()?;
     let endpoint = Arc::new(Endpoint {
         receiver,
-        issuer: PORTAL.into(),
         own_jwks: None,
         log: false,
     });
@@ -133,8 +131,8 @@ pub(crate) fn run() -> Result<(), Failure> {
 
     println!("\nSpeed, one core:");
     measure(&endpoint.receiver, &signer, &policy, &jwks, now)?;
-    module.stop();
-    jwks_server.stop();
+    module.stop(Duration::from_secs(5));
+    jwks_server.stop(Duration::from_secs(5));
     Ok(())
 }
 

@@ -2,28 +2,45 @@
 //!
 //! Hand-written around `httparse` because the usual small blocking server (`tiny_http`)
 //! spawns a thread per connection without limit and sets no read timeouts: a launch endpoint
-//! facing the internet must not be exhaustible by slow or numerous clients. Here a fixed
-//! pool of workers serves connections from a bounded queue (a full queue is answered `503`
-//! at once), every socket has read and write timeouts, request heads and bodies have caps,
-//! and every response closes its connection.
+//! facing the internet must not be exhaustible by slow or numerous clients. Here:
+//!
+//! - **Connections are capped**, in total and per client address; beyond either cap a
+//!   connection is answered `503` at once and closed, without reading it.
+//! - **Each request has a deadline** for its head and body together (10 s by default); every
+//!   read waits at most for the time left, so a client trickling one byte at a time is cut
+//!   off (`408`) when the deadline passes, however often it sends.
+//! - **Reading does not hold a worker.** Each admitted connection reads its request on a
+//!   thread of its own (small stack; their number is the connection cap); only a complete
+//!   request takes one of the `workers` permits to be handled. Slow clients therefore use up
+//!   connection slots, not the capacity to answer genuine launches.
+//! - **A panic is contained** to its connection: it is caught, answered `500`, and the slot
+//!   and permit are released, so the server keeps its full size.
+//! - Heads and bodies have caps (`431`, `413`), chunked bodies are refused (`411`), writes
+//!   have a timeout, and every response closes its connection.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::collections::HashMap;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The bounds of a server.
 #[derive(Clone, Debug)]
 pub(crate) struct Limits {
-    /// Connections served at once.
+    /// Requests handled at once (the rest of the admitted connections wait for a permit).
     pub(crate) workers: usize,
-    /// Connections accepted and waiting for a worker; more are answered 503.
-    pub(crate) queue: usize,
-    /// Longest wait for each read and write on a socket.
-    pub(crate) io_timeout: Duration,
+    /// Connections open at once; more are answered 503.
+    pub(crate) max_connections: usize,
+    /// Connections open at once from one client address (0: no limit; behind a load
+    /// balancer every connection has the balancer's address).
+    pub(crate) max_per_client: usize,
+    /// Longest a client may take to send its whole request, head and body.
+    pub(crate) request_deadline: Duration,
+    /// Longest wait for each write of the response.
+    pub(crate) write_timeout: Duration,
     /// Largest request line plus headers.
     pub(crate) max_head: usize,
     /// Largest request body.
@@ -34,8 +51,10 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             workers: 8,
-            queue: 64,
-            io_timeout: Duration::from_secs(5),
+            max_connections: 256,
+            max_per_client: 32,
+            request_deadline: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(5),
             max_head: 8 * 1024,
             max_body: koppeltaal_host::MAX_FORM_BODY,
         }
@@ -78,12 +97,103 @@ impl Response {
 
 type Handler = dyn Fn(&Request) -> Response + Send + Sync;
 
+/// The stack of a connection thread: reading, parsing, verifying a launch (RSA-4096 at most)
+/// and, for a handler that fetches keys, a TLS client. Measured need is far below this.
+const CONNECTION_STACK: usize = 512 * 1024;
+
+/// The connections open now, in total and per client address.
+#[derive(Default)]
+struct Connections {
+    total: usize,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+/// State shared by the acceptor and the connection threads.
+struct Shared {
+    limits: Limits,
+    handler: Arc<Handler>,
+    connections: Mutex<Connections>,
+    /// Signalled when a connection closes (for shutdown).
+    closed: Condvar,
+    /// Free handler permits.
+    permits: Mutex<usize>,
+    permit_freed: Condvar,
+}
+
+impl Shared {
+    fn connections(&self) -> MutexGuard<'_, Connections> {
+        self.connections.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a new connection from `client`, unless a cap is reached.
+    fn admit(&self, client: IpAddr) -> bool {
+        let mut connections = self.connections();
+        let from_client = connections.per_client.get(&client).copied().unwrap_or(0);
+        let per_client_full =
+            self.limits.max_per_client > 0 && from_client >= self.limits.max_per_client;
+        if connections.total >= self.limits.max_connections || per_client_full {
+            return false;
+        }
+        connections.total += 1;
+        *connections.per_client.entry(client).or_insert(0) += 1;
+        true
+    }
+
+    fn release(&self, client: IpAddr) {
+        let mut connections = self.connections();
+        connections.total = connections.total.saturating_sub(1);
+        if let Some(count) = connections.per_client.get_mut(&client) {
+            *count -= 1;
+            if *count == 0 {
+                connections.per_client.remove(&client);
+            }
+        }
+        self.closed.notify_all();
+    }
+
+    /// Takes a handler permit, waiting at most `wait`.
+    fn acquire(&self, wait: Duration) -> Option<Permit<'_>> {
+        let permits = self.permits.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut permits, _) = self
+            .permit_freed
+            .wait_timeout_while(permits, wait, |free| *free == 0)
+            .unwrap_or_else(|e| e.into_inner());
+        if *permits == 0 {
+            return None;
+        }
+        *permits -= 1;
+        Some(Permit(self))
+    }
+}
+
+/// A handler permit, given back when dropped (also when the handler panicked).
+struct Permit<'s>(&'s Shared);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self.0.permits.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.permit_freed.notify_one();
+    }
+}
+
+/// A connection slot, released when dropped (also when its thread panicked).
+struct Slot {
+    shared: Arc<Shared>,
+    client: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.shared.release(self.client);
+    }
+}
+
 /// A running server; [`stop`](HttpServer::stop) or drop it to shut it down.
 pub(crate) struct HttpServer {
     address: SocketAddr,
     stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     acceptor: Option<JoinHandle<()>>,
-    workers: Vec<JoinHandle<()>>,
 }
 
 impl HttpServer {
@@ -96,24 +206,23 @@ impl HttpServer {
         let listener = TcpListener::bind(address)?;
         let address = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
-        let (sender, receiver) = sync_channel::<TcpStream>(limits.queue);
-        let receiver = Arc::new(Mutex::new(receiver));
-        let workers = (0..limits.workers.max(1))
-            .map(|_| {
-                let (receiver, handler, limits) =
-                    (Arc::clone(&receiver), Arc::clone(&handler), limits.clone());
-                std::thread::spawn(move || work(&receiver, handler.as_ref(), &limits))
-            })
-            .collect();
+        let shared = Arc::new(Shared {
+            permits: Mutex::new(limits.workers.max(1)),
+            limits,
+            handler,
+            connections: Mutex::new(Connections::default()),
+            closed: Condvar::new(),
+            permit_freed: Condvar::new(),
+        });
         let acceptor = {
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || accept(&listener, &sender, &stop, &limits))
+            let (stop, shared) = (Arc::clone(&stop), Arc::clone(&shared));
+            std::thread::spawn(move || accept(&listener, &shared, &stop))
         };
         Ok(HttpServer {
             address,
             stop,
+            shared,
             acceptor: Some(acceptor),
-            workers,
         })
     }
 
@@ -129,75 +238,130 @@ impl HttpServer {
         }
     }
 
-    /// Stops accepting, lets the workers finish, and returns.
-    pub(crate) fn stop(mut self) {
-        self.shutdown();
+    /// Stops accepting, lets the connections in flight finish (waiting at most `grace`), and
+    /// returns.
+    pub(crate) fn stop(mut self, grace: Duration) {
+        self.shutdown(grace);
     }
 
-    fn shutdown(&mut self) {
+    fn shutdown(&mut self, grace: Duration) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag; dropping its sender ends the workers.
+        // Wake the accept loop so it sees the flag.
         let _ = TcpStream::connect(self.address);
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
-        }
+        let connections = self.shared.connections();
+        let _ = self
+            .shared
+            .closed
+            .wait_timeout_while(connections, grace, |open| open.total > 0);
     }
 }
 
 impl Drop for HttpServer {
     fn drop(&mut self) {
         if self.acceptor.is_some() {
-            self.shutdown();
+            self.shutdown(Duration::from_secs(1));
         }
     }
 }
 
-fn accept(
-    listener: &TcpListener,
-    queue: &SyncSender<TcpStream>,
-    stop: &AtomicBool,
-    limits: &Limits,
-) {
+fn accept(listener: &TcpListener, shared: &Arc<Shared>, stop: &AtomicBool) {
     for stream in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        let Ok(stream) = stream else { continue };
-        let _ = stream.set_read_timeout(Some(limits.io_timeout));
-        let _ = stream.set_write_timeout(Some(limits.io_timeout));
-        match queue.try_send(stream) {
-            Ok(()) => {}
-            Err(TrySendError::Full(mut stream)) => {
-                let _ = write_response(&mut stream, &Response::text(503, "busy, try again\n"));
-            }
-            Err(TrySendError::Disconnected(_)) => return,
+        let Ok(mut stream) = stream else { continue };
+        let Ok(peer) = stream.peer_addr() else {
+            continue;
+        };
+        let client = peer.ip();
+        if !shared.admit(client) {
+            refuse_fast(&mut stream, "too many connections, try again\n");
+            continue;
         }
+        let slot = Slot {
+            shared: Arc::clone(shared),
+            client,
+        };
+        // If no thread can be made, the closure is dropped unrun: the connection closes and
+        // its slot is released with it.
+        let _ = std::thread::Builder::new()
+            .name("koppeltaal-connection".into())
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || serve_connection(stream, slot));
     }
 }
 
-fn work(queue: &Mutex<Receiver<TcpStream>>, handler: &Handler, limits: &Limits) {
-    loop {
-        let next = queue.lock().map(|receiver| receiver.recv());
-        let Ok(Ok(mut stream)) = next else { return };
-        let response = match read_request(&mut stream, limits) {
-            Ok(request) => handler(&request),
-            Err(Refusal::Respond(response)) => response,
-            Err(Refusal::Drop) => continue,
+/// A 503 for a connection that is not admitted: written without waiting for the client (a
+/// full send buffer is its problem), then closed.
+fn refuse_fast(stream: &mut TcpStream, why: &str) {
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+    let _ = write_response(stream, &Response::text(503, why));
+}
+
+fn serve_connection(mut stream: TcpStream, slot: Slot) {
+    let shared = &*slot.shared;
+    let limits = &shared.limits;
+    let _ = stream.set_write_timeout(Some(limits.write_timeout));
+    let deadline = Instant::now() + limits.request_deadline;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let request = match read_request(&mut stream, limits, deadline) {
+            Ok(request) => request,
+            Err(Refusal::Respond(response)) => return Some(response),
+            Err(Refusal::Drop) => return None,
         };
-        let _ = write_response(&mut stream, &response);
-    }
+        // Handling waits for a permit at most as long as a request may take to arrive.
+        let Some(_permit) = shared.acquire(limits.request_deadline) else {
+            return Some(Response::text(503, "busy, try again\n"));
+        };
+        Some((shared.handler)(&request))
+    }));
+    let response = match outcome {
+        Ok(Some(response)) => response,
+        Ok(None) => return,
+        Err(_) => Response::text(500, "internal error\n"),
+    };
+    let _ = write_response(&mut stream, &response);
+    drop(slot);
 }
 
 enum Refusal {
     Respond(Response),
-    /// The client went away or was too slow: nothing to answer.
+    /// The client went away: nothing to answer.
     Drop,
 }
 
-fn read_request(stream: &mut TcpStream, limits: &Limits) -> Result<Request, Refusal> {
+/// Reads once into `buffer`, waiting at most until `deadline`.
+fn read_before(
+    stream: &mut TcpStream,
+    buffer: &mut [u8],
+    deadline: Instant,
+) -> Result<usize, Refusal> {
+    let too_slow = || Refusal::Respond(Response::text(408, "request took too long\n"));
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(too_slow());
+    }
+    stream
+        .set_read_timeout(Some(left))
+        .map_err(|_| Refusal::Drop)?;
+    match stream.read(buffer) {
+        Ok(0) => Err(Refusal::Drop),
+        Ok(read) => Ok(read),
+        Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(too_slow())
+        }
+        Err(_) => Err(Refusal::Drop),
+    }
+}
+
+fn read_request(
+    stream: &mut TcpStream,
+    limits: &Limits,
+    deadline: Instant,
+) -> Result<Request, Refusal> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -210,10 +374,8 @@ fn read_request(stream: &mut TcpStream, limits: &Limits) -> Result<Request, Refu
                 "request head too large\n",
             )));
         }
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return Err(Refusal::Drop),
-            Ok(read) => buffer.extend_from_slice(&chunk[..read]),
-        }
+        let read = read_before(stream, &mut chunk, deadline)?;
+        buffer.extend_from_slice(&chunk[..read]);
     };
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut parsed = httparse::Request::new(&mut headers);
@@ -251,10 +413,8 @@ fn read_request(stream: &mut TcpStream, limits: &Limits) -> Result<Request, Refu
     body.truncate(length);
     while body.len() < length {
         let want = (length - body.len()).min(chunk.len());
-        match stream.read(&mut chunk[..want]) {
-            Ok(0) | Err(_) => return Err(Refusal::Drop),
-            Ok(read) => body.extend_from_slice(&chunk[..read]),
-        }
+        let read = read_before(stream, &mut chunk[..want], deadline)?;
+        body.extend_from_slice(&chunk[..read]);
     }
     Ok(Request {
         method: parsed.method.unwrap_or("").to_owned(),
@@ -278,9 +438,11 @@ fn write_response(stream: &mut TcpStream, response: &Response) -> io::Result<()>
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         411 => "Length Required",
         413 => "Payload Too Large",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Status",
     };
@@ -293,4 +455,158 @@ fn write_response(stream: &mut TcpStream, response: &Response) -> io::Result<()>
     stream.write_all(head.as_bytes())?;
     stream.write_all(&response.body)?;
     stream.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(limits: Limits) -> HttpServer {
+        let handler: Arc<Handler> = Arc::new(|request: &Request| match request.path.as_str() {
+            "/panic" => panic!("a handler bug"),
+            "/slow" => {
+                std::thread::sleep(Duration::from_millis(300));
+                Response::text(200, "slow\n")
+            }
+            _ => Response::text(200, "ok\n"),
+        });
+        HttpServer::start("127.0.0.1:0", limits, handler).unwrap()
+    }
+
+    /// Sends `request` and returns the status line's code (0 when the connection closed
+    /// without an answer).
+    fn status(address: SocketAddr, request: &[u8]) -> u16 {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let _ = stream.write_all(request);
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn get(path: &str) -> Vec<u8> {
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()
+    }
+
+    #[test]
+    fn a_panicking_handler_is_answered_500_and_the_server_keeps_its_size() {
+        let server = server(Limits {
+            workers: 2,
+            ..Limits::default()
+        });
+        for _ in 0..6 {
+            assert_eq!(status(server.address(), &get("/panic")), 500);
+        }
+        // Every permit came back: two slow requests at once still run side by side.
+        let started = Instant::now();
+        let slow: Vec<_> = (0..2)
+            .map(|_| {
+                let address = server.address();
+                std::thread::spawn(move || status(address, &get("/slow")))
+            })
+            .collect();
+        for thread in slow {
+            assert_eq!(thread.join().unwrap(), 200);
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(550),
+            "the two slow requests ran in parallel: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(status(server.address(), &get("/")), 200);
+        assert_eq!(server.shared.connections().total, 0, "every slot released");
+    }
+
+    #[test]
+    fn a_request_that_takes_longer_than_its_deadline_is_cut_off() {
+        let server = server(Limits {
+            request_deadline: Duration::from_millis(600),
+            ..Limits::default()
+        });
+        let mut stream = TcpStream::connect(server.address()).unwrap();
+        let started = Instant::now();
+        // One byte every 100 ms: every single read is quick, the request as a whole is not.
+        let mut answer = String::new();
+        for byte in b"POST /launch HTTP/1.1\r\nContent-Length: 100\r\n\r\n"
+            .iter()
+            .cycle()
+            .take(40)
+        {
+            if stream.write_all(&[*byte]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = stream.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn connections_beyond_the_caps_are_refused_at_once() {
+        let server = server(Limits {
+            max_connections: 3,
+            max_per_client: 0,
+            ..Limits::default()
+        });
+        // Three connections that send nothing hold every slot.
+        let idle: Vec<TcpStream> = (0..3)
+            .map(|_| TcpStream::connect(server.address()).unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        assert_eq!(status(server.address(), &get("/")), 503);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        drop(idle);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(status(server.address(), &get("/")), 200);
+
+        let per_client = server_with_per_client_cap(2);
+        let idle: Vec<TcpStream> = (0..2)
+            .map(|_| TcpStream::connect(per_client.address()).unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            status(per_client.address(), &get("/")),
+            503,
+            "from 127.0.0.1"
+        );
+        // Another loopback address is another client.
+        assert_eq!(
+            status_from("127.0.0.2", per_client.address(), &get("/")),
+            200
+        );
+        drop(idle);
+    }
+
+    fn server_with_per_client_cap(cap: usize) -> HttpServer {
+        server(Limits {
+            max_per_client: cap,
+            ..Limits::default()
+        })
+    }
+
+    /// Like [`status`], from a chosen local address.
+    fn status_from(local: &str, address: SocketAddr, request: &[u8]) -> u16 {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let local: SocketAddr = format!("{local}:0").parse().unwrap();
+        socket.bind(&local.into()).unwrap();
+        socket.connect(&address.into()).unwrap();
+        let mut stream: TcpStream = socket.into();
+        stream.write_all(request).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0)
+    }
 }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use clap::Args;
 use koppeltaal_core::Algorithm;
 use koppeltaal_host::{
-    Clock, JournalReplayStore, LaunchError, LaunchReceiver, MemoryReplayStore, PrivateKey,
-    RedisFailure, RedisOptions, RedisReplayStore, ReplayStore, SystemClock, TokenClient,
-    jwks_document,
+    Clock, JournalOptions, JournalReplayStore, LaunchError, LaunchReceiver, MemoryReplayStore,
+    PrivateKey, RedisFailure, RedisOptions, RedisReplayStore, ReplayStore, SystemClock,
+    TokenClient, jwks_document,
 };
 
 use crate::http_server::{HttpServer, Limits, Request, Response};
@@ -77,9 +77,20 @@ pub(crate) struct ServeArgs {
     /// How many unexpired launches the replay store holds.
     #[arg(long, default_value_t = 1 << 16)]
     replay_capacity: usize,
-    /// Requests served at once.
+    /// Requests handled at once (connections still reading their request do not count).
     #[arg(long, default_value_t = 8)]
     workers: usize,
+    /// Seconds a client may take to send its whole request (head and body); a slower one is
+    /// answered 408 and cut off.
+    #[arg(long, default_value_t = 10)]
+    request_deadline: u64,
+    /// Connections open at once; more are answered 503 at once.
+    #[arg(long, default_value_t = 256)]
+    max_connections: usize,
+    /// Connections open at once from one client address; 0 for no limit (behind a load
+    /// balancer or reverse proxy every connection has its address: use 0 there).
+    #[arg(long, default_value_t = 32)]
+    max_connections_per_client: usize,
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
@@ -88,9 +99,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let replay: Arc<dyn ReplayStore> = match (&args.replay_journal, &args.replay_store) {
         (Some(path), _) => Arc::new(JournalReplayStore::open(
             path,
-            args.replay_capacity,
-            clock.now(),
-            false,
+            JournalOptions {
+                capacity: args.replay_capacity,
+                sync: false,
+            },
         )?),
         (None, Some(url)) => {
             let on_failure = match args.redis_fallback_memory {
@@ -124,7 +136,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             };
             let endpoint = Some(endpoint.as_str()).filter(|url| !url.is_empty());
             let introspector = introspector(Arc::new(builder.build()?), endpoint)?;
-            LaunchReceiver::with_introspection(policy, Arc::new(introspector), replay, clock)
+            LaunchReceiver::builder(policy)
+                .introspection(introspector)
+                .issuer(&args.issuer)
+                .replay(replay)
+                .clock(clock)
+                .build()?
         }
         _ => {
             let keys = key_source(
@@ -133,18 +150,27 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
                 args.jwks_url.as_deref(),
                 Arc::clone(&clock),
             )?;
-            LaunchReceiver::with_keys(policy, keys, replay, clock)
+            LaunchReceiver::builder(policy)
+                .keys(keys)
+                .replay(replay)
+                .clock(clock)
+                .build()?
         }
     };
     let own_jwks = key.as_ref().map(|key| jwks_document(&[key])).transpose()?;
     let endpoint = Arc::new(Endpoint {
         receiver,
-        issuer: args.issuer,
         own_jwks,
         log: true,
     });
+    if args.request_deadline == 0 {
+        return Err(koppeltaal_core::Error::InvalidConfiguration.into());
+    }
     let limits = Limits {
         workers: args.workers,
+        request_deadline: std::time::Duration::from_secs(args.request_deadline),
+        max_connections: args.max_connections.max(1),
+        max_per_client: args.max_connections_per_client,
         ..Limits::default()
     };
     let server = HttpServer::start(
@@ -152,10 +178,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         limits,
         Arc::new(move |request: &Request| endpoint.handle(request)),
     )?;
-    eprintln!(
+    log_line(format_args!(
         "koppeltaal serve: listening on http://{} (POST /launch, GET /healthz)",
         server.address()
-    );
+    ));
     server.wait();
     Ok(())
 }
@@ -163,8 +189,6 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
 /// The launch endpoint's request handling, shared by `serve` and `demo`.
 pub(crate) struct Endpoint {
     pub(crate) receiver: LaunchReceiver,
-    /// The issuer a launch must come from (also checked after introspection).
-    pub(crate) issuer: String,
     pub(crate) own_jwks: Option<String>,
     /// Whether to log one line per launch on stderr.
     pub(crate) log: bool,
@@ -191,33 +215,27 @@ impl Endpoint {
     }
 
     fn launch(&self, body: &[u8], wants_json: bool) -> Response {
-        let outcome = self.receiver.receive_form(body).and_then(|launch| {
-            match launch.issuer() == self.issuer {
-                true => Ok(launch),
-                false => Err(LaunchError::from(koppeltaal_core::Error::WrongIssuer)),
-            }
-        });
-        match outcome {
+        match self.receiver.receive_form(body) {
             Ok(launch) => {
                 if self.log {
-                    eprintln!(
+                    log_line(format_args!(
                         "launch accepted code=0 iss={} sub={} resource={} jti={}",
                         launch.issuer(),
                         launch.subject(),
                         launch.resource(),
                         launch.token_id()
-                    );
+                    ));
                 }
                 Response::new(200, "application/json", launch_claims(&launch).to_string())
             }
             Err(error) => {
                 if self.log {
-                    eprintln!(
+                    log_line(format_args!(
                         "launch refused code={} name={}: {}",
                         error.code(),
                         error.name(),
                         error.error()
-                    );
+                    ));
                 }
                 let status = match error.error() {
                     koppeltaal_host::HostError::BadForm(_) => 400,
@@ -233,6 +251,16 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// Writes one line to stderr, ignoring failure: a closed or full stderr must never fail (or,
+/// as `eprintln!` would, panic) the request being logged.
+pub(crate) fn log_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr
+        .write_fmt(line)
+        .and_then(|()| stderr.write_all(b"\n"));
 }
 
 /// A short page for the person whose launch was refused, quoting the code to report.

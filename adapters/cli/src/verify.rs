@@ -91,14 +91,15 @@ pub(crate) fn run(args: VerifyArgs) -> Result<(), Failure> {
         Arc::clone(&clock),
     )?;
     let policy = policy(&args.audience, &args.algorithms, args.leeway)?;
-    let receiver = LaunchReceiver::with_keys(
-        policy,
-        keys,
-        Arc::new(MemoryReplayStore::new(1 << 16)),
-        clock,
-    );
+    let receiver = LaunchReceiver::builder(policy)
+        .keys(keys)
+        .replay(MemoryReplayStore::new(1 << 16))
+        .clock(clock)
+        .build()?;
     if args.token != "-" {
-        return match receiver.receive_token(args.token.trim()) {
+        // The exact bytes, as a module's form handler would receive them: a token with a
+        // stray space is refused there, so it is refused here.
+        return match receiver.receive_token(&args.token) {
             Ok(launch) => {
                 println!("{}", launch_claims(&launch));
                 Ok(())
@@ -110,13 +111,13 @@ pub(crate) fn run(args: VerifyArgs) -> Result<(), Failure> {
             }),
         };
     }
+    // `lines` strips the line terminator (LF or CRLF) and nothing else.
     for line in std::io::stdin().lock().lines() {
-        let line = line?;
-        let token = line.trim();
+        let token = line?;
         if token.is_empty() {
             continue;
         }
-        println!("{}", verdict(&receiver.receive_token(token)));
+        println!("{}", verdict(&receiver.receive_token(&token)));
     }
     Ok(())
 }

@@ -9,6 +9,12 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> u64;
 }
 
+impl<T: Clock + ?Sized> Clock for std::sync::Arc<T> {
+    fn now(&self) -> u64 {
+        (**self).now()
+    }
+}
+
 /// The operating system's wall clock.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;

@@ -45,11 +45,14 @@ pub use introspect::{Introspection, IntrospectionAuth, Introspector};
 pub use keys::{PemFormat, PrivateKey, SharedSigner, jwks_document};
 pub use launch_json::launch_json;
 pub use random::{OsRng, new_jti, os_rng};
-pub use receiver::{KeySource, LaunchError, LaunchReceiver, MAX_FORM_BODY, StaticKeys, form_token};
+pub use receiver::{
+    KeySource, LaunchError, LaunchReceiver, LaunchReceiverBuilder, MAX_FORM_BODY, StaticKeys,
+    form_token,
+};
 #[cfg(feature = "redis")]
 pub use redis_store::{RedisFailure, RedisOptions, RedisReplayStore};
 pub use remote_keys::{HOST_KEY_CAPACITY, HostKeySet, KeyCacheOptions, RemoteKeys};
-pub use replay_store::{JournalReplayStore, MemoryReplayStore, ReplayStore};
+pub use replay_store::{JournalOptions, JournalReplayStore, MemoryReplayStore, ReplayStore};
 pub use token::{AccessToken, JWT_BEARER, TokenClient, TokenClientBuilder};
 
 /// The README's examples, compiled and run as doc-tests.

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use koppeltaal_core::{Error, HtiLaunch, KeySet, Policy, Unverified};
 
-use crate::clock::Clock;
+use crate::clock::{Clock, SystemClock};
 use crate::error::HostError;
 use crate::introspect::Introspector;
 use crate::remote_keys::{HostKeySet, RemoteKeys};
-use crate::replay_store::ReplayStore;
+use crate::replay_store::{MemoryReplayStore, ReplayStore};
 
 /// The largest launch form body read: a maximal token, percent-encoded, with room to spare.
 pub const MAX_FORM_BODY: usize = 3 * 8192 + 1024;
@@ -21,6 +21,12 @@ pub trait KeySource: Send + Sync {
     /// The keys of `issuer` that may include `kid` ([`Error::WrongIssuer`] for an issuer not
     /// trusted).
     fn keys_for(&self, issuer: &str, kid: &str) -> Result<Arc<HostKeySet>, HostError>;
+}
+
+impl<T: KeySource + ?Sized> KeySource for Arc<T> {
+    fn keys_for(&self, issuer: &str, kid: &str) -> Result<Arc<HostKeySet>, HostError> {
+        (**self).keys_for(issuer, kid)
+    }
 }
 
 impl KeySource for RemoteKeys {
@@ -159,49 +165,122 @@ impl<E: Into<HostError>> From<E> for LaunchError {
 }
 
 /// The entry point of a module: verifies launches from any number of threads, with one replay
-/// store shared by all of them.
+/// store shared by all of them. Cheap to clone (the clones share everything).
+///
+/// For each launch, in this order, stopping at the first refusal: the form and the header
+/// (see the core), the issuer (one of [`LaunchReceiverBuilder::issuer`] when given, and one the
+/// key source knows), then either the signature with the issuer's keys and every claim, or,
+/// in introspection mode, every claim checked locally first and only then the authorization
+/// server asked; the clock is read again after any network call; the `jti` is recorded last.
+///
+/// ```no_run
+/// use koppeltaal_core::Policy;
+/// use koppeltaal_host::{LaunchReceiver, StaticKeys};
+/// let keys = StaticKeys::new().with_jwks("https://portal.example.org", br#"{"keys":[]}"#)?;
+/// let receiver = LaunchReceiver::builder(Policy::new("Device/42")?).keys(keys).build()?;
+/// match receiver.receive_form(b"token=eyJ...") {
+///     Ok(launch) => println!("launch of {}", launch.resource()),
+///     Err(refusal) => eprintln!("{} (code {})", refusal.user_message(), refusal.code()),
+/// }
+/// # Ok::<(), koppeltaal_host::HostError>(())
+/// ```
+#[derive(Clone)]
 pub struct LaunchReceiver {
+    inner: Arc<Receiver>,
+}
+
+struct Receiver {
     policy: Policy,
     check: Check,
+    issuers: Vec<String>,
     replay: Arc<dyn ReplayStore>,
     clock: Arc<dyn Clock>,
 }
 
-impl LaunchReceiver {
-    /// Verifies signatures itself, with keys from `keys`.
-    pub fn with_keys(
-        policy: Policy,
-        keys: Arc<dyn KeySource>,
-        replay: Arc<dyn ReplayStore>,
-        clock: Arc<dyn Clock>,
-    ) -> LaunchReceiver {
-        LaunchReceiver {
-            policy,
-            check: Check::Keys(keys),
-            replay,
-            clock,
-        }
+/// Configures a [`LaunchReceiver`]: a policy, where signatures are checked (keys, or
+/// introspection), and optionally the replay store (default: in memory, 65 536 launches), the
+/// clock (default: the system's) and an issuer allow-list.
+pub struct LaunchReceiverBuilder {
+    policy: Policy,
+    check: Option<Check>,
+    issuers: Vec<String>,
+    replay: Option<Arc<dyn ReplayStore>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl LaunchReceiverBuilder {
+    /// Verifies signatures itself, with the issuers' keys from `keys` ([`RemoteKeys`],
+    /// [`StaticKeys`], or your own).
+    pub fn keys(mut self, keys: impl KeySource + 'static) -> Self {
+        self.check = Some(Check::Keys(Arc::new(keys)));
+        self
     }
 
-    /// Lets the authorization server vouch for each token (RFC 7662), then checks the claims
-    /// against the policy itself.
-    pub fn with_introspection(
-        policy: Policy,
-        introspector: Arc<Introspector>,
-        replay: Arc<dyn ReplayStore>,
-        clock: Arc<dyn Clock>,
-    ) -> LaunchReceiver {
-        LaunchReceiver {
+    /// Lets the authorization server vouch for each token (RFC 7662) instead of checking its
+    /// signature here; every claim is still checked here, before and after. Needs at least
+    /// one [`issuer`](Self::issuer).
+    pub fn introspection(mut self, introspector: impl Into<Arc<Introspector>>) -> Self {
+        self.check = Some(Check::Introspection(introspector.into()));
+        self
+    }
+
+    /// Trusts launches from `issuer` only (repeatable): checked before keys are looked up or
+    /// a server is asked. Required with introspection; with keys, the key source decides
+    /// unless issuers are given here too.
+    pub fn issuer(mut self, issuer: &str) -> Self {
+        self.issuers.push(issuer.to_owned());
+        self
+    }
+
+    /// Where accepted launches are remembered (by default a [`MemoryReplayStore`] of 65 536).
+    pub fn replay(mut self, store: impl ReplayStore + 'static) -> Self {
+        self.replay = Some(Arc::new(store));
+        self
+    }
+
+    /// The clock (by default [`SystemClock`]).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The receiver; [`Error::InvalidConfiguration`] without keys or introspection, or with
+    /// introspection but no issuer.
+    pub fn build(self) -> Result<LaunchReceiver, HostError> {
+        let check = self.check.ok_or(Error::InvalidConfiguration)?;
+        if matches!(check, Check::Introspection(_)) && self.issuers.is_empty() {
+            return Err(Error::InvalidConfiguration.into());
+        }
+        Ok(LaunchReceiver {
+            inner: Arc::new(Receiver {
+                policy: self.policy,
+                check,
+                issuers: self.issuers,
+                replay: self
+                    .replay
+                    .unwrap_or_else(|| Arc::new(MemoryReplayStore::new(1 << 16))),
+                clock: self.clock,
+            }),
+        })
+    }
+}
+
+impl LaunchReceiver {
+    /// A receiver applying `policy`; say where signatures are checked, then
+    /// [`build`](LaunchReceiverBuilder::build).
+    pub fn builder(policy: Policy) -> LaunchReceiverBuilder {
+        LaunchReceiverBuilder {
             policy,
-            check: Check::Introspection(introspector),
-            replay,
-            clock,
+            check: None,
+            issuers: Vec::new(),
+            replay: None,
+            clock: Arc::new(SystemClock),
         }
     }
 
     /// The policy.
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        &self.inner.policy
     }
 
     /// Receives an `application/x-www-form-urlencoded` launch body: exactly one `token` field
@@ -212,24 +291,34 @@ impl LaunchReceiver {
 
     /// Receives the launch token itself.
     pub fn receive_token(&self, token: &str) -> Result<HtiLaunch, LaunchError> {
-        let now = self.clock.now();
-        let mut scratch = vec![0u8; Unverified::scratch_len(self.policy.max_token_len())];
-        let unverified = Unverified::parse(token.as_bytes(), &self.policy, &mut scratch)?;
-        let launch = match &self.check {
+        let receiver = &*self.inner;
+        let mut scratch = vec![0u8; Unverified::scratch_len(receiver.policy.max_token_len())];
+        let unverified = Unverified::parse(token.as_bytes(), &receiver.policy, &mut scratch)?;
+        let issuer = unverified.issuer()?;
+        if !receiver.issuers.is_empty() && !receiver.issuers.iter().any(|trusted| trusted == issuer)
+        {
+            return Err(Error::WrongIssuer.into());
+        }
+        let (launch, now) = match &receiver.check {
             Check::Keys(source) => {
-                let keys = source.keys_for(unverified.issuer()?, unverified.header().key_id())?;
-                unverified.verify(keys.keys(), now)?
+                let keys = source.keys_for(issuer, unverified.header().key_id())?;
+                // Read after the (possibly slow) key fetch, not before.
+                let now = receiver.clock.now();
+                (unverified.verify(keys.keys(), now)?, now)
             }
             Check::Introspection(introspector) => {
+                // Everything that can be refused without the server is refused first.
+                unverified.check_claims(receiver.clock.now())?;
                 if !introspector.introspect(token)?.active {
                     return Err(HostError::Inactive.into());
                 }
-                unverified.accept_introspected(now)?
+                let now = receiver.clock.now();
+                (unverified.accept_introspected(now)?, now)
             }
         };
-        self.replay.check_and_record(
+        receiver.replay.check_and_record(
             launch.replay_key(),
-            self.policy.forget_after(launch.expires_at()),
+            receiver.policy.forget_after(launch.expires_at()),
             now,
         )?;
         Ok(launch)

@@ -1,5 +1,6 @@
 //! A replay store shared by every instance of a module, on Redis.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,32 +33,47 @@ pub struct RedisOptions {
     pub prefix: String,
     /// The failure policy.
     pub on_failure: RedisFailure,
+    /// How much longer than strictly needed an entry is kept: the largest clock difference
+    /// between the instances sharing the store that stays harmless (an entry recorded by an
+    /// instance whose clock runs ahead must outlive the token on the others' clocks).
+    pub clock_skew_margin: Duration,
 }
 
 impl Default for RedisOptions {
-    /// 1 s to connect, 1 s per command, prefix `koppeltaal:replay:`, fail closed.
+    /// 1 s to connect, 1 s per command, prefix `koppeltaal:replay:`, fail closed, 60 s of
+    /// clock skew between instances tolerated.
     fn default() -> Self {
         RedisOptions {
             connect_timeout: Duration::from_secs(1),
             io_timeout: Duration::from_secs(1),
             prefix: "koppeltaal:replay:".into(),
             on_failure: RedisFailure::FailClosed,
+            clock_skew_margin: Duration::from_secs(60),
         }
     }
 }
 
 /// Replay protection shared through Redis: check and record is one atomic command,
-/// `SET <prefix><digest> 1 NX EXAT <forget-at>`, so of any number of instances presented the
-/// same launch at the same moment exactly one succeeds, and the entry expires when the
-/// token does. The key is the hex of the core's [`ReplayKey`] (SHA-256 of issuer and `jti`).
+/// `SET <prefix><digest> <attempt> NX GET PX <ttl>` (Redis 7.0 or later), so of any number of
+/// instances presented the same launch at the same moment exactly one succeeds. The key is the
+/// hex of the core's [`ReplayKey`] (SHA-256 of issuer and `jti`).
 ///
-/// Connections are pooled; each has the configured timeouts. A call whose connection has
-/// broken (Redis restarted) reconnects once; if Redis is still unreachable the
-/// [`RedisFailure`] policy decides.
+/// Time: the expiry is relative (`PX`: the token's remaining life on this instance's clock
+/// plus [`RedisOptions::clock_skew_margin`]), so Redis's own clock and the instances' clocks
+/// need not agree; and like the core's guards the store keeps the highest `now` it has been
+/// given, refusing as `Expired` a token whose life ended before it.
+///
+/// Faults: connections are pooled, each with the configured timeouts. A call whose first
+/// attempt fails (Redis restarted, or an answer that did not come in time) is tried once more
+/// on a fresh connection. The retry is idempotent: every call stores a value unique to it,
+/// and `GET` returns what the key held, so a first attempt that was executed but whose answer
+/// was lost is recognised as this call's own ("accepted"), never as a replay. If Redis is
+/// still unreachable the [`RedisFailure`] policy decides.
 pub struct RedisReplayStore {
     client: redis::Client,
     options: RedisOptions,
     idle: Mutex<Vec<redis::Connection>>,
+    high_water: AtomicU64,
 }
 
 impl RedisReplayStore {
@@ -70,6 +86,7 @@ impl RedisReplayStore {
             client,
             options,
             idle: Mutex::new(Vec::new()),
+            high_water: AtomicU64::new(0),
         })
     }
 
@@ -91,24 +108,27 @@ impl RedisReplayStore {
         Ok(connection)
     }
 
-    /// `SET key 1 NX EXAT forget_at`: `Ok(true)` when recorded, `Ok(false)` when present.
-    fn set_if_absent(&self, name: &str, forget_at: u64) -> redis::RedisResult<bool> {
+    /// `SET key value NX GET PX ttl`: `Ok(true)` when recorded by this call (now, or by an
+    /// earlier attempt of it whose answer was lost), `Ok(false)` when recorded by another.
+    fn set_if_absent(&self, name: &str, value: &str, ttl_ms: u64) -> redis::RedisResult<bool> {
         let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let attempt = |connection: &mut redis::Connection| {
             redis::cmd("SET")
                 .arg(name)
-                .arg(1)
+                .arg(value)
                 .arg("NX")
-                .arg("EXAT")
-                .arg(forget_at)
+                .arg("GET")
+                .arg("PX")
+                .arg(ttl_ms)
                 .query::<Option<String>>(connection)
-                .map(|answer| answer.is_some())
+                .map(|previous| previous.is_none_or(|previous| previous == value))
         };
         let (connection, outcome) = match pooled {
             Some(mut connection) => {
                 let outcome = attempt(&mut connection);
                 match outcome {
-                    // A pooled connection that broke (Redis restarted): one fresh attempt.
+                    // A pooled connection that broke (Redis restarted) or an answer that did
+                    // not come in time: one fresh attempt (idempotent, see the type's docs).
                     Err(error) if error.is_io_error() || error.is_connection_dropped() => {
                         let mut fresh = self.connect()?;
                         let outcome = attempt(&mut fresh);
@@ -119,8 +139,14 @@ impl RedisReplayStore {
             }
             None => {
                 let mut fresh = self.connect()?;
-                let outcome = attempt(&mut fresh);
-                (fresh, outcome)
+                match attempt(&mut fresh) {
+                    Err(error) if error.is_io_error() || error.is_connection_dropped() => {
+                        let mut second = self.connect()?;
+                        let outcome = attempt(&mut second);
+                        (second, outcome)
+                    }
+                    outcome => (fresh, outcome),
+                }
             }
         };
         // A connection that failed is dropped, not pooled.
@@ -136,12 +162,16 @@ impl RedisReplayStore {
 
 impl ReplayStore for RedisReplayStore {
     fn check_and_record(&self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), HostError> {
+        let now = self.high_water.fetch_max(now, Ordering::SeqCst).max(now);
         if forget_at <= now {
-            // Already past its expiry: refused as expired before it gets here, and nothing
-            // to remember (Redis refuses an EXAT in the past).
-            return Ok(());
+            // This store may already have forgotten it (or never will need to remember it).
+            return Err(HostError::Core(Error::Expired));
         }
-        match self.set_if_absent(&self.redis_key(&key), forget_at) {
+        let ttl_ms = (forget_at - now).saturating_mul(1000).saturating_add(
+            u64::try_from(self.options.clock_skew_margin.as_millis()).unwrap_or(u64::MAX),
+        );
+        let attempt = crate::random::new_jti();
+        match self.set_if_absent(&self.redis_key(&key), &attempt, ttl_ms) {
             Ok(true) => Ok(()),
             Ok(false) => Err(HostError::Core(Error::Replayed)),
             Err(error) => match &self.options.on_failure {

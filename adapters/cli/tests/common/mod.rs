@@ -137,6 +137,11 @@ impl Serve {
         Serve { child, base }
     }
 
+    /// Takes over a `serve` process started by the test itself.
+    pub fn attach(child: Child, base: String) -> Serve {
+        Serve { child, base }
+    }
+
     pub fn post(&self, body: &[u8]) -> (u16, String) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
