@@ -424,10 +424,12 @@ pub const DEFAULT_SCRATCH: usize = Unverified::scratch_len(Policy::DEFAULT_MAX_T
 /// policy, a replay guard, and a decoding buffer of `SCRATCH` bytes.
 ///
 /// [`verify`](Self::verify) checks, in this order, stopping at the first failure:
-/// 1. the compact form: length, three segments, canonical base64url;
-/// 2. the header: JSON, `alg` (never `none`/HMAC, implemented, allowed), no `crit`, no
-///    embedded key, `typ`, `kid`;
-/// 3. the payload: JSON, member types, no duplicate claims, string capacities;
+/// 1. the compact form: length, three segments;
+/// 2. the header: canonical base64url, JSON, `alg` (never `none`/HMAC, implemented, allowed),
+///    no `crit`, no embedded key, `typ`, `kid`; then the signature segment: present,
+///    canonical base64url;
+/// 3. the payload: canonical base64url, JSON, member types, no duplicate claims, string
+///    capacities;
 /// 4. the issuer: trusted (it selects the keys);
 /// 5. the signature, with the key named by `kid`;
 /// 6. the claims: required ones present and non-empty, audience, times, person references,

@@ -87,12 +87,12 @@ const VACANT: Slot = Slot {
 /// Every call carries the caller's `now`. A guard keeps the highest `now` it has seen (its
 /// high-water mark) and judges by that, never by an earlier time: a request that stalled with
 /// an old `now`, or a wall clock that stepped back, cannot make it treat a forgotten entry as
-/// never seen. A token whose `forget_at` is not after the high-water mark is refused as
-/// [`Error::Expired`], since the guard may already have forgotten it.
+/// never seen. A token whose `forget_at` is not after the high-water mark is refused with
+/// [`Error::ReplayWindowClosed`], since the guard may already have forgotten it.
 pub trait ReplayProtection {
     /// Whether `key` could be recorded until `forget_at` (Unix seconds) at `now`: `Ok`, or
-    /// [`Error::Replayed`] (recorded and live), [`Error::Expired`] (`forget_at` not after the
-    /// high-water mark), [`Error::ReplayStoreFull`] (no room). Records nothing; a
+    /// [`Error::Replayed`] (recorded and live), [`Error::ReplayWindowClosed`] (`forget_at` not
+    /// after the high-water mark), [`Error::ReplayStoreFull`] (no room). Records nothing; a
     /// [`check_and_record`](Self::check_and_record) right after it with the same arguments
     /// succeeds. For a store that must write elsewhere (a journal) before it remembers.
     fn check(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error>;
@@ -340,7 +340,10 @@ impl Ring {
         let now = self.at(now);
         self.high_water = now;
         if forget_at <= now {
-            return Err(Error::Expired);
+            return Err(Error::ReplayWindowClosed {
+                forget_at,
+                high_water: now,
+            });
         }
         let capacity = slots.len();
         if Self::contains(slots, buckets, key, now) {
@@ -515,7 +518,13 @@ mod tests {
         assert_eq!(guard.high_water(), 150);
         // A request that stalled (or a clock that stepped back) still says 50: key(1) would be
         // live then, and it may have been forgotten, so it is refused, never accepted.
-        assert_eq!(guard.check_and_record(key(1), 100, 50), Err(Error::Expired));
+        assert_eq!(
+            guard.check_and_record(key(1), 100, 50),
+            Err(Error::ReplayWindowClosed {
+                forget_at: 100,
+                high_water: 150
+            })
+        );
         assert!(!guard.contains(key(1), 50));
         assert!(
             guard.contains(key(2), 50),
@@ -539,7 +548,10 @@ mod tests {
         assert_eq!(guard.check_and_record(key(1), 100, 10), Ok(()));
         assert_eq!(guard.check(key(1), 100, 11), Err(Error::Replayed));
         assert_eq!(guard.check(key(2), 100, 11), Err(Error::ReplayStoreFull));
-        assert_eq!(guard.check(key(2), 100, 100), Err(Error::Expired));
+        assert_eq!(
+            guard.check(key(2), 100, 100).map_err(|e| e.code()),
+            Err(602)
+        );
     }
 
     #[test]

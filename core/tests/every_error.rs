@@ -113,6 +113,11 @@ fn every_error_variant_is_reachable_and_specific() {
     );
     let first_fits = tiny_guard.verify(valid.as_bytes(), NOW).map(|_| ());
     let other_jti = signed(&claims_with("jti", json!("another")));
+    // A guard that has seen a later time than the verification that follows (a request that
+    // read the clock long ago, or a clock stepped back).
+    let mut clock_behind = verifier();
+    let later = signed(&json!({"iat": NOW + 400, "exp": NOW + 700, "jti": "later"}).merged());
+    let seen_later = clock_behind.verify(later.as_bytes(), NOW + 460).map(|_| ());
 
     let cases: Vec<(&str, Result<(), Error>, Error)> = vec![
         ("oversized token", verify(&signed(&claims_with("pad", json!("a".repeat(9000))))).map(|_| ()), Error::TokenTooLarge),
@@ -151,14 +156,15 @@ fn every_error_variant_is_reachable_and_specific() {
         ("no sub", verify(&signed(&claims_with("sub", Value::Null))).map(|_| ()), Error::MissingClaim("sub")),
         ("empty jti", verify(&signed(&claims_with("jti", json!("")))).map(|_| ()), Error::EmptyClaim("jti")),
         ("other audience", verify(&signed(&claims_with("aud", json!("Device/43")))).map(|_| ()), Error::WrongAudience),
-        ("expired", verify(&signed(&json!({"iat": NOW - 400, "exp": NOW - 100}).merged())).map(|_| ()), Error::Expired),
-        ("nbf ahead", verify(&signed(&claims_with("nbf", json!(NOW + 120)))).map(|_| ()), Error::NotYetValid),
-        ("iat ahead", verify(&signed(&json!({"iat": NOW + 120, "exp": NOW + 300}).merged())).map(|_| ()), Error::IssuedInFuture),
-        ("lives 301 s", verify(&signed(&claims_with("exp", json!(IAT + 301)))).map(|_| ()), Error::LifetimeTooLong),
+        ("expired", verify(&signed(&json!({"iat": NOW - 400, "exp": NOW - 100}).merged())).map(|_| ()), Error::Expired { exp: NOW - 100, now: NOW }),
+        ("nbf ahead", verify(&signed(&claims_with("nbf", json!(NOW + 120)))).map(|_| ()), Error::NotYetValid { nbf: NOW + 120, now: NOW }),
+        ("iat ahead", verify(&signed(&json!({"iat": NOW + 120, "exp": NOW + 300}).merged())).map(|_| ()), Error::IssuedInFuture { iat: NOW + 120, now: NOW }),
+        ("lives 301 s", verify(&signed(&claims_with("exp", json!(IAT + 301)))).map(|_| ()), Error::LifetimeTooLong { lifetime: 301, max: 300 }),
         ("exp = iat", verify(&signed(&claims_with("exp", json!(IAT)))).map(|_| ()), Error::ExpiresBeforeIssued),
         ("sub a Task", verify(&signed(&claims_with("sub", json!("Task/11")))).map(|_| ()), Error::BadPersonReference("sub")),
         ("intent unknown", verify(&signed(&claims_with("intent", json!("whenever")))).map(|_| ()), Error::InvalidIntent),
         ("replayed", replay_first.and(replay_verifier.verify(valid.as_bytes(), NOW + 1).map(|_| ())), Error::Replayed),
+        ("guard past the window", seen_later.and(clock_behind.verify(valid.as_bytes(), NOW).map(|_| ())), Error::ReplayWindowClosed { forget_at: IAT + 360, high_water: NOW + 460 }),
         ("guard full", first_fits.and(tiny_guard.verify(other_jti.as_bytes(), NOW).map(|_| ())), Error::ReplayStoreFull),
         ("JWKS without keys", KeySet::<2>::from_jwks(br#"{"kid":"x"}"#).map(|_| ()), Error::InvalidKeySet),
         ("JWKS over capacity", KeySet::<1>::from_jwks(odd_keys.as_bytes()).map(|_| ()), Error::TooManyKeys),

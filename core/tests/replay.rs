@@ -39,7 +39,10 @@ fn the_same_token_twice_is_replayed() {
     // Once expired it is refused as expired, not as replayed.
     assert_eq!(
         verifier.verify(launch.as_bytes(), IAT + 300 + 60).err(),
-        Some(Error::Expired)
+        Some(Error::Expired {
+            exp: IAT + 300,
+            now: IAT + 360
+        })
     );
 }
 

@@ -409,7 +409,10 @@ fn the_attack_corpus_is_refused_case_by_case() {
             "exp",
             json!(1_000_000_000_000_000_300u64),
         )),
-        Error::IssuedInFuture,
+        Error::IssuedInFuture {
+            iat: 1_000_000_000_000_000_000,
+            now: NOW,
+        },
     );
     case(
         "nested JSON depth bomb",

@@ -268,7 +268,10 @@ fn form_bodies_and_user_messages() {
 
     clock.advance(400);
     let expired = receiver.receive_token(&portal.launch(T0)).unwrap_err();
-    assert_eq!(expired.code(), Error::Expired.code());
+    assert_eq!(
+        expired.error().to_string(),
+        format!("token has expired (exp {}, now {})", T0 + 300, T0 + 405)
+    );
     assert!(expired.user_message().contains("not valid at this time"));
     assert!(!expired.is_temporary());
 
@@ -322,7 +325,13 @@ fn the_clock_is_read_after_fetching_keys_not_before() {
         .unwrap();
     // Valid when it arrived (T0 + 200), expired by the time the keys were there (T0 + 600).
     let refused = receiver.receive_token(&portal.launch(T0)).unwrap_err();
-    assert_eq!(refused.code(), Error::Expired.code(), "{refused}");
+    assert!(
+        matches!(
+            refused.error(),
+            HostError::Core(Error::Expired { now, .. }) if *now == T0 + 600
+        ),
+        "judged at the time after the fetch: {refused}"
+    );
 }
 
 #[test]
@@ -341,14 +350,14 @@ fn a_replay_store_judges_by_the_latest_time_it_has_seen() {
     ahead.receive_token(&portal.launch(T0 + 300)).unwrap();
     // The first token, still "valid" to the lagging clock, is never accepted again.
     let again = behind.receive_token(&token).unwrap_err();
-    assert_eq!(again.code(), Error::Expired.code(), "{again}");
+    assert_eq!(again.name(), "ReplayWindowClosed", "{again}");
     // Another token whose life (with leeway, until T0 + 260) ended before the store's latest
     // time (T0 + 400), though the lagging clock (T0 + 100) finds it valid.
     let fresh_for_behind = portal.launch(T0 - 100);
     let refused = behind.receive_token(&fresh_for_behind).unwrap_err();
     assert_eq!(
-        refused.code(),
-        Error::Expired.code(),
+        refused.name(),
+        "ReplayWindowClosed",
         "its life ends before the store's latest time: it may have been forgotten"
     );
 }

@@ -128,7 +128,7 @@ fn a_stalled_request_with_an_older_clock_is_refused_not_accepted() {
     // time this store has seen: it may have been forgotten, so it is refused.
     assert!(matches!(
         store.check_and_record(key(2), t + 400, t),
-        Err(HostError::Core(Error::Expired))
+        Err(HostError::Core(Error::ReplayWindowClosed { .. }))
     ));
 }
 

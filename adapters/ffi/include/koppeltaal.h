@@ -32,8 +32,200 @@
 // An internal error was caught before it could cross the boundary (a bug: please report it).
 #define KOPPELTAAL_PANIC 1003
 
+// The call is not possible in the verifier's present state (for example switching the replay
+// store after launches were verified).
+#define KOPPELTAAL_INVALID_STATE 1004
+
+// 100: token is longer than the configured maximum.
+#define KOPPELTAAL_TOKEN_TOO_LARGE 100
+
+// 101: token is not a compact JWS of three dot-separated segments.
+#define KOPPELTAAL_MALFORMED_TOKEN 101
+
+// 102: token is an encrypted (JWE) launch.
+#define KOPPELTAAL_ENCRYPTED_TOKEN 102
+
+// 103: a token segment is not canonical unpadded base64url.
+#define KOPPELTAAL_INVALID_BASE64 103
+
+// 104: token has no signature.
+#define KOPPELTAAL_MISSING_SIGNATURE 104
+
+// 200: header, payload or key set is not a well-formed JSON object.
+#define KOPPELTAAL_INVALID_JSON 200
+
+// 201: JSON nests too deeply.
+#define KOPPELTAAL_JSON_TOO_DEEP 201
+
+// 202: a member appears more than once.
+#define KOPPELTAAL_DUPLICATE_MEMBER 202
+
+// 203: a member has the wrong JSON type.
+#define KOPPELTAAL_INVALID_MEMBER_TYPE 203
+
+// 204: a time claim is not a whole, non-negative number of seconds.
+#define KOPPELTAAL_INVALID_NUMERIC_DATE 204
+
+// 205: a value is longer than this verifier accepts.
+#define KOPPELTAAL_VALUE_TOO_LONG 205
+
+// 206: an object has too many members.
+#define KOPPELTAAL_TOO_MANY_MEMBERS 206
+
+// 300: algorithm none or HMAC is never accepted for this token.
+#define KOPPELTAAL_FORBIDDEN_ALGORITHM 300
+
+// 301: algorithm is not supported.
+#define KOPPELTAAL_UNSUPPORTED_ALGORITHM 301
+
+// 302: algorithm is not allowed by the policy.
+#define KOPPELTAAL_ALGORITHM_NOT_ALLOWED 302
+
+// 303: header has no kid.
+#define KOPPELTAAL_MISSING_KEY_ID 303
+
+// 304: header carries its own key (jwk, jku, x5u or x5c).
+#define KOPPELTAAL_EMBEDDED_KEY 304
+
+// 305: header lists critical extensions (crit).
+#define KOPPELTAAL_UNSUPPORTED_CRITICAL 305
+
+// 306: header typ is not the expected type.
+#define KOPPELTAAL_UNEXPECTED_TYPE 306
+
+// 307: header has no alg.
+#define KOPPELTAAL_MISSING_ALGORITHM 307
+
+// 400: issuer is not trusted.
+#define KOPPELTAAL_WRONG_ISSUER 400
+
+// 401: no key of the issuer has this kid.
+#define KOPPELTAAL_UNKNOWN_KEY_ID 401
+
+// 402: the key with this kid may not verify this token.
+#define KOPPELTAAL_KEY_NOT_USABLE 402
+
+// 403: RSA key is smaller than 2048 bits.
+#define KOPPELTAAL_KEY_TOO_SMALL 403
+
+// 404: RSA key is larger than 4096 bits.
+#define KOPPELTAAL_KEY_TOO_LARGE 404
+
+// 405: key parameters are malformed.
+#define KOPPELTAAL_INVALID_KEY 405
+
+// 406: signature has the wrong length.
+#define KOPPELTAAL_INVALID_SIGNATURE_LENGTH 406
+
+// 407: signature value is out of range for the key.
+#define KOPPELTAAL_SIGNATURE_OUT_OF_RANGE 407
+
+// 408: signature does not verify.
+#define KOPPELTAAL_BAD_SIGNATURE 408
+
+// 500: a required claim is missing.
+#define KOPPELTAAL_MISSING_CLAIM 500
+
+// 501: a required claim is empty.
+#define KOPPELTAAL_EMPTY_CLAIM 501
+
+// 502: token is meant for another audience.
+#define KOPPELTAAL_WRONG_AUDIENCE 502
+
+// 503: token has expired.
+#define KOPPELTAAL_EXPIRED 503
+
+// 504: token is not valid yet (nbf).
+#define KOPPELTAAL_NOT_YET_VALID 504
+
+// 505: token was issued in the future (iat).
+#define KOPPELTAAL_ISSUED_IN_FUTURE 505
+
+// 506: token lifetime exceeds the maximum.
+#define KOPPELTAAL_LIFETIME_TOO_LONG 506
+
+// 507: exp is not after iat.
+#define KOPPELTAAL_EXPIRES_BEFORE_ISSUED 507
+
+// 508: sub or patient is not a FHIR person reference.
+#define KOPPELTAAL_BAD_PERSON_REFERENCE 508
+
+// 509: intent is not a FHIR RequestIntent code.
+#define KOPPELTAAL_INVALID_INTENT 509
+
+// 600: token has been used before.
+#define KOPPELTAAL_REPLAYED 600
+
+// 601: replay guard is full of unexpired tokens.
+#define KOPPELTAAL_REPLAY_STORE_FULL 601
+
+// 602: token's replay-protection window has closed.
+#define KOPPELTAAL_REPLAY_WINDOW_CLOSED 602
+
+// 700: document is not a JWKS.
+#define KOPPELTAAL_INVALID_KEY_SET 700
+
+// 701: key set has more keys than its capacity.
+#define KOPPELTAAL_TOO_MANY_KEYS 701
+
+// 702: configuration value is out of range.
+#define KOPPELTAAL_INVALID_CONFIGURATION 702
+
+// 801: output could not be written.
+#define KOPPELTAAL_WRITE_FAILED 801
+
+// 802: the signer failed to sign.
+#define KOPPELTAAL_SIGNING_FAILED 802
+
+// 900: refusing plain http to a host that is not loopback.
+#define KOPPELTAAL_INSECURE_URL 900
+
+// 901: not a usable URL.
+#define KOPPELTAAL_INVALID_URL 901
+
+// 902: could not connect.
+#define KOPPELTAAL_UNREACHABLE 902
+
+// 903: no answer in time.
+#define KOPPELTAAL_TIMEOUT 903
+
+// 904: too many redirects.
+#define KOPPELTAAL_TOO_MANY_REDIRECTS 904
+
+// 905: response larger than the configured cap.
+#define KOPPELTAAL_RESPONSE_TOO_LARGE 905
+
+// 906: unexpected HTTP status.
+#define KOPPELTAAL_STATUS 906
+
+// 907: unexpected response.
+#define KOPPELTAAL_INVALID_RESPONSE 907
+
+// 908: the authorization server refused the request.
+#define KOPPELTAAL_O_AUTH 908
+
+// 909: a key could not be read, parsed, generated or written.
+#define KOPPELTAAL_KEY 909
+
+// 910: input/output failure.
+#define KOPPELTAAL_IO 910
+
+// 911: the token is not active.
+#define KOPPELTAAL_INACTIVE 911
+
+// 912: the launch form is malformed.
+#define KOPPELTAAL_BAD_FORM 912
+
+// 913: replay store unavailable.
+#define KOPPELTAAL_REPLAY_STORE_UNAVAILABLE 913
+
+// 914: the server refused the request.
+#define KOPPELTAAL_REFUSED 914
+
 // A launch verifier: trusted issuers with their keys, a policy (RS512 only, 60 s leeway,
-// 300 s maximum lifetime by default) and a replay guard.
+// 300 s maximum lifetime by default) and a replay store. A thin layer over the host's
+// `LaunchReceiver`: the checks, their order and the replay record are the same as in every
+// other adapter.
 //
 // Thread safety: every function may be called on one verifier from any number of threads at
 // once. `koppeltaal_verify` calls run in parallel; configuration calls wait for them.
@@ -101,6 +293,10 @@ int32_t koppeltaal_verifier_set_max_lifetime(koppeltaal_verifier *verifier, uint
 // prefixed with `prefix` (NULL: `koppeltaal:replay:`). When Redis is unreachable, launches are
 // refused with status 913. Connects lazily: an unreachable Redis shows at the first verify.
 //
+// Only before the first `koppeltaal_verify`: afterwards the launches already accepted live in
+// this verifier's memory, and switching would forget them, so the call is refused with
+// `KOPPELTAAL_INVALID_STATE` and nothing changes.
+//
 // # Safety
 // `verifier` is live; `url` is NUL-terminated; `prefix` is NULL or NUL-terminated.
 // Thread-safe.
@@ -112,8 +308,11 @@ int32_t koppeltaal_verifier_use_redis(koppeltaal_verifier *verifier,
 // is valid and new, records it against replay and writes its claims as a JSON object into
 // `claims_json` (`*claims_len` bytes, not NUL-terminated).
 //
-// When `claims_cap` is too small the status is `KOPPELTAAL_BUFFER_TOO_SMALL`, `*claims_len`
-// says how much is needed, and the token is **not** recorded: call again with a larger buffer.
+// Every pointer and the capacity are checked before the token is: a call that cannot
+// deliver the claims (`claims_len` NULL, `claims_json` NULL with a non-zero capacity) fails
+// with `KOPPELTAAL_NULL_ARGUMENT` and leaves the launch unused. When `claims_cap` is too small
+// the status is `KOPPELTAAL_BUFFER_TOO_SMALL`, `*claims_len` says how much is needed, and the
+// token is **not** recorded: call again with a larger buffer.
 //
 // # Safety
 // `verifier` is live; `token` points to `token_len` bytes; `claims_json` is NULL or points to
@@ -128,7 +327,7 @@ int32_t koppeltaal_verify(koppeltaal_verifier *verifier,
                           size_t *claims_len);
 
 // A static, NUL-terminated description of `status` (never NULL; "unknown status" for a code
-// no function returns). Thread-safe.
+// no function returns). Thread-safe; allocates nothing.
 const char *koppeltaal_status_message(int32_t status);
 
 // Generates a private key for `algorithm` (`"RS512"`, `"ES256"`, ...; RSA of `rsa_bits`: 2048,

@@ -12,18 +12,19 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![allow(non_camel_case_types)]
 
-use std::collections::HashMap;
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
-use koppeltaal_core::{
-    Algorithm, ClientAssertion, Error, HtiLaunch, KeySet, LaunchToken, Policy, Unverified,
-};
+use koppeltaal_core::{Algorithm, ClientAssertion, Error, KeySet, LaunchToken, Policy};
 use koppeltaal_host::{
-    Clock, HostError, HostKeySet, MemoryReplayStore, PrivateKey, RedisOptions, RedisReplayStore,
-    ReplayStore, SystemClock, jwks_document, os_rng,
+    Clock, HostError, HostKeySet, LaunchReceiver, MemoryReplayStore, PrivateKey, RedisOptions,
+    RedisReplayStore, ReplayStore, StaticKeys, SystemClock, jwks_document, os_rng,
 };
+
+mod codes;
+pub use codes::*;
 
 /// Success.
 pub const KOPPELTAAL_OK: i32 = 0;
@@ -37,20 +38,67 @@ pub const KOPPELTAAL_INVALID_UTF8: i32 = 1001;
 pub const KOPPELTAAL_INVALID_ARGUMENT: i32 = 1002;
 /// An internal error was caught before it could cross the boundary (a bug: please report it).
 pub const KOPPELTAAL_PANIC: i32 = 1003;
+/// The call is not possible in the verifier's present state (for example switching the replay
+/// store after launches were verified).
+pub const KOPPELTAAL_INVALID_STATE: i32 = 1004;
 
 /// A launch verifier: trusted issuers with their keys, a policy (RS512 only, 60 s leeway,
-/// 300 s maximum lifetime by default) and a replay guard.
+/// 300 s maximum lifetime by default) and a replay store. A thin layer over the host's
+/// `LaunchReceiver`: the checks, their order and the replay record are the same as in every
+/// other adapter.
 ///
 /// Thread safety: every function may be called on one verifier from any number of threads at
 /// once. `koppeltaal_verify` calls run in parallel; configuration calls wait for them.
 pub struct koppeltaal_verifier {
     settings: RwLock<Settings>,
-    replay: RwLock<Arc<dyn ReplayStore>>,
+    /// Whether a launch has been verified (the replay store can no longer be switched).
+    used: AtomicBool,
 }
 
 struct Settings {
     policy: Policy,
     issuers: Vec<(String, Arc<HostKeySet>)>,
+    replay: Arc<dyn ReplayStore>,
+    /// Built from the fields above, again after every change.
+    receiver: LaunchReceiver,
+}
+
+impl Settings {
+    fn new(
+        policy: Policy,
+        issuers: Vec<(String, Arc<HostKeySet>)>,
+        replay: Arc<dyn ReplayStore>,
+    ) -> Result<Settings, i32> {
+        let receiver = receiver(&policy, &issuers, &replay)?;
+        Ok(Settings {
+            policy,
+            issuers,
+            replay,
+            receiver,
+        })
+    }
+
+    fn rebuild(&mut self) -> Result<(), i32> {
+        self.receiver = receiver(&self.policy, &self.issuers, &self.replay)?;
+        Ok(())
+    }
+}
+
+fn receiver(
+    policy: &Policy,
+    issuers: &[(String, Arc<HostKeySet>)],
+    replay: &Arc<dyn ReplayStore>,
+) -> Result<LaunchReceiver, i32> {
+    let keys = issuers
+        .iter()
+        .fold(StaticKeys::new(), |keys, (issuer, set)| {
+            keys.with_key_set(issuer, Arc::clone(set))
+        });
+    LaunchReceiver::builder(policy.clone())
+        .keys(keys)
+        .replay(Arc::clone(replay))
+        .build()
+        .map_err(status)
 }
 
 fn status(error: impl Into<HostError>) -> i32 {
@@ -177,13 +225,12 @@ pub unsafe extern "C" fn koppeltaal_verifier_new(
             return Err(status(Error::InvalidConfiguration));
         }
         let verifier = koppeltaal_verifier {
-            settings: RwLock::new(Settings {
-                policy: Policy::new(audience).map_err(status)?,
-                issuers: vec![(issuer.to_owned(), keys(jwks)?)],
-            }),
-            replay: RwLock::new(Arc::new(MemoryReplayStore::new(
-                replay_capacity.max(1) as usize
-            ))),
+            settings: RwLock::new(Settings::new(
+                Policy::new(audience).map_err(status)?,
+                vec![(issuer.to_owned(), keys(jwks)?)],
+                Arc::new(MemoryReplayStore::new(replay_capacity.max(1) as usize)),
+            )?),
+            used: AtomicBool::new(false),
         };
         // SAFETY: as above.
         unsafe { *out = Box::into_raw(Box::new(verifier)) };
@@ -235,7 +282,7 @@ pub unsafe extern "C" fn koppeltaal_verifier_add_issuer(
         let mut settings = verifier.settings.write().unwrap_or_else(|e| e.into_inner());
         settings.issuers.retain(|(trusted, _)| trusted != issuer);
         settings.issuers.push((issuer.to_owned(), keys));
-        Ok(())
+        settings.rebuild()
     })
 }
 
@@ -255,7 +302,7 @@ pub unsafe extern "C" fn koppeltaal_verifier_allow_algorithm(
         let alg = algorithm(name)?;
         let mut settings = verifier.settings.write().unwrap_or_else(|e| e.into_inner());
         settings.policy = settings.policy.clone().allow(alg);
-        Ok(())
+        settings.rebuild()
     })
 }
 
@@ -273,7 +320,7 @@ pub unsafe extern "C" fn koppeltaal_verifier_set_leeway(
         let verifier = unsafe { verifier_ref(verifier)? };
         let mut settings = verifier.settings.write().unwrap_or_else(|e| e.into_inner());
         settings.policy = settings.policy.clone().with_leeway(seconds);
-        Ok(())
+        settings.rebuild()
     })
 }
 
@@ -294,7 +341,7 @@ pub unsafe extern "C" fn koppeltaal_verifier_set_max_lifetime(
         }
         let mut settings = verifier.settings.write().unwrap_or_else(|e| e.into_inner());
         settings.policy = settings.policy.clone().with_max_lifetime(seconds);
-        Ok(())
+        settings.rebuild()
     })
 }
 
@@ -302,6 +349,10 @@ pub unsafe extern "C" fn koppeltaal_verifier_set_max_lifetime(
 /// so that verifiers in other processes sharing it refuse a launch replayed to them. Keys are
 /// prefixed with `prefix` (NULL: `koppeltaal:replay:`). When Redis is unreachable, launches are
 /// refused with status 913. Connects lazily: an unreachable Redis shows at the first verify.
+///
+/// Only before the first `koppeltaal_verify`: afterwards the launches already accepted live in
+/// this verifier's memory, and switching would forget them, so the call is refused with
+/// `KOPPELTAAL_INVALID_STATE` and nothing changes.
 ///
 /// # Safety
 /// `verifier` is live; `url` is NUL-terminated; `prefix` is NULL or NUL-terminated.
@@ -321,8 +372,13 @@ pub unsafe extern "C" fn koppeltaal_verifier_use_redis(
             options.prefix = prefix.to_owned();
         }
         let store = RedisReplayStore::new(url, options).map_err(status)?;
-        *verifier.replay.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(store);
-        Ok(())
+        let mut settings = verifier.settings.write().unwrap_or_else(|e| e.into_inner());
+        // Checked under the write lock: no verification can start meanwhile.
+        if verifier.used.load(Ordering::SeqCst) {
+            return Err(KOPPELTAAL_INVALID_STATE);
+        }
+        settings.replay = Arc::new(store);
+        settings.rebuild()
     })
 }
 
@@ -330,8 +386,11 @@ pub unsafe extern "C" fn koppeltaal_verifier_use_redis(
 /// is valid and new, records it against replay and writes its claims as a JSON object into
 /// `claims_json` (`*claims_len` bytes, not NUL-terminated).
 ///
-/// When `claims_cap` is too small the status is `KOPPELTAAL_BUFFER_TOO_SMALL`, `*claims_len`
-/// says how much is needed, and the token is **not** recorded: call again with a larger buffer.
+/// Every pointer and the capacity are checked before the token is: a call that cannot
+/// deliver the claims (`claims_len` NULL, `claims_json` NULL with a non-zero capacity) fails
+/// with `KOPPELTAAL_NULL_ARGUMENT` and leaves the launch unused. When `claims_cap` is too small
+/// the status is `KOPPELTAAL_BUFFER_TOO_SMALL`, `*claims_len` says how much is needed, and the
+/// token is **not** recorded: call again with a larger buffer.
 ///
 /// # Safety
 /// `verifier` is live; `token` points to `token_len` bytes; `claims_json` is NULL or points to
@@ -350,89 +409,50 @@ pub unsafe extern "C" fn koppeltaal_verify(
     guarded(|| {
         // SAFETY: the caller's promises, forwarded.
         let (verifier, token) = unsafe { (verifier_ref(verifier)?, bytes(token, token_len)?) };
-        if claims_len.is_null() {
+        if claims_len.is_null() || (claims_json.is_null() && claims_cap > 0) {
             return Err(KOPPELTAAL_NULL_ARGUMENT);
         }
-        let now = if now_unix == 0 {
-            SystemClock.now()
-        } else {
-            now_unix
+        let receiver = {
+            let settings = verifier.settings.read().unwrap_or_else(|e| e.into_inner());
+            verifier.used.store(true, Ordering::SeqCst);
+            settings.receiver.clone()
         };
-        let (launch, forget_at) = verify_token(verifier, token, now)?;
-        let json = launch_json(&launch);
+        let checked = match now_unix {
+            0 => receiver.check_token(token),
+            now => receiver.check_token_at(token, now),
+        }
+        .map_err(|refusal| i32::from(refusal.code()))?;
+        let json = koppeltaal_host::launch_json(checked.launch()).to_string();
         if json.len() > claims_cap {
             // SAFETY: checked not NULL above; the caller promises it is writable.
             unsafe { *claims_len = json.len() };
             return Err(KOPPELTAAL_BUFFER_TOO_SMALL);
         }
-        let replay = Arc::clone(&verifier.replay.read().unwrap_or_else(|e| e.into_inner()));
-        replay
-            .check_and_record(launch.replay_key(), forget_at, now)
-            .map_err(status)?;
-        // SAFETY: the caller's promises, forwarded.
+        checked
+            .record()
+            .map_err(|refusal| i32::from(refusal.code()))?;
+        // SAFETY: the caller's promises, forwarded; the capacity was checked above.
         unsafe { write_out(claims_json, claims_cap, claims_len, json.as_bytes()) }
     })
 }
 
-/// Everything but the replay check; returns the launch and when to forget it.
-fn verify_token(
-    verifier: &koppeltaal_verifier,
-    token: &[u8],
-    now: u64,
-) -> Result<(HtiLaunch, u64), i32> {
-    let settings = verifier.settings.read().unwrap_or_else(|e| e.into_inner());
-    let mut scratch = vec![0u8; Unverified::scratch_len(settings.policy.max_token_len())];
-    let unverified = Unverified::parse(token, &settings.policy, &mut scratch).map_err(status)?;
-    let issuer = unverified.issuer().map_err(status)?;
-    let keys = settings
-        .issuers
-        .iter()
-        .find(|(trusted, _)| trusted == issuer)
-        .map(|(_, keys)| Arc::clone(keys))
-        .ok_or(status(Error::WrongIssuer))?;
-    let launch = unverified.verify(keys.keys(), now).map_err(status)?;
-    let forget_at = settings.policy.forget_after(launch.expires_at());
-    Ok((launch, forget_at))
-}
-
-fn launch_json(launch: &HtiLaunch) -> String {
-    koppeltaal_host::launch_json(launch).to_string()
-}
-
 /// A static, NUL-terminated description of `status` (never NULL; "unknown status" for a code
-/// no function returns). Thread-safe.
+/// no function returns). Thread-safe; allocates nothing.
 #[unsafe(no_mangle)]
 pub extern "C" fn koppeltaal_status_message(status: i32) -> *const c_char {
-    static MESSAGES: OnceLock<HashMap<i32, CString>> = OnceLock::new();
-    static UNKNOWN: &CStr = c"unknown status";
-    let messages = MESSAGES.get_or_init(|| {
-        let mut messages = HashMap::new();
-        let abi = [
-            (KOPPELTAAL_OK, "success"),
-            (
-                KOPPELTAAL_NULL_ARGUMENT,
-                "a pointer argument that may not be NULL was NULL",
-            ),
-            (
-                KOPPELTAAL_INVALID_UTF8,
-                "a string argument is not valid UTF-8",
-            ),
-            (KOPPELTAAL_INVALID_ARGUMENT, "an argument is out of range"),
-            (KOPPELTAAL_PANIC, "internal error (a bug: please report it)"),
-        ];
-        for (code, message) in abi {
-            messages.insert(code, CString::new(message).unwrap_or_default());
-        }
-        for code in Error::CODES.iter().chain(HostError::CODES) {
-            if let Some(summary) = HostError::summary_of(*code) {
-                messages.insert(i32::from(*code), CString::new(summary).unwrap_or_default());
-            }
-        }
-        messages
-    });
-    messages
-        .get(&status)
-        .map_or(UNKNOWN.as_ptr(), |message| message.as_ptr())
+    let message: &'static CStr = match status {
+        KOPPELTAAL_OK => c"success",
+        KOPPELTAAL_NULL_ARGUMENT => c"a pointer argument that may not be NULL was NULL",
+        KOPPELTAAL_INVALID_UTF8 => c"a string argument is not valid UTF-8",
+        KOPPELTAAL_INVALID_ARGUMENT => c"an argument is out of range",
+        KOPPELTAAL_PANIC => c"internal error (a bug: please report it)",
+        KOPPELTAAL_INVALID_STATE => c"not possible in the verifier's present state",
+        _ => u16::try_from(status)
+            .ok()
+            .and_then(HostError::summary_c_of)
+            .unwrap_or(c"unknown status"),
+    };
+    message.as_ptr()
 }
 
 /// Generates a private key for `algorithm` (`"RS512"`, `"ES256"`, ...; RSA of `rsa_bits`: 2048,

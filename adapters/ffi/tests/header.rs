@@ -25,3 +25,35 @@ fn the_header_is_up_to_date() {
          KOPPELTAAL_BLESS_HEADER=1 cargo test -p koppeltaal-ffi --test header"
     );
 }
+
+/// `SomeName` as `KOPPELTAAL_SOME_NAME`.
+fn constant_name(name: &str) -> String {
+    let mut constant = String::from("KOPPELTAAL_");
+    for (index, letter) in name.chars().enumerate() {
+        if letter.is_ascii_uppercase() && index > 0 {
+            constant.push('_');
+        }
+        constant.push(letter.to_ascii_uppercase());
+    }
+    constant
+}
+
+#[test]
+fn the_header_names_every_status_code() {
+    let header =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/koppeltaal.h"))
+            .unwrap();
+    let codes = koppeltaal_core::Error::CODES
+        .iter()
+        .chain(koppeltaal_host::HostError::CODES);
+    for &code in codes {
+        let name = koppeltaal_host::HostError::name_of(code).unwrap();
+        let define = format!("#define {} {code}\n", constant_name(name));
+        assert!(
+            header.contains(&define),
+            "the header lacks `{}`",
+            define.trim()
+        );
+    }
+    assert!(header.contains("#define KOPPELTAAL_REPLAYED 600\n"));
+}

@@ -1,5 +1,6 @@
 //! The host adapter's error type: the core's errors, plus what networks, files and servers add.
 
+use std::ffi::CStr;
 use std::fmt;
 
 /// Everything a host operation can fail with.
@@ -66,78 +67,83 @@ pub enum HostError {
     },
 }
 
-impl HostError {
-    /// The stable numeric code: the core's code for [`HostError::Core`], 9xx otherwise.
-    pub fn code(&self) -> u16 {
-        match self {
-            HostError::Core(error) => error.code(),
-            HostError::InsecureUrl(_) => 900,
-            HostError::InvalidUrl(_) => 901,
-            HostError::Unreachable(_) => 902,
-            HostError::Timeout => 903,
-            HostError::TooManyRedirects => 904,
-            HostError::ResponseTooLarge { .. } => 905,
-            HostError::Status { .. } => 906,
-            HostError::InvalidResponse(_) => 907,
-            HostError::OAuth { .. } => 908,
-            HostError::Key(_) => 909,
-            HostError::Io(_) => 910,
-            HostError::Inactive => 911,
-            HostError::BadForm(_) => 912,
-            HostError::ReplayStoreUnavailable(_) => 913,
-            HostError::Refused { .. } => 914,
-        }
-    }
+/// The host's own failures, each written once: its pattern, code and summary; `code`,
+/// `name`, `summary_of`, `summary_c_of` and `CODES` are generated from this table.
+macro_rules! host_codes {
+    ($( $variant:ident $( ($field:pat) )? $( { $($rest:tt)* } )? = $code:literal, $summary:literal; )*) => {
+        impl HostError {
+            /// The stable numeric code: the core's code for [`HostError::Core`], 9xx otherwise.
+            pub fn code(&self) -> u16 {
+                match self {
+                    HostError::Core(error) => error.code(),
+                    $( HostError::$variant $( ($field) )? $( { $($rest)* } )? => $code, )*
+                }
+            }
 
-    /// The codes only the host has, ascending (the core's are `koppeltaal_core::Error::CODES`).
-    pub const CODES: &'static [u16] = &[
-        900, 901, 902, 903, 904, 905, 906, 907, 908, 909, 910, 911, 912, 913, 914,
-    ];
+            /// The codes only the host has, ascending (the core's are
+            /// `koppeltaal_core::Error::CODES`).
+            pub const CODES: &'static [u16] = &[$($code),*];
 
-    /// A one-line description of the error with `code`, the core's or the host's; `None` for
-    /// an unknown code. Static, for tables and the C ABI.
-    pub const fn summary_of(code: u16) -> Option<&'static str> {
-        match code {
-            900 => Some("refusing plain http to a host that is not loopback"),
-            901 => Some("not a usable URL"),
-            902 => Some("could not connect"),
-            903 => Some("no answer in time"),
-            904 => Some("too many redirects"),
-            905 => Some("response larger than the configured cap"),
-            906 => Some("unexpected HTTP status"),
-            907 => Some("unexpected response"),
-            908 => Some("the authorization server refused the request"),
-            909 => Some("a key could not be read, parsed, generated or written"),
-            910 => Some("input/output failure"),
-            911 => Some("the token is not active"),
-            912 => Some("the launch form is malformed"),
-            913 => Some("replay store unavailable"),
-            914 => Some("the server refused the request"),
-            _ => koppeltaal_core::Error::summary_of(code),
-        }
-    }
+            /// A one-line description of the error with `code`, the core's or the host's;
+            /// `None` for an unknown code. Static, for tables.
+            pub const fn summary_of(code: u16) -> Option<&'static str> {
+                match code {
+                    $( $code => Some($summary), )*
+                    _ => koppeltaal_core::Error::summary_of(code),
+                }
+            }
 
-    /// The variant's name (the core's variant name for [`HostError::Core`]).
-    pub fn name(&self) -> &'static str {
-        match self {
-            HostError::Core(error) => error.name(),
-            HostError::InsecureUrl(_) => "InsecureUrl",
-            HostError::InvalidUrl(_) => "InvalidUrl",
-            HostError::Unreachable(_) => "Unreachable",
-            HostError::Timeout => "Timeout",
-            HostError::TooManyRedirects => "TooManyRedirects",
-            HostError::ResponseTooLarge { .. } => "ResponseTooLarge",
-            HostError::Status { .. } => "Status",
-            HostError::InvalidResponse(_) => "InvalidResponse",
-            HostError::OAuth { .. } => "OAuth",
-            HostError::Key(_) => "Key",
-            HostError::Io(_) => "Io",
-            HostError::Inactive => "Inactive",
-            HostError::BadForm(_) => "BadForm",
-            HostError::ReplayStoreUnavailable(_) => "ReplayStoreUnavailable",
-            HostError::Refused { .. } => "Refused",
+            /// The name of the error with `code`, the core's or the host's; `None` for an
+            /// unknown code.
+            pub const fn name_of(code: u16) -> Option<&'static str> {
+                match code {
+                    $( $code => Some(stringify!($variant)), )*
+                    _ => koppeltaal_core::Error::name_of(code),
+                }
+            }
+
+            /// [`summary_of`](Self::summary_of) as a NUL-terminated C string, for the C ABI.
+            pub const fn summary_c_of(code: u16) -> Option<&'static CStr> {
+                match code {
+                    $( $code => Some(const { c_string(concat!($summary, "\0")) }), )*
+                    _ => koppeltaal_core::Error::summary_c_of(code),
+                }
+            }
+
+            /// The variant's name (the core's variant name for [`HostError::Core`]).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    HostError::Core(error) => error.name(),
+                    $( HostError::$variant $( ($field) )? $( { $($rest)* } )? => stringify!($variant), )*
+                }
+            }
         }
+    };
+}
+
+const fn c_string(text: &'static str) -> &'static CStr {
+    match CStr::from_bytes_with_nul(text.as_bytes()) {
+        Ok(c_string) => c_string,
+        Err(_) => panic!("a summary contains a NUL byte"),
     }
+}
+
+host_codes! {
+    InsecureUrl(_) = 900, "refusing plain http to a host that is not loopback";
+    InvalidUrl(_) = 901, "not a usable URL";
+    Unreachable(_) = 902, "could not connect";
+    Timeout = 903, "no answer in time";
+    TooManyRedirects = 904, "too many redirects";
+    ResponseTooLarge { .. } = 905, "response larger than the configured cap";
+    Status { .. } = 906, "unexpected HTTP status";
+    InvalidResponse(_) = 907, "unexpected response";
+    OAuth { .. } = 908, "the authorization server refused the request";
+    Key(_) = 909, "a key could not be read, parsed, generated or written";
+    Io(_) = 910, "input/output failure";
+    Inactive = 911, "the token is not active";
+    BadForm(_) = 912, "the launch form is malformed";
+    ReplayStoreUnavailable(_) = 913, "replay store unavailable";
+    Refused { .. } = 914, "the server refused the request";
 }
 
 impl fmt::Display for HostError {

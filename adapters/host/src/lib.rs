@@ -46,8 +46,8 @@ pub use keys::{PemFormat, PrivateKey, SharedSigner, jwks_document};
 pub use launch_json::launch_json;
 pub use random::{OsRng, new_jti, os_rng};
 pub use receiver::{
-    KeySource, LaunchError, LaunchReceiver, LaunchReceiverBuilder, MAX_FORM_BODY, StaticKeys,
-    form_token,
+    CheckedLaunch, KeySource, LaunchError, LaunchReceiver, LaunchReceiverBuilder, MAX_FORM_BODY,
+    StaticKeys, form_token,
 };
 #[cfg(feature = "redis")]
 pub use redis_store::{RedisFailure, RedisOptions, RedisReplayStore};

@@ -48,10 +48,14 @@ impl StaticKeys {
     }
 
     /// Trusts `issuer` with the keys of a JWKS document.
-    pub fn with_jwks(mut self, issuer: &str, jwks: &[u8]) -> Result<StaticKeys, HostError> {
-        self.issuers
-            .insert(issuer.to_owned(), Arc::new(KeySet::from_jwks(jwks)?));
-        Ok(self)
+    pub fn with_jwks(self, issuer: &str, jwks: &[u8]) -> Result<StaticKeys, HostError> {
+        Ok(self.with_key_set(issuer, Arc::new(KeySet::from_jwks(jwks)?)))
+    }
+
+    /// Trusts `issuer` with `keys` (replacing keys it was trusted with before).
+    pub fn with_key_set(mut self, issuer: &str, keys: Arc<HostKeySet>) -> StaticKeys {
+        self.issuers.insert(issuer.to_owned(), keys);
+        self
     }
 }
 
@@ -116,11 +120,12 @@ impl LaunchError {
                 "This launch link has already been used. Please start the module again from your portal."
             }
             HostError::Core(
-                Error::Expired
-                | Error::NotYetValid
-                | Error::IssuedInFuture
-                | Error::LifetimeTooLong
-                | Error::ExpiresBeforeIssued,
+                Error::Expired { .. }
+                | Error::NotYetValid { .. }
+                | Error::IssuedInFuture { .. }
+                | Error::LifetimeTooLong { .. }
+                | Error::ExpiresBeforeIssued
+                | Error::ReplayWindowClosed { .. },
             )
             | HostError::Inactive => {
                 "This launch link is not valid at this time. Please start the module again from your portal."
@@ -289,11 +294,31 @@ impl LaunchReceiver {
         self.receive_token(&form_token(body)?)
     }
 
-    /// Receives the launch token itself.
+    /// Receives the launch token itself: [`check_token`](Self::check_token), then
+    /// [`CheckedLaunch::record`].
     pub fn receive_token(&self, token: &str) -> Result<HtiLaunch, LaunchError> {
+        self.check_token(token.as_bytes())?.record()
+    }
+
+    /// Every check of a launch but the replay record: the launch is not used up yet. For a
+    /// caller that must do something that can fail between checking and accepting (write the
+    /// claims somewhere, say): only [`CheckedLaunch::record`] makes the launch count.
+    pub fn check_token(&self, token: &[u8]) -> Result<CheckedLaunch, LaunchError> {
+        self.check(token, None)
+    }
+
+    /// [`check_token`](Self::check_token) at `now` (Unix seconds) instead of the receiver's
+    /// clock: for a caller that keeps time itself (a C program, a replayed test vector). The
+    /// receiver's clock is then not read at all.
+    pub fn check_token_at(&self, token: &[u8], now: u64) -> Result<CheckedLaunch, LaunchError> {
+        self.check(token, Some(now))
+    }
+
+    fn check(&self, token: &[u8], at: Option<u64>) -> Result<CheckedLaunch, LaunchError> {
         let receiver = &*self.inner;
+        let now = || at.unwrap_or_else(|| receiver.clock.now());
         let mut scratch = vec![0u8; Unverified::scratch_len(receiver.policy.max_token_len())];
-        let unverified = Unverified::parse(token.as_bytes(), &receiver.policy, &mut scratch)?;
+        let unverified = Unverified::parse(token, &receiver.policy, &mut scratch)?;
         let issuer = unverified.issuer()?;
         if !receiver.issuers.is_empty() && !receiver.issuers.iter().any(|trusted| trusted == issuer)
         {
@@ -303,25 +328,53 @@ impl LaunchReceiver {
             Check::Keys(source) => {
                 let keys = source.keys_for(issuer, unverified.header().key_id())?;
                 // Read after the (possibly slow) key fetch, not before.
-                let now = receiver.clock.now();
+                let now = now();
                 (unverified.verify(keys.keys(), now)?, now)
             }
             Check::Introspection(introspector) => {
                 // Everything that can be refused without the server is refused first.
-                unverified.check_claims(receiver.clock.now())?;
+                unverified.check_claims(now())?;
+                // A token that parsed is base64url and dots: ASCII.
+                let token = std::str::from_utf8(token).map_err(|_| Error::MalformedToken)?;
                 if !introspector.introspect(token)?.active {
                     return Err(HostError::Inactive.into());
                 }
-                let now = receiver.clock.now();
+                let now = now();
                 (unverified.accept_introspected(now)?, now)
             }
         };
-        receiver.replay.check_and_record(
-            launch.replay_key(),
-            receiver.policy.forget_after(launch.expires_at()),
+        Ok(CheckedLaunch {
+            forget_at: receiver.policy.forget_after(launch.expires_at()),
+            launch,
             now,
-        )?;
-        Ok(launch)
+            replay: Arc::clone(&receiver.replay),
+        })
+    }
+}
+
+/// A launch that passed every check but has not been recorded against replay yet: it can
+/// still be presented again. [`record`](Self::record) it to accept it; drop it to refuse it
+/// without using it up.
+#[must_use = "a checked launch is accepted only once it is recorded"]
+pub struct CheckedLaunch {
+    launch: HtiLaunch,
+    forget_at: u64,
+    now: u64,
+    replay: Arc<dyn ReplayStore>,
+}
+
+impl CheckedLaunch {
+    /// The launch, checked but not yet accepted.
+    pub fn launch(&self) -> &HtiLaunch {
+        &self.launch
+    }
+
+    /// Records the launch in the replay store and accepts it; `Replayed` when another
+    /// presentation of it was recorded first.
+    pub fn record(self) -> Result<HtiLaunch, LaunchError> {
+        self.replay
+            .check_and_record(self.launch.replay_key(), self.forget_at, self.now)?;
+        Ok(self.launch)
     }
 }
 

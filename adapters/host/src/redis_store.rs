@@ -165,7 +165,10 @@ impl ReplayStore for RedisReplayStore {
         let now = self.high_water.fetch_max(now, Ordering::SeqCst).max(now);
         if forget_at <= now {
             // This store may already have forgotten it (or never will need to remember it).
-            return Err(HostError::Core(Error::Expired));
+            return Err(HostError::Core(Error::ReplayWindowClosed {
+                forget_at,
+                high_water: now,
+            }));
         }
         let ttl_ms = (forget_at - now).saturating_mul(1000).saturating_add(
             u64::try_from(self.options.clock_skew_margin.as_millis()).unwrap_or(u64::MAX),

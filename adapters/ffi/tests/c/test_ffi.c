@@ -56,7 +56,7 @@ struct race {
 
 static void *race_one(void *argument) {
     struct race *race = argument;
-    race->status = verify(race->verifier, race->token, NOW + 5);
+    race->status = verify(race->verifier, race->token, NOW + 1005);
     return NULL;
 }
 
@@ -81,6 +81,10 @@ int main(void) {
     EXPECT(verify(verifier, token, NOW + 5), 302);
     EXPECT(koppeltaal_verifier_allow_algorithm(verifier, "ES256"), KOPPELTAAL_OK);
 
+    /* A call that could not deliver the claims is refused before the token is looked at:
+     * the launch is not used up. */
+    EXPECT(koppeltaal_verify(verifier, (const uint8_t *)token, token_len, NOW + 5, NULL, 4096, &len),
+           KOPPELTAAL_NULL_ARGUMENT);
     /* A too-small buffer says how much is needed and does not record the token. */
     uint8_t small[16];
     size_t needed = 0;
@@ -97,22 +101,25 @@ int main(void) {
     CHECK(strstr(scratch, "\"resource\":\"Task/11\"") != NULL, "claims: %s", scratch);
     CHECK(strstr(scratch, "\"intent\":\"plan\"") != NULL, "claims: %s", scratch);
 
-    /* Replay. */
-    EXPECT(verify(verifier, token, NOW + 6), 600);
+    /* Replay: every code has a name in the header. */
+    EXPECT(verify(verifier, token, NOW + 6), KOPPELTAAL_REPLAYED);
+    /* The replay store cannot be switched once launches were accepted in memory. */
+    EXPECT(koppeltaal_verifier_use_redis(verifier, "redis://127.0.0.1:1/", NULL), KOPPELTAAL_INVALID_STATE);
+    EXPECT(verify(verifier, token, NOW + 7), KOPPELTAAL_REPLAYED);
 
     /* Every class of refusal, each with its code. */
-    EXPECT(verify(verifier, "not a token", NOW), 101);
-    EXPECT(verify(verifier, "a.b.c.d.e", NOW), 102);
-    EXPECT(verify(verifier, "e30=.e30.AAAA", NOW), 103);
-    EXPECT(verify(verifier, "eyJhbGciOiJub25lIn0.e30.", NOW), 300);
+    EXPECT(verify(verifier, "not a token", NOW), KOPPELTAAL_MALFORMED_TOKEN);
+    EXPECT(verify(verifier, "a.b.c.d.e", NOW), KOPPELTAAL_ENCRYPTED_TOKEN);
+    EXPECT(verify(verifier, "e30=.e30.AAAA", NOW), KOPPELTAAL_INVALID_BASE64);
+    EXPECT(verify(verifier, "eyJhbGciOiJub25lIn0.e30.", NOW), KOPPELTAAL_FORBIDDEN_ALGORITHM);
     launch(pem, ISSUER, AUDIENCE, NOW, scratch, sizeof scratch);
-    EXPECT(verify(verifier, scratch, NOW + 1000), 503);
+    EXPECT(verify(verifier, scratch, NOW + 1000), KOPPELTAAL_EXPIRED);
     launch(pem, ISSUER, "Device/7", NOW, scratch, sizeof scratch);
-    EXPECT(verify(verifier, scratch, NOW + 5), 502);
+    EXPECT(verify(verifier, scratch, NOW + 5), KOPPELTAAL_WRONG_AUDIENCE);
     launch(pem, "https://other.example.org", AUDIENCE, NOW, scratch, sizeof scratch);
-    EXPECT(verify(verifier, scratch, NOW + 5), 400);
+    EXPECT(verify(verifier, scratch, NOW + 5), KOPPELTAAL_WRONG_ISSUER);
     launch(other_pem, ISSUER, AUDIENCE, NOW, scratch, sizeof scratch);
-    EXPECT(verify(verifier, scratch, NOW + 5), 401);
+    EXPECT(verify(verifier, scratch, NOW + 5), KOPPELTAAL_UNKNOWN_KEY_ID);
     /* A genuine signature of another launch under this one's payload. */
     {
         char other[2048];
@@ -171,6 +178,10 @@ int main(void) {
     CHECK(strcmp(koppeltaal_status_message(0), "success") == 0, "message of 0");
     CHECK(strcmp(koppeltaal_status_message(600), "token has been used before") == 0, "message of 600");
     CHECK(strcmp(koppeltaal_status_message(913), "replay store unavailable") == 0, "message of 913");
+    CHECK(strcmp(koppeltaal_status_message(KOPPELTAAL_REPLAY_WINDOW_CLOSED),
+                  "token's replay-protection window has closed") == 0, "message of 602");
+    CHECK(strcmp(koppeltaal_status_message(KOPPELTAAL_INVALID_STATE),
+                  "not possible in the verifier's present state") == 0, "message of 1004");
     CHECK(strcmp(koppeltaal_status_message(123456), "unknown status") == 0, "message of an unknown code");
 
     /* A client assertion. */
@@ -179,8 +190,10 @@ int main(void) {
     scratch[len] = '\0';
     CHECK(strchr(scratch, '.') != NULL && strchr(strchr(scratch, '.') + 1, '.') != NULL, "three segments");
 
-    /* Four threads present one new launch at once: exactly one accepted. */
-    launch(pem, ISSUER, AUDIENCE, NOW, scratch, sizeof scratch);
+    /* Four threads present one new launch at once: exactly one accepted. (Issued later than
+     * the others: the verifier's replay store has seen NOW + 1000 above, and never judges by
+     * an earlier time again.) */
+    launch(pem, ISSUER, AUDIENCE, NOW + 1000, scratch, sizeof scratch);
     pthread_t threads[4];
     struct race races[4];
     for (int i = 0; i < 4; i++) {
