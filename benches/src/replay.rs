@@ -1,7 +1,7 @@
 //! The replay guard in its steady state: full, every check-and-record a miss that forgets the
 //! oldest (expired) entry and records a new one.
 
-use koppeltaal_core::{HeapReplayGuard, ReplayKey, ReplayProtection};
+use koppeltaal_core::{HeapReplayGuard, ReplayKey, ReplayStore};
 
 /// A guard of `capacity` entries kept full, and the next key to present.
 pub struct FullGuard {

@@ -3,7 +3,7 @@
 use core::ffi::CStr;
 use core::fmt;
 
-use crate::algorithm::Algorithm;
+use crate::jose::algorithm::Algorithm;
 
 /// A part of a compact JWS, named in errors about its encoding or its JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,7 +1,40 @@
 #![no_std]
 #![forbid(unsafe_code)]
-#![deny(missing_docs, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unreachable_pub)]
 //! Allocation-free verification of Koppeltaal 2.0 / HTI launch tokens.
+//!
+//! ```
+//! use koppeltaal_core::{
+//!     Algorithm, EcSigner, Error, JwksWriter, KeySet, LaunchToken, LaunchVerifier, Policy,
+//!     ReplayGuard, TrustedIssuer,
+//! };
+//!
+//! // A portal's key (fixed bytes here) and the JWKS it publishes.
+//! let portal = EcSigner::p256(p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap());
+//! let mut jwks = [0u8; 512];
+//! let mut free: &mut [u8] = &mut jwks;
+//! let mut writer = JwksWriter::new(&mut free)?;
+//! writer.key(&portal.public_jwk(), None)?;
+//! writer.finish()?;
+//! let written = 512 - free.len();
+//!
+//! // The portal signs a launch for module Device/42...
+//! let now = 1_700_000_000;
+//! let launch = LaunchToken::new("https://portal.example.org", "Device/42", "Patient/1",
+//!                               "Task/11", "https://module.example.org/AD/1", now)?;
+//! let mut buffer = [0u8; 1024];
+//! let token = launch.sign(&portal, &mut rand::rng(), &mut buffer)?;
+//!
+//! // ...and the module verifies it: once.
+//! let keys = KeySet::<4>::from_jwks(&jwks[..written])?;
+//! let issuer = TrustedIssuer::new("https://portal.example.org", keys)?;
+//! let policy = Policy::new("Device/42")?.allow(Algorithm::ES256);
+//! let mut verifier = LaunchVerifier::<_, _>::new(issuer, policy, ReplayGuard::<64>::new());
+//! assert_eq!(verifier.verify(token.as_bytes(), now + 5)?.resource(), "Task/11");
+//! assert_eq!(verifier.verify(token.as_bytes(), now + 6), Err(Error::Replayed));
+//! # Ok::<(), Error>(())
+//! ```
 //!
 //! A portal launches a module with an HTI launch token: a compact JWS, usually RS512, whose
 //! claims name the portal (`iss`), the module (`aud`), the person (`sub`), the Task
@@ -23,7 +56,16 @@
 //! | `es512` | yes | ES512 (ECDSA P-521, through `p521`) |
 //! | `alloc` | no | [`HeapReplayGuard`]; `sign_to_string` on the token builders |
 //! | `rsa-signer` | no | [`RsaSigner`]: RS256/384/512 signing with an RSA private key, through the `rsa` crate (implies `alloc`, `rs`) |
+//! | `compact-rsa-keys` | no | RSA keys keep only their modulus: about half the RAM per key slot, each verification recomputing `R² mod n` (about 1.8 times the RSA time); for devices short of RAM (implies `rs`) |
+//! | `hazmat` | no | `RsaPublicKey::raw_public_operation`, the bare RSA operation, for differential testing and fuzzing only: never for verifying |
 //! | `std` | no | `std::error::Error` for [`Error`] (implies `alloc`) |
+//!
+//! # Layout
+//!
+//! `verify` (the checks, in their order), `produce` (signing launches and client assertions,
+//! writing JWKS: public as [`produce`], and re-exported here), `jose` (algorithms, keys, the
+//! signature primitives), `codec` (base64url, JSON). The crate root re-exports everything a
+//! user names.
 //!
 //! # Memory
 //!
@@ -47,47 +89,38 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod algorithm;
-mod base64url;
 pub mod capacity;
-mod claims;
-mod compact;
-mod ec;
+mod codec;
 mod error;
-mod header;
-mod hti;
-mod json;
-mod jwk;
-mod policy;
-mod produce;
-mod publish;
-mod replay;
-#[cfg(feature = "rs")]
-mod rsa;
-mod signature;
-mod signers;
-mod write;
+mod jose;
+pub mod produce;
+mod verify;
 
-pub use algorithm::{Algorithm, AlgorithmSet};
-pub use compact::Compact;
-pub use ec::Curve;
 pub use error::{Error, Part};
-pub use header::Header;
-pub use hti::{
-    AccessTokenClaims, DEFAULT_SCRATCH, HtiLaunch, IssuerKeys, LaunchVerifier, TrustedIssuer,
-    Unverified,
-};
-pub use jwk::{Jwk, KeyMaterial, KeySet};
-pub use policy::{Policy, RequiredClaims};
-pub use produce::{ClientAssertion, JwsSigner, LaunchToken, uuid_v4};
-pub use publish::{JwksWriter, PublicJwk};
-#[cfg(feature = "alloc")]
-pub use replay::HeapReplayGuard;
-pub use replay::{ReplayGuard, ReplayKey, ReplayProtection, Slot};
+pub use jose::algorithm::{Algorithm, AlgorithmSet};
+pub use jose::ec::Curve;
+pub use jose::jwk::{Jwk, KeyMaterial, KeySet};
 #[cfg(feature = "rs")]
-pub use rsa::{HashAlgorithm, RsaPublicKey};
+pub use jose::rsa::{HashAlgorithm, RsaPublicKey};
+pub use verify::access_token::AccessTokenClaims;
+pub use verify::compact::Compact;
+pub use verify::header::Header;
+pub use verify::launch::{
+    DEFAULT_SCRATCH, HtiLaunch, KeySource, LaunchVerifier, TrustedIssuer, Unverified,
+};
+pub use verify::policy::{Policy, RequiredClaims};
+#[cfg(feature = "alloc")]
+pub use verify::replay_guard::HeapReplayGuard;
+pub use verify::replay_guard::{ReplayGuard, ReplayKey, ReplayStore, Slot};
+
+// Production, documented in its own module.
 #[cfg(any(feature = "es256", feature = "es384", feature = "es512"))]
-pub use signers::EcSigner;
-pub use signers::ExternalSigner;
+#[doc(no_inline)]
+pub use produce::EcSigner;
 #[cfg(feature = "rsa-signer")]
-pub use signers::RsaSigner;
+#[doc(no_inline)]
+pub use produce::RsaSigner;
+#[doc(no_inline)]
+pub use produce::{
+    ClientAssertion, ExternalSigner, JwksWriter, JwsSigner, LaunchToken, PublicJwk, uuid_v4,
+};

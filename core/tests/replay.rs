@@ -181,3 +181,24 @@ fn a_reused_verifier_carries_nothing_over_between_tokens() {
         Some(Error::MissingClaim("iss"))
     );
 }
+
+#[test]
+fn checking_and_recording_are_two_steps() {
+    let mut verifier = verifier();
+    let launch = token("two-steps", IAT);
+    // Checking does not use the launch up: it can be checked again.
+    let checked = verifier.check(launch.as_bytes(), NOW).unwrap();
+    assert_eq!(verifier.check(launch.as_bytes(), NOW).unwrap(), checked);
+    // Recording accepts it, once.
+    assert_eq!(verifier.record(&checked, NOW), Ok(()));
+    assert_eq!(verifier.record(&checked, NOW), Err(Error::Replayed));
+    assert_eq!(
+        verifier.verify(launch.as_bytes(), NOW).err(),
+        Some(Error::Replayed)
+    );
+    // A token that fails a check is never returned to be recorded.
+    assert_eq!(
+        verifier.check(b"not a token", NOW).err(),
+        Some(Error::MalformedToken)
+    );
+}

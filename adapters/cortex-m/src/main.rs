@@ -12,7 +12,7 @@ use core::ptr::{addr_of, addr_of_mut};
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 use koppeltaal_core::{
-    AlgorithmSet, Error, IssuerKeys, Jwk, KeySet, LaunchVerifier, Policy, ReplayGuard,
+    AlgorithmSet, Error, KeySource, Jwk, KeySet, LaunchVerifier, Policy, ReplayGuard,
 };
 
 /// The firmware checks launches as if it were this time (Unix seconds).
@@ -26,7 +26,7 @@ const SCRATCH: usize = MAX_TOKEN / 4 * 3 + 2;
 /// The portal this gateway trusts, with its keys in a `static`.
 struct Portal(&'static KeySet<8>);
 
-impl IssuerKeys for Portal {
+impl KeySource for Portal {
     fn keys_for(&self, issuer: &str) -> Option<&[Jwk]> {
         (issuer == ISSUER).then(|| self.0.keys())
     }

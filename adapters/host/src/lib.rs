@@ -1,6 +1,27 @@
 //! Koppeltaal 2.0 for `std` programs: what a server-side module provider or a Linux gateway
 //! links to take part in Koppeltaal with [`koppeltaal_core`].
 //!
+//! ```
+//! use koppeltaal_core::{Algorithm, LaunchToken, Policy};
+//! use koppeltaal_host::{Clock, LaunchReceiver, PrivateKey, StaticKeys, SystemClock};
+//!
+//! // A portal's key and JWKS (in a module: the portal's JWKS URL, through `RemoteKeys`).
+//! let portal = PrivateKey::generate(Algorithm::ES256, 0)?;
+//! let jwks = koppeltaal_host::jwks_document(&[&portal])?;
+//! let keys = StaticKeys::new().with_jwks("https://portal.example.org", jwks.as_bytes())?;
+//! let policy = Policy::new("Device/42")?.allow(Algorithm::ES256);
+//! let receiver = LaunchReceiver::builder(policy).keys(keys).build()?; // Clone, Send, Sync
+//!
+//! let token = LaunchToken::new("https://portal.example.org", "Device/42", "Patient/1",
+//!                              "Task/11", "https://module.example.org/AD/1", SystemClock.now())?
+//!     .sign_to_string(portal.signer(None)?.as_ref(), &mut koppeltaal_host::os_rng())?;
+//! let launch = receiver.receive_form(format!("token={token}").as_bytes())?;
+//! assert_eq!(launch.resource(), "Task/11");
+//! let replayed = receiver.receive_token(&token).unwrap_err();
+//! assert_eq!((replayed.code(), replayed.name()), (600, "Replayed"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The core verifies and produces tokens without a clock, randomness or network; this crate
 //! supplies them:
 //!
@@ -16,9 +37,16 @@
 //!
 //! All HTTP is blocking (`ureq`), bounded in time and size, and `https` unless the host is
 //! loopback.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `redis` | no | `RedisReplayStore`: a replay store shared by every instance of a module |
 
 #![forbid(unsafe_code)]
-#![deny(missing_docs, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unreachable_pub)]
 
 mod clock;
 mod discovery;

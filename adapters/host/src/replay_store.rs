@@ -5,14 +5,16 @@ use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use koppeltaal_core::{HeapReplayGuard, ReplayKey, ReplayProtection};
+use koppeltaal_core::{HeapReplayGuard, ReplayKey, ReplayStore as _};
 use sha2::{Digest, Sha256};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::HostError;
 
 /// Remembers accepted tokens and refuses one presented again, for every thread (and, for
-/// shared implementations, every process) of a module.
+/// shared implementations, every process) of a module: the thread-safe, fallible counterpart
+/// of the core's `koppeltaal_core::ReplayStore` (which its in-memory guards implement, and
+/// which [`MemoryReplayStore`] and [`JournalReplayStore`] build on).
 pub trait ReplayStore: Send + Sync {
     /// Records `key` until `forget_at` (Unix seconds) unless it is recorded and live at `now`:
     /// then `Core(Replayed)`. Must be atomic: two concurrent calls with one key never both

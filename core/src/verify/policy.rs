@@ -2,9 +2,9 @@
 
 use heapless::String;
 
-use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::capacity;
 use crate::error::Error;
+use crate::jose::algorithm::{Algorithm, AlgorithmSet};
 
 /// Claims that HTI 2.0 requires but an older portal may omit; the policy says which to demand.
 ///

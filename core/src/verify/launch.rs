@@ -2,17 +2,18 @@
 
 use heapless::String;
 
-use crate::algorithm::Algorithm;
-use crate::base64url;
 use crate::capacity;
-use crate::claims::{ClaimsRecord, claim};
-use crate::compact::Compact;
+use crate::codec::base64url;
 use crate::error::{Error, Part};
-use crate::header::Header;
-use crate::jwk::{Jwk, KeySet};
-use crate::policy::Policy;
-use crate::replay::{ReplayKey, ReplayProtection};
-use crate::signature::{self, MAX_SIGNATURE_LEN};
+use crate::jose::algorithm::Algorithm;
+use crate::jose::jwk::{Jwk, KeySet};
+use crate::verify::access_token::AccessTokenClaims;
+use crate::verify::claims::{ClaimsRecord, claim};
+use crate::verify::compact::Compact;
+use crate::verify::header::Header;
+use crate::verify::key_selection::{self, MAX_SIGNATURE_LEN};
+use crate::verify::policy::Policy;
+use crate::verify::replay_guard::{ReplayKey, ReplayStore};
 
 /// A verified HTI launch: every string in fixed-capacity storage, nothing borrowed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,7 +160,7 @@ impl ParsedToken {
 
     #[inline(never)]
     fn verify_signature(&self, keys: &[Jwk], signing_input: &[u8]) -> Result<(), Error> {
-        signature::verify(
+        key_selection::verify(
             keys,
             self.header.key_id(),
             self.header.algorithm(),
@@ -287,63 +288,8 @@ impl<'t, 'p> Unverified<'t, 'p> {
     }
 }
 
-/// The verified claims of a JWT access token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AccessTokenClaims {
-    iss: String<{ capacity::ISSUER }>,
-    aud: String<{ capacity::AUDIENCE }>,
-    sub: Option<String<{ capacity::PERSON }>>,
-    iat: u64,
-    exp: u64,
-    jti: Option<String<{ capacity::TOKEN_ID }>>,
-    alg: Algorithm,
-    kid: String<{ capacity::KEY_ID }>,
-}
-
-impl AccessTokenClaims {
-    /// `iss`: the authorization server.
-    pub fn issuer(&self) -> &str {
-        &self.iss
-    }
-
-    /// The audience the token was accepted for (the policy's).
-    pub fn audience(&self) -> &str {
-        &self.aud
-    }
-
-    /// `sub`, when present (a client id, or a user).
-    pub fn subject(&self) -> Option<&str> {
-        self.sub.as_deref()
-    }
-
-    /// `iat`, Unix seconds.
-    pub fn issued_at(&self) -> u64 {
-        self.iat
-    }
-
-    /// `exp`, Unix seconds.
-    pub fn expires_at(&self) -> u64 {
-        self.exp
-    }
-
-    /// `jti`, when present.
-    pub fn token_id(&self) -> Option<&str> {
-        self.jti.as_deref()
-    }
-
-    /// The algorithm the token was signed with.
-    pub fn algorithm(&self) -> Algorithm {
-        self.alg
-    }
-
-    /// The `kid` of the key that verified it.
-    pub fn key_id(&self) -> &str {
-        &self.kid
-    }
-}
-
 /// Where a verifier finds the keys of a token's issuer.
-pub trait IssuerKeys {
+pub trait KeySource {
     /// The keys published by `issuer`, or `None` when the issuer is not trusted.
     fn keys_for(&self, issuer: &str) -> Option<&[Jwk]>;
 }
@@ -387,31 +333,31 @@ impl<const N: usize> TrustedIssuer<N> {
     }
 }
 
-impl<const N: usize> IssuerKeys for TrustedIssuer<N> {
+impl<const N: usize> KeySource for TrustedIssuer<N> {
     fn keys_for(&self, issuer: &str) -> Option<&[Jwk]> {
         (self.issuer == issuer).then(|| self.keys.keys())
     }
 }
 
-impl<const N: usize> IssuerKeys for [TrustedIssuer<N>] {
+impl<const N: usize> KeySource for [TrustedIssuer<N>] {
     fn keys_for(&self, issuer: &str) -> Option<&[Jwk]> {
         self.iter().find_map(|trusted| trusted.keys_for(issuer))
     }
 }
 
-impl<const N: usize, const M: usize> IssuerKeys for [TrustedIssuer<N>; M] {
+impl<const N: usize, const M: usize> KeySource for [TrustedIssuer<N>; M] {
     fn keys_for(&self, issuer: &str) -> Option<&[Jwk]> {
         self.as_slice().keys_for(issuer)
     }
 }
 
-impl<const N: usize, const M: usize> IssuerKeys for heapless::Vec<TrustedIssuer<N>, M> {
+impl<const N: usize, const M: usize> KeySource for heapless::Vec<TrustedIssuer<N>, M> {
     fn keys_for(&self, issuer: &str) -> Option<&[Jwk]> {
         self.as_slice().keys_for(issuer)
     }
 }
 
-impl<T: IssuerKeys + ?Sized> IssuerKeys for &T {
+impl<T: KeySource + ?Sized> KeySource for &T {
     fn keys_for(&self, issuer: &str) -> Option<&[Jwk]> {
         (**self).keys_for(issuer)
     }
@@ -452,7 +398,7 @@ pub struct LaunchVerifier<K, G, const SCRATCH: usize = DEFAULT_SCRATCH> {
     parsed: ParsedToken,
 }
 
-impl<K: IssuerKeys, G: ReplayProtection, const SCRATCH: usize> LaunchVerifier<K, G, SCRATCH> {
+impl<K: KeySource, G: ReplayStore, const SCRATCH: usize> LaunchVerifier<K, G, SCRATCH> {
     /// A verifier trusting `issuers`, applying `policy`, remembering tokens in `replay`.
     pub fn new(issuers: K, policy: Policy, replay: G) -> LaunchVerifier<K, G, SCRATCH> {
         LaunchVerifier {
@@ -464,11 +410,38 @@ impl<K: IssuerKeys, G: ReplayProtection, const SCRATCH: usize> LaunchVerifier<K,
         }
     }
 
-    /// Verifies `token` at `now` (Unix seconds) and records it against replay.
+    /// Verifies `token` at `now` (Unix seconds) and records it against replay: the two steps
+    /// [`check`](Self::check) and [`record`](Self::record) in one call.
     ///
     /// The token is parsed into storage the verifier keeps, and the launch is copied out only
     /// once every check has passed.
     pub fn verify(&mut self, token: &[u8], now: u64) -> Result<HtiLaunch, Error> {
+        self.check_in_place(token, now)?;
+        let forget_at = self.policy.forget_after(self.parsed.claims.exp);
+        self.replay
+            .check_and_record(self.parsed.replay_key(), forget_at, now)?;
+        Ok(self.parsed.launch(&self.policy))
+    }
+
+    /// Every check of [`verify`](Self::verify) but the replay record: the launch is not used
+    /// up, and may be presented again. For a caller that must do something that can fail
+    /// between checking and accepting; [`record`](Self::record) then accepts it.
+    pub fn check(&mut self, token: &[u8], now: u64) -> Result<HtiLaunch, Error> {
+        self.check_in_place(token, now)?;
+        Ok(self.parsed.launch(&self.policy))
+    }
+
+    /// Records a launch that [`check`](Self::check) returned, at `now`: from then on it is
+    /// [`Error::Replayed`]. Fails as the replay store does ([`Error::Replayed`] when another
+    /// presentation was recorded first, [`Error::ReplayStoreFull`], ...).
+    pub fn record(&mut self, launch: &HtiLaunch, now: u64) -> Result<(), Error> {
+        let forget_at = self.policy.forget_after(launch.expires_at());
+        self.replay
+            .check_and_record(launch.replay_key(), forget_at, now)
+    }
+
+    /// Parses and checks `token` into `self.parsed`.
+    fn check_in_place(&mut self, token: &[u8], now: u64) -> Result<(), Error> {
         let parsed = &mut self.parsed;
         let signing_input = parsed.parse(token, &self.policy, &mut self.scratch)?;
         let keys = self
@@ -476,11 +449,7 @@ impl<K: IssuerKeys, G: ReplayProtection, const SCRATCH: usize> LaunchVerifier<K,
             .keys_for(parsed.claims.issuer()?)
             .ok_or(Error::WrongIssuer)?;
         parsed.verify_signature(keys, signing_input)?;
-        parsed.claims.check_launch(&self.policy, now)?;
-        let forget_at = self.policy.forget_after(parsed.claims.exp);
-        self.replay
-            .check_and_record(parsed.replay_key(), forget_at, now)?;
-        Ok(parsed.launch(&self.policy))
+        parsed.claims.check_launch(&self.policy, now)
     }
 
     /// The policy.

@@ -1,9 +1,9 @@
 //! ES256, ES384 and ES512: ECDSA on the NIST curves through the RustCrypto `p256`, `p384` and
 //! `p521` crates, with the JOSE signature form `r || s` (RFC 7518 §3.4).
 
-use crate::algorithm::Algorithm;
 use crate::error::Error;
-use crate::jwk::KeyMaterial;
+use crate::jose::algorithm::Algorithm;
+use crate::jose::jwk::KeyMaterial;
 
 /// An elliptic curve of the JOSE `EC` key type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

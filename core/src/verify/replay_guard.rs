@@ -89,7 +89,7 @@ const VACANT: Slot = Slot {
 /// an old `now`, or a wall clock that stepped back, cannot make it treat a forgotten entry as
 /// never seen. A token whose `forget_at` is not after the high-water mark is refused with
 /// [`Error::ReplayWindowClosed`], since the guard may already have forgotten it.
-pub trait ReplayProtection {
+pub trait ReplayStore {
     /// Whether `key` could be recorded until `forget_at` (Unix seconds) at `now`: `Ok`, or
     /// [`Error::Replayed`] (recorded and live), [`Error::ReplayWindowClosed`] (`forget_at` not
     /// after the high-water mark), [`Error::ReplayStoreFull`] (no room). Records nothing; a
@@ -101,7 +101,7 @@ pub trait ReplayProtection {
     fn check_and_record(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error>;
 }
 
-impl<T: ReplayProtection + ?Sized> ReplayProtection for &mut T {
+impl<T: ReplayStore + ?Sized> ReplayStore for &mut T {
     fn check(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error> {
         (**self).check(key, forget_at, now)
     }
@@ -127,7 +127,7 @@ impl<T: ReplayProtection + ?Sized> ReplayProtection for &mut T {
 /// host adapter for what happens across a restart.
 ///
 /// ```
-/// use koppeltaal_core::{Error, ReplayGuard, ReplayKey, ReplayProtection};
+/// use koppeltaal_core::{Error, ReplayGuard, ReplayKey, ReplayStore};
 /// let mut guard = ReplayGuard::<2>::new();
 /// let key = ReplayKey::new("https://portal", "jti-1");
 /// assert_eq!(guard.check_and_record(key, 1_300, 1_000), Ok(()));
@@ -197,7 +197,7 @@ impl<const N: usize> ReplayGuard<N> {
     }
 }
 
-impl<const N: usize> ReplayProtection for ReplayGuard<N> {
+impl<const N: usize> ReplayStore for ReplayGuard<N> {
     fn check(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error> {
         self.ring
             .check(&mut self.slots, &mut self.buckets, key, forget_at, now)
@@ -264,7 +264,7 @@ impl HeapReplayGuard {
 }
 
 #[cfg(feature = "alloc")]
-impl ReplayProtection for HeapReplayGuard {
+impl ReplayStore for HeapReplayGuard {
     fn check(&mut self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), Error> {
         self.ring
             .check(&mut self.slots, &mut self.buckets, key, forget_at, now)

@@ -4,9 +4,9 @@ use heapless::String;
 use serde::de::MapAccess;
 
 use crate::capacity;
+use crate::codec::json::{self, Members, Value};
 use crate::error::{Error, Part};
-use crate::json::{self, Members, Value};
-use crate::policy::{Policy, RequiredClaims};
+use crate::verify::policy::{Policy, RequiredClaims};
 
 /// The payload members as read, before any check. Strings are unescaped into fixed storage.
 ///

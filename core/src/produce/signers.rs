@@ -7,17 +7,17 @@ use heapless::String;
 use rand_core::CryptoRng;
 use signature::SignatureEncoding;
 
-use crate::algorithm::Algorithm;
 use crate::capacity;
 use crate::error::Error;
-use crate::produce::JwsSigner;
+use crate::jose::algorithm::Algorithm;
 #[cfg(any(
     feature = "rsa-signer",
     feature = "es256",
     feature = "es384",
     feature = "es512"
 ))]
-use crate::publish::PublicJwk;
+use crate::produce::jwks_writer::PublicJwk;
+use crate::produce::jws_signer::JwsSigner;
 
 fn owned_key_id(kid: &str) -> Result<String<{ capacity::KEY_ID }>, Error> {
     if kid.is_empty() {
@@ -39,7 +39,7 @@ fn copy_signature(bytes: &[u8], out: &mut [u8]) -> Result<usize, Error> {
 #[cfg(feature = "rsa-signer")]
 pub struct RsaSigner {
     key: RsaSigningKey,
-    public: crate::rsa::RsaPublicKey,
+    public: crate::jose::rsa::RsaPublicKey,
     kid: String<{ capacity::KEY_ID }>,
     alg: Algorithm,
 }
@@ -58,7 +58,7 @@ impl RsaSigner {
     /// the verifier would refuse them.
     pub fn new(key: rsa::RsaPrivateKey, alg: Algorithm) -> Result<RsaSigner, Error> {
         use rsa::traits::PublicKeyParts;
-        let public = crate::rsa::RsaPublicKey::from_be_bytes(&key.n_bytes(), &key.e_bytes())?;
+        let public = crate::jose::rsa::RsaPublicKey::from_be_bytes(&key.n_bytes(), &key.e_bytes())?;
         let key = match alg {
             Algorithm::RS256 => RsaSigningKey::Sha256(rsa::pkcs1v15::SigningKey::new(key)),
             Algorithm::RS384 => RsaSigningKey::Sha384(rsa::pkcs1v15::SigningKey::new(key)),
@@ -81,7 +81,7 @@ impl RsaSigner {
     }
 
     /// The public key, as the verifier uses it.
-    pub fn public_key(&self) -> &crate::rsa::RsaPublicKey {
+    pub fn public_key(&self) -> &crate::jose::rsa::RsaPublicKey {
         &self.public
     }
 

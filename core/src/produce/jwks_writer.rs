@@ -3,9 +3,9 @@
 use embedded_io::Write;
 use sha2::{Digest, Sha256};
 
-use crate::algorithm::Algorithm;
+use crate::codec::json_writer::{Hasher, JsonObject, put};
 use crate::error::Error;
-use crate::write::{Hasher, JsonObject, put};
+use crate::jose::algorithm::Algorithm;
 
 /// A public key to publish.
 #[derive(Clone, Copy, Debug)]
@@ -13,7 +13,7 @@ use crate::write::{Hasher, JsonObject, put};
 pub enum PublicJwk<'k> {
     /// An RSA key.
     #[cfg(feature = "rs")]
-    Rsa(&'k crate::rsa::RsaPublicKey),
+    Rsa(&'k crate::jose::rsa::RsaPublicKey),
     /// A P-256 key.
     #[cfg(feature = "es256")]
     P256(&'k p256::ecdsa::VerifyingKey),
@@ -29,7 +29,7 @@ pub enum PublicJwk<'k> {
 #[cfg(any(feature = "es256", feature = "es384", feature = "es512"))]
 fn ec_members<W: Write>(
     object: &mut JsonObject<'_, W>,
-    curve: crate::ec::Curve,
+    curve: crate::jose::ec::Curve,
     point: &[u8],
 ) -> Result<(), Error> {
     let len = curve.coordinate_len();
@@ -50,25 +50,25 @@ impl PublicJwk<'_> {
                 let first = e.iter().position(|byte| *byte != 0).unwrap_or(e.len() - 1);
                 object.base64url("e", &e[first..])?;
                 object.string("kty", "RSA")?;
-                let mut n = [0u8; crate::rsa::RsaPublicKey::MAX_BYTES];
+                let mut n = [0u8; crate::jose::rsa::RsaPublicKey::MAX_BYTES];
                 object.base64url("n", key.modulus_be_bytes(&mut n))
             }
             #[cfg(feature = "es256")]
             PublicJwk::P256(key) => ec_members(
                 object,
-                crate::ec::Curve::P256,
+                crate::jose::ec::Curve::P256,
                 key.to_sec1_point(false).as_bytes(),
             ),
             #[cfg(feature = "es384")]
             PublicJwk::P384(key) => ec_members(
                 object,
-                crate::ec::Curve::P384,
+                crate::jose::ec::Curve::P384,
                 key.to_sec1_point(false).as_bytes(),
             ),
             #[cfg(feature = "es512")]
             PublicJwk::P521(key) => ec_members(
                 object,
-                crate::ec::Curve::P521,
+                crate::jose::ec::Curve::P521,
                 key.to_sec1_point(false).as_bytes(),
             ),
         }

@@ -3,14 +3,14 @@
 use heapless::{String, Vec};
 use serde::de::MapAccess;
 
-use crate::algorithm::Algorithm;
-use crate::base64url;
 use crate::capacity;
-use crate::ec::{self, Curve};
+use crate::codec::base64url;
+use crate::codec::json::{self, JsonStr, Members, Value};
 use crate::error::{Error, Part};
-use crate::json::{self, JsonStr, Members, Value};
+use crate::jose::algorithm::Algorithm;
+use crate::jose::ec::{self, Curve};
 #[cfg(feature = "rs")]
-use crate::rsa::RsaPublicKey;
+use crate::jose::rsa::RsaPublicKey;
 
 /// Most members accepted in one JWK object or at the top of a JWKS document.
 const MAX_JWK_MEMBERS: usize = 64;
@@ -192,7 +192,7 @@ fn verify_rsa(
     signing_input: &[u8],
     signature: &[u8],
 ) -> Result<(), Error> {
-    use crate::rsa::HashAlgorithm;
+    use crate::jose::rsa::HashAlgorithm;
     use sha2::{Digest, Sha256, Sha384, Sha512};
     match alg {
         Algorithm::RS256 => key.verify_digest(

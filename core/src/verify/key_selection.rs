@@ -1,8 +1,8 @@
 //! Choosing the key by `kid` and checking the signature with it.
 
-use crate::algorithm::Algorithm;
 use crate::error::Error;
-use crate::jwk::Jwk;
+use crate::jose::algorithm::Algorithm;
+use crate::jose::jwk::Jwk;
 
 /// The longest signature of any supported algorithm: RSA-4096 (ES512's is 132 bytes).
 pub(crate) const MAX_SIGNATURE_LEN: usize = 512;

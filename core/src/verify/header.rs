@@ -3,11 +3,11 @@
 use heapless::String;
 use serde::de::MapAccess;
 
-use crate::algorithm::Algorithm;
 use crate::capacity;
+use crate::codec::json::{self, Members, Value};
 use crate::error::{Error, Part};
-use crate::json::{self, Members, Value};
-use crate::policy::Policy;
+use crate::jose::algorithm::Algorithm;
+use crate::verify::policy::Policy;
 
 /// The header of a token, after its checks have passed: an allowed algorithm, a key id, and
 /// nothing that points at a key or demands an extension.
@@ -116,7 +116,7 @@ impl<'de> Members<'de> for HeaderRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::algorithm::AlgorithmSet;
+    use crate::jose::algorithm::AlgorithmSet;
 
     fn policy() -> Policy {
         Policy::new("Device/1").unwrap()
