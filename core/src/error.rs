@@ -5,7 +5,8 @@ use core::fmt;
 
 use crate::jose::algorithm::Algorithm;
 
-/// A part of a compact JWS, named in errors about its encoding or its JSON.
+/// A part of a compact JWS (or JWE), named in errors about its encoding or its JSON.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Part {
     /// The first segment: the JOSE header.
@@ -16,6 +17,14 @@ pub enum Part {
     Signature,
     /// A JWKS document (not part of a token, but parsed by the same code).
     KeySet,
+    /// A JWE's second segment: the encrypted content key.
+    EncryptedKey,
+    /// A JWE's third segment: the initialization vector.
+    InitializationVector,
+    /// A JWE's fourth segment: the ciphertext.
+    Ciphertext,
+    /// A JWE's fifth segment: the authentication tag.
+    AuthenticationTag,
 }
 
 impl Part {
@@ -26,6 +35,10 @@ impl Part {
             Part::Payload => "payload",
             Part::Signature => "signature",
             Part::KeySet => "key set",
+            Part::EncryptedKey => "encrypted key",
+            Part::InitializationVector => "initialization vector",
+            Part::Ciphertext => "ciphertext",
+            Part::AuthenticationTag => "authentication tag",
         }
     }
 }
@@ -235,14 +248,17 @@ error_table! {
     TokenTooLarge = 100, "token is longer than the configured maximum";
     /// The token is not three dot-separated segments, or its header or payload segment is empty.
     MalformedToken = 101, "token is not a compact JWS of three dot-separated segments";
-    /// The token has five segments (four dots): a JWE-encrypted launch (HTI:jwe), which this
-    /// verifier does not decrypt.
+    /// The token has five segments (four dots): a JWE-encrypted launch (HTI:jwe), and this
+    /// verifier has no decryption key (or is not asked to decrypt).
     EncryptedToken = 102, "token is an encrypted (JWE) launch";
     /// A segment is not canonical unpadded base64url: padding, a byte outside the alphabet
     /// (whitespace included), an impossible length or non-zero trailing bits.
     InvalidBase64(Part) = 103, "a token segment is not canonical unpadded base64url";
     /// The signature segment is empty.
     MissingSignature = 104, "token has no signature";
+    /// An encrypted token decrypted, but what it carried is not a signed compact JWS (three
+    /// segments): for example a JWE inside a JWE.
+    NotSignedInside = 105, "the decrypted content is not a signed compact JWS";
 
     // ---- 2xx: JSON ----------------------------------------------------------------------------
     /// The header, payload or key set is not a well-formed JSON object (RFC 8259) in UTF-8.
@@ -280,6 +296,18 @@ error_table! {
     UnexpectedType = 306, "header `typ` is not the expected type";
     /// The header has no `alg`.
     MissingAlgorithm = 307, "header has no `alg`";
+    /// An encrypted token's `alg` is `RSA1_5` (a padding oracle by design) or `dir` (a shared
+    /// symmetric key): never accepted.
+    ForbiddenKeyManagement = 308, "key management `RSA1_5` or `dir` is never accepted";
+    /// An encrypted token's `alg` names a key management algorithm not implemented here (only
+    /// `RSA-OAEP` and `RSA-OAEP-256` are).
+    UnsupportedKeyManagement = 309, "key management algorithm is not supported";
+    /// An encrypted token's `enc` is absent or names a content encryption not implemented here.
+    UnsupportedContentEncryption = 310, "content encryption (`enc`) is missing or not supported";
+    /// An encrypted token's header has `zip`: compressed content is refused.
+    CompressedContent = 311, "encrypted content is compressed (`zip`)";
+    /// An encrypted token's `cty` is absent or not `JWT`: its content must be a signed token.
+    UnexpectedContentType = 312, "encrypted content is not a JWT (`cty`)";
 
     // ---- 4xx: keys and signature --------------------------------------------------------------
     /// The token's issuer is not one the verifier holds keys for.
@@ -309,6 +337,12 @@ error_table! {
     SignatureOutOfRange = 407, "signature value is out of range for the key";
     /// The signature does not verify.
     BadSignature = 408, "signature does not verify";
+    /// No configured decryption key fits an encrypted token: none has its `kid`, or none
+    /// supports its `alg`.
+    UnknownDecryptionKey = 409, "no decryption key fits this token";
+    /// An encrypted token could not be decrypted. One error for every cause (a wrong key, OAEP
+    /// padding, the tag, CBC padding, a length), so that a refusal reveals nothing.
+    DecryptionFailed = 410, "the token could not be decrypted";
 
     // ---- 5xx: claims --------------------------------------------------------------------------
     /// A required claim is absent.

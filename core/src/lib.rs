@@ -58,6 +58,8 @@
 //! | `rsa-signer` | no | [`RsaSigner`]: RS256/384/512 signing with an RSA private key, through the `rsa` crate (implies `alloc`, `rs`) |
 //! | `compact-rsa-keys` | no | RSA keys keep only their modulus: about half the RAM per key slot, each verification recomputing `R² mod n` (about 1.8 times the RSA time); for devices short of RAM (implies `rs`) |
 //! | `hazmat` | no | `RsaPublicKey::raw_public_operation`, the bare RSA operation, for differential testing and fuzzing only: never for verifying |
+//! | `jwe` | no | encrypted launches (HTI:jwe): [`decrypt`] parses and decrypts a JWE with no allocation (AES-CBC-HMAC, AES-GCM through RustCrypto); the key unwrapping behind [`KeyUnwrapper`] |
+//! | `rsa-oaep` | no | `RsaOaepKey` (RSA-OAEP/-256 unwrapping in software, through the `rsa` crate) and encrypting launches to a module's key (implies `jwe`, `alloc`) |
 //! | `std` | no | `std::error::Error` for [`Error`] (implies `alloc`) |
 //!
 //! # Layout
@@ -91,6 +93,8 @@ extern crate std;
 
 pub mod capacity;
 mod codec;
+#[cfg(feature = "jwe")]
+pub mod decrypt;
 mod error;
 mod jose;
 pub mod produce;
@@ -99,6 +103,8 @@ mod verify;
 pub use error::{Error, Part};
 pub use jose::algorithm::{Algorithm, AlgorithmSet};
 pub use jose::ec::Curve;
+#[cfg(feature = "jwe")]
+pub use jose::jwe_algorithm::{ContentEncryption, KeyManagement};
 pub use jose::jwk::{Jwk, KeyMaterial, KeySet};
 #[cfg(feature = "rs")]
 pub use jose::rsa::{HashAlgorithm, RsaPublicKey};
@@ -113,10 +119,21 @@ pub use verify::policy::{Policy, RequiredClaims};
 pub use verify::replay_guard::HeapReplayGuard;
 pub use verify::replay_guard::{ReplayGuard, ReplayKey, ReplayStore, Slot};
 
+// Decryption, documented in its own module.
+#[cfg(feature = "rsa-oaep")]
+#[doc(no_inline)]
+pub use decrypt::RsaOaepKey;
+#[cfg(feature = "jwe")]
+#[doc(no_inline)]
+pub use decrypt::{Jwe, JweHeader, KeyUnwrapper};
+
 // Production, documented in its own module.
 #[cfg(any(feature = "es256", feature = "es384", feature = "es512"))]
 #[doc(no_inline)]
 pub use produce::EcSigner;
+#[cfg(feature = "rsa-oaep")]
+#[doc(no_inline)]
+pub use produce::RsaOaepPublicKey;
 #[cfg(feature = "rsa-signer")]
 #[doc(no_inline)]
 pub use produce::RsaSigner;
@@ -124,3 +141,6 @@ pub use produce::RsaSigner;
 pub use produce::{
     ClientAssertion, ExternalSigner, JwksWriter, JwsSigner, LaunchToken, PublicJwk, uuid_v4,
 };
+#[cfg(all(feature = "jwe", feature = "alloc"))]
+#[doc(no_inline)]
+pub use produce::{KeyWrapper, encrypt_token};

@@ -142,3 +142,73 @@ fn loading_a_key_set_allocates_nothing() {
     assert_eq!(keys.map(|keys| keys.len()), Ok(2));
     assert_eq!(allocations, 0);
 }
+
+/// A key held by a secure element, which here "wraps" by passing the key through: what the
+/// core does around it (parsing, content decryption, the launch's verification) is measured.
+struct SecureElement;
+
+impl koppeltaal_core::KeyWrapper for SecureElement {
+    fn key_id(&self) -> Option<&str> {
+        Some("se-1")
+    }
+    fn algorithm(&self) -> koppeltaal_core::KeyManagement {
+        koppeltaal_core::KeyManagement::RsaOaep256
+    }
+    fn wrap_key(&self, key: &[u8], _: &mut dyn rand_core::CryptoRng) -> Result<Vec<u8>, Error> {
+        Ok(key.to_vec())
+    }
+}
+
+impl koppeltaal_core::KeyUnwrapper for SecureElement {
+    fn key_id(&self) -> Option<&str> {
+        Some("se-1")
+    }
+    fn supports(&self, _: koppeltaal_core::KeyManagement) -> bool {
+        true
+    }
+    fn unwrap_key(
+        &self,
+        _: koppeltaal_core::KeyManagement,
+        encrypted_key: &[u8],
+        key: &mut [u8],
+        _: &mut dyn rand_core::CryptoRng,
+    ) -> Result<(), Error> {
+        if encrypted_key.len() != key.len() {
+            return Err(Error::DecryptionFailed);
+        }
+        key.copy_from_slice(encrypted_key);
+        Ok(())
+    }
+}
+
+#[test]
+fn decrypting_and_verifying_an_encrypted_launch_allocates_nothing() {
+    use koppeltaal_core::{ContentEncryption, encrypt_token};
+    let mut verifier = verifier();
+    let mut rng = rand::rng();
+    for enc in [ContentEncryption::A128CbcHs256, ContentEncryption::A256Gcm] {
+        let signed = portal_key().sign("RS512", &claims_with("jti", json!(enc.as_str())));
+        let token = encrypt_token(&signed, &SecureElement, enc, &mut rng).unwrap();
+        let mut plaintext = [0u8; 8192];
+        let (outcome, allocations) = count_allocations(|| {
+            verifier.verify_encrypted(
+                token.as_bytes(),
+                &[&SecureElement],
+                &mut rng,
+                &mut plaintext,
+                NOW,
+            )
+        });
+        assert!(outcome.is_ok(), "{enc:?}: {outcome:?}");
+        assert_eq!(allocations, 0, "{enc:?}");
+        // A refusal allocates nothing either.
+        let mut tampered = token.into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let (outcome, allocations) = count_allocations(|| {
+            verifier.verify_encrypted(&tampered, &[&SecureElement], &mut rng, &mut plaintext, NOW)
+        });
+        assert_eq!(outcome.err(), Some(Error::DecryptionFailed), "{enc:?}");
+        assert_eq!(allocations, 0, "{enc:?}");
+    }
+}

@@ -3,6 +3,8 @@
 
 pub(crate) mod algorithm;
 pub(crate) mod ec;
+#[cfg(feature = "jwe")]
+pub(crate) mod jwe_algorithm;
 pub(crate) mod jwk;
 #[cfg(feature = "rs")]
 pub(crate) mod rsa;

@@ -11,6 +11,8 @@
 //! Everything here is also re-exported at the crate root.
 
 mod client_assertion;
+#[cfg(all(feature = "jwe", feature = "alloc"))]
+mod encrypt;
 mod jwks_writer;
 mod jws_signer;
 mod launch_token;
@@ -18,6 +20,10 @@ mod signers;
 pub(crate) mod token;
 
 pub use client_assertion::ClientAssertion;
+#[cfg(feature = "rsa-oaep")]
+pub use encrypt::RsaOaepPublicKey;
+#[cfg(all(feature = "jwe", feature = "alloc"))]
+pub use encrypt::{KeyWrapper, encrypt_token};
 pub use jwks_writer::{JwksWriter, PublicJwk};
 pub use jws_signer::JwsSigner;
 pub use launch_token::LaunchToken;

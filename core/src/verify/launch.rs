@@ -423,6 +423,31 @@ impl<K: KeySource, G: ReplayStore, const SCRATCH: usize> LaunchVerifier<K, G, SC
         Ok(self.parsed.launch(&self.policy))
     }
 
+    /// Decrypts an encrypted launch (HTI:jwe, five segments) with one of `keys`, then verifies
+    /// and records the signed launch inside exactly as [`verify`](Self::verify) does: one
+    /// pipeline. A plain (three-segment) launch is verified as it is. `plaintext` holds the
+    /// decrypted token (as long as the ciphertext; [`Policy::max_token_len`] bytes suffice);
+    /// `rng` stands in for a key that fails to unwrap (see [`Jwe::decrypt`](crate::Jwe::decrypt)).
+    ///
+    /// The encrypted token may be at most [`Policy::max_encrypted_len`] bytes; decryption
+    /// failures are [`Error::DecryptionFailed`] whatever their cause.
+    #[cfg(feature = "jwe")]
+    pub fn verify_encrypted(
+        &mut self,
+        token: &[u8],
+        keys: &[&dyn crate::KeyUnwrapper],
+        rng: &mut dyn rand_core::CryptoRng,
+        plaintext: &mut [u8],
+        now: u64,
+    ) -> Result<HtiLaunch, Error> {
+        if token.iter().filter(|byte| **byte == b'.').count() != 4 {
+            return self.verify(token, now);
+        }
+        let jwe = crate::Jwe::parse(token, self.policy.max_encrypted_len(), &mut self.scratch)?;
+        let inner = jwe.decrypt(keys, rng, plaintext)?;
+        self.verify(inner, now)
+    }
+
     /// Every check of [`verify`](Self::verify) but the replay record: the launch is not used
     /// up, and may be presented again. For a caller that must do something that can fail
     /// between checking and accepting; [`record`](Self::record) then accepts it.

@@ -175,6 +175,17 @@ impl Policy {
         self.max_token_len
     }
 
+    /// The longest encrypted token (HTI:jwe) accepted: one whose content is a signed token
+    /// of [`max_token_len`](Self::max_token_len) bytes, encrypted with the largest key
+    /// (RSA-4096) and tag, with room for a 1 KiB protected header.
+    pub fn max_encrypted_len(&self) -> usize {
+        // Ciphertext: the content plus a padding block, base64url; encrypted key 512 bytes,
+        // IV 16, tag 32, header 1 KiB, each base64url; four dots.
+        let encoded = |bytes: usize| bytes.div_ceil(3).saturating_mul(4);
+        encoded(self.max_token_len.saturating_add(16))
+            .saturating_add(encoded(512) + encoded(16) + encoded(32) + encoded(1024) + 4)
+    }
+
     /// The optional claims that are required.
     pub fn required(&self) -> RequiredClaims {
         self.required
