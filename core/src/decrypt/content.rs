@@ -239,7 +239,9 @@ mod tests {
             let mut wrong_tag = [0u8; 32];
             wrong_tag[..tag.len()].copy_from_slice(tag);
             wrong_tag[0] ^= 1;
-            let faults: [(&[u8], &[u8], &[u8], &[u8]); 5] = [
+            // (key, aad, iv, tag)
+            type Fault<'a> = (&'a [u8], &'a [u8], &'a [u8], &'a [u8]);
+            let faults: [Fault<'_>; 5] = [
                 (&wrong_key[..enc.key_len()], b"aad", iv, tag),
                 (key, b"aae", iv, tag),
                 (key, b"aad", &[0u8; 16][..enc.iv_len()], tag),

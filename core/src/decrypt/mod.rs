@@ -17,6 +17,22 @@ mod jwe;
 mod key_unwrapper;
 
 pub(crate) use content::encrypt as encrypt_content;
+
+/// Content decryption alone: decrypts `buffer` in place with `enc` under `key` (the tag
+/// checked first), returning the plaintext's length; every failure is
+/// [`Error::DecryptionFailed`](crate::Error::DecryptionFailed). Feature `hazmat`: for test
+/// vectors and differential testing, never for receiving tokens (use [`Jwe::decrypt`]).
+#[cfg(feature = "hazmat")]
+pub fn decrypt_content(
+    enc: crate::ContentEncryption,
+    key: &[u8],
+    aad: &[u8],
+    iv: &[u8],
+    tag: &[u8],
+    buffer: &mut [u8],
+) -> Result<usize, crate::Error> {
+    content::decrypt(enc, key, aad, iv, tag, buffer)
+}
 pub use jwe::{Jwe, JweHeader};
 pub use key_unwrapper::KeyUnwrapper;
 #[cfg(feature = "rsa-oaep")]
