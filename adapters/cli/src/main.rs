@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use auth_server::AuthServerArgs;
 use clap::{Parser, Subcommand};
-use koppeltaal_core::{Algorithm, LaunchToken};
+use koppeltaal_core::{Algorithm, ContentEncryption, KeyManagement, LaunchToken};
 use koppeltaal_host::{
     Clock, FhirClient, HostError, HttpOptions, IntrospectionAuth, Introspector, PemFormat,
     PrivateKey, SystemClock, TokenClient, jwks_document, os_rng,
@@ -53,6 +53,13 @@ enum Command {
         /// A PEM private key file (PKCS#8, PKCS#1 or SEC1); repeat for more keys.
         #[arg(long = "key", required = true)]
         keys: Vec<PathBuf>,
+        /// What the keys are for: `sig` (verifying signatures; the default) or `enc` (a
+        /// module's keys that portals encrypt launches to; RSA only).
+        #[arg(long = "use", default_value = "sig", value_parser = ["sig", "enc"])]
+        key_use: String,
+        /// With `--use enc`: the key management algorithm published as `alg`.
+        #[arg(long, default_value = "RSA-OAEP-256", value_parser = parse_key_management)]
+        key_alg: KeyManagement,
     },
     /// Print a signed HTI launch token.
     Launch {
@@ -92,6 +99,18 @@ enum Command {
         /// Issue at this time (Unix seconds) instead of now: for reproducible test data.
         #[arg(long)]
         now: Option<u64>,
+        /// Encrypt the launch (HTI:jwe) to this module key: its JWKS (the `use: enc` key) or a
+        /// PEM public key.
+        #[arg(long, value_name = "FILE")]
+        encrypt_to: Option<PathBuf>,
+        /// With --encrypt-to: RSA-OAEP or RSA-OAEP-256 (default: the JWK's `alg`, else
+        /// RSA-OAEP-256). Portals today send RSA-OAEP.
+        #[arg(long, requires = "encrypt_to", value_parser = parse_key_management)]
+        key_alg: Option<KeyManagement>,
+        /// With --encrypt-to: the content encryption, A128CBC-HS256, A192CBC-HS384,
+        /// A256CBC-HS512, A128GCM, A192GCM or A256GCM. Portals today send A128CBC-HS256.
+        #[arg(long, requires = "encrypt_to", default_value = "A256GCM", value_parser = parse_content_encryption)]
+        enc: ContentEncryption,
     },
     /// Print a SMART Backend Services client assertion.
     Assertion {
@@ -184,6 +203,16 @@ pub(crate) fn introspector(
     })
 }
 
+fn parse_key_management(name: &str) -> Result<KeyManagement, String> {
+    KeyManagement::from_jose(name).map_err(|_| format!("`{name}` is not RSA-OAEP or RSA-OAEP-256"))
+}
+
+fn parse_content_encryption(name: &str) -> Result<ContentEncryption, String> {
+    ContentEncryption::from_jose(name).map_err(|_| {
+        format!("`{name}` is not A128CBC-HS256, A192CBC-HS384, A256CBC-HS512, A128GCM, A192GCM or A256GCM")
+    })
+}
+
 fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
     Algorithm::from_jose(name)
         .map_err(|_| format!("`{name}` is not one of RS256 RS384 RS512 ES256 ES384 ES512"))
@@ -239,13 +268,21 @@ fn run(command: Command) -> Result<(), Failure> {
             key.write_pem_file(&out, PemFormat::Pkcs8)?;
             println!("{}", key.key_id()?);
         }
-        Command::Jwks { keys } => {
+        Command::Jwks {
+            keys,
+            key_use,
+            key_alg,
+        } => {
             let keys = keys
                 .iter()
                 .map(PrivateKey::read_pem_file)
                 .collect::<Result<Vec<_>, _>>()?;
             let refs: Vec<&PrivateKey> = keys.iter().collect();
-            println!("{}", jwks_document(&refs)?);
+            let document = match key_use.as_str() {
+                "enc" => koppeltaal_host::jwks_encryption_document(&refs, key_alg)?,
+                _ => jwks_document(&refs)?,
+            };
+            println!("{document}");
         }
         Command::Launch {
             key,
@@ -260,7 +297,13 @@ fn run(command: Command) -> Result<(), Failure> {
             lifetime,
             count,
             now,
+            encrypt_to,
+            key_alg,
+            enc,
         } => {
+            let recipient = encrypt_to
+                .map(|path| koppeltaal_host::encryption_key(&std::fs::read(path)?, key_alg))
+                .transpose()?;
             let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
             let mut launch = LaunchToken::new(
                 &issuer,
@@ -285,7 +328,15 @@ fn run(command: Command) -> Result<(), Failure> {
                 let token = launch
                     .with_token_id(&jti)?
                     .sign_to_string(signer.as_ref(), &mut os_rng())?;
-                println!("{token}");
+                match &recipient {
+                    Some(recipient) => {
+                        println!(
+                            "{}",
+                            koppeltaal_host::encrypt_launch(&token, recipient, enc)?
+                        )
+                    }
+                    None => println!("{token}"),
+                }
             }
         }
         Command::Assertion {

@@ -13,7 +13,7 @@ use koppeltaal_host::{
 
 use crate::http_server::{HttpServer, Limits, Request, Response};
 use crate::output::launch_claims;
-use crate::verify::{key_source, policy};
+use crate::verify::{key_source, policy, with_decryption_keys};
 use crate::{Failure, introspector, parse_algorithm};
 
 /// Arguments of `serve`.
@@ -49,6 +49,9 @@ pub(crate) struct ServeArgs {
     /// is published at /.well-known/jwks.json.
     #[arg(long)]
     key: Option<PathBuf>,
+    /// Decrypt encrypted launches (HTI:jwe) with this private key (PEM, RSA); repeatable.
+    #[arg(long = "decryption-key", value_name = "FILE")]
+    decryption_keys: Vec<PathBuf>,
     /// The trusted issuer (`iss`), compared exactly.
     #[arg(long)]
     issuer: String,
@@ -136,12 +139,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             };
             let endpoint = Some(endpoint.as_str()).filter(|url| !url.is_empty());
             let introspector = introspector(Arc::new(builder.build()?), endpoint)?;
-            LaunchReceiver::builder(policy)
+            let builder = LaunchReceiver::builder(policy)
                 .introspection(introspector)
                 .issuer(&args.issuer)
                 .replay(replay)
-                .clock(clock)
-                .build()?
+                .clock(clock);
+            with_decryption_keys(builder, &args.decryption_keys)?.build()?
         }
         _ => {
             let keys = key_source(
@@ -150,11 +153,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
                 args.jwks_url.as_deref(),
                 Arc::clone(&clock),
             )?;
-            LaunchReceiver::builder(policy)
+            let builder = LaunchReceiver::builder(policy)
                 .keys(keys)
                 .replay(replay)
-                .clock(clock)
-                .build()?
+                .clock(clock);
+            with_decryption_keys(builder, &args.decryption_keys)?.build()?
         }
     };
     let own_jwks = key.as_ref().map(|key| jwks_document(&[key])).transpose()?;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use clap::Args;
 use koppeltaal_core::{Algorithm, AlgorithmSet, Policy};
 use koppeltaal_host::{
-    Clock, FixedClock, HttpOptions, KeyCacheOptions, KeySource, LaunchReceiver, MemoryReplayStore,
-    RemoteKeys, StaticKeys, SystemClock,
+    Clock, FixedClock, HttpOptions, KeyCacheOptions, KeySource, LaunchReceiver,
+    LaunchReceiverBuilder, MemoryReplayStore, PrivateKey, RemoteKeys, StaticKeys, SystemClock,
 };
 
 use crate::output::{launch_claims, verdict};
@@ -42,6 +42,9 @@ pub(crate) struct VerifyArgs {
     /// Clock leeway in seconds.
     #[arg(long, default_value_t = Policy::DEFAULT_LEEWAY)]
     leeway: u64,
+    /// Decrypt encrypted launches (HTI:jwe) with this private key (PEM, RSA); repeatable.
+    #[arg(long = "decryption-key", value_name = "FILE")]
+    decryption_keys: Vec<PathBuf>,
     /// The token, or `-` to read one token per line from stdin (one replay guard for all lines).
     token: String,
 }
@@ -60,6 +63,17 @@ pub(crate) fn policy(
     Ok(Policy::new(audience)?
         .with_algorithms(allowed)
         .with_leeway(leeway))
+}
+
+/// Adds the decryption keys in `paths` (PEM) to `builder`.
+pub(crate) fn with_decryption_keys(
+    mut builder: LaunchReceiverBuilder,
+    paths: &[PathBuf],
+) -> Result<LaunchReceiverBuilder, Failure> {
+    for path in paths {
+        builder = builder.decryption_key(PrivateKey::read_pem_file(path)?.decrypter(None)?);
+    }
+    Ok(builder)
 }
 
 /// Keys from a JWKS file or URL.
@@ -91,11 +105,11 @@ pub(crate) fn run(args: VerifyArgs) -> Result<(), Failure> {
         Arc::clone(&clock),
     )?;
     let policy = policy(&args.audience, &args.algorithms, args.leeway)?;
-    let receiver = LaunchReceiver::builder(policy)
+    let builder = LaunchReceiver::builder(policy)
         .keys(keys)
         .replay(MemoryReplayStore::new(1 << 16))
-        .clock(clock)
-        .build()?;
+        .clock(clock);
+    let receiver = with_decryption_keys(builder, &args.decryption_keys)?.build()?;
     if args.token != "-" {
         // The exact bytes, as a module's form handler would receive them: a token with a
         // stray space is refused there, so it is refused here.

@@ -229,6 +229,14 @@ impl PrivateKey {
         })
     }
 
+    /// The RSA key, for an RSA private key.
+    pub(crate) fn rsa(&self) -> Option<&rsa::RsaPrivateKey> {
+        match &self.0 {
+            Material::Rsa(key) => Some(key),
+            _ => None,
+        }
+    }
+
     /// The RFC 7638 thumbprint of the public key: its `kid`.
     pub fn key_id(&self) -> Result<String, HostError> {
         self.with_public(|jwk| jwk.thumbprint_key_id().to_string())

@@ -50,6 +50,7 @@
 
 mod clock;
 mod discovery;
+mod encryption;
 mod error;
 mod fhir;
 mod http;
@@ -66,6 +67,7 @@ mod token;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use discovery::SmartConfiguration;
+pub use encryption::{SharedDecrypter, encrypt_launch, encryption_key, jwks_encryption_document};
 pub use error::HostError;
 pub use fhir::{FHIR_JSON, FhirClient, FhirResponse, operation_outcome_text};
 pub use http::HttpOptions;

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use koppeltaal_core::{Error, HtiLaunch, KeySet, Policy, Unverified};
 
 use crate::clock::{Clock, SystemClock};
+use crate::encryption::SharedDecrypter;
 use crate::error::HostError;
 use crate::introspect::Introspector;
+use crate::random::os_rng;
 use crate::remote_keys::{HostKeySet, RemoteKeys};
 use crate::replay_store::{MemoryReplayStore, ReplayStore};
 
@@ -198,6 +200,7 @@ struct Receiver {
     policy: Policy,
     check: Check,
     issuers: Vec<String>,
+    decrypters: Vec<SharedDecrypter>,
     replay: Arc<dyn ReplayStore>,
     clock: Arc<dyn Clock>,
 }
@@ -209,6 +212,7 @@ pub struct LaunchReceiverBuilder {
     policy: Policy,
     check: Option<Check>,
     issuers: Vec<String>,
+    decrypters: Vec<SharedDecrypter>,
     replay: Option<Arc<dyn ReplayStore>>,
     clock: Arc<dyn Clock>,
 }
@@ -237,6 +241,15 @@ impl LaunchReceiverBuilder {
         self
     }
 
+    /// Decrypts encrypted launches (HTI:jwe) with `key` (repeatable: a JWE's `kid` selects a
+    /// key, and without one each is tried). Without any, an encrypted launch is refused
+    /// (`EncryptedToken`, 102). What decrypts is the signed launch, checked exactly as a plain
+    /// one; every decryption failure is `DecryptionFailed` (410), whatever its cause.
+    pub fn decryption_key(mut self, key: SharedDecrypter) -> Self {
+        self.decrypters.push(key);
+        self
+    }
+
     /// Where accepted launches are remembered (by default a [`MemoryReplayStore`] of 65 536).
     pub fn replay(mut self, store: impl ReplayStore + 'static) -> Self {
         self.replay = Some(Arc::new(store));
@@ -261,6 +274,7 @@ impl LaunchReceiverBuilder {
                 policy: self.policy,
                 check,
                 issuers: self.issuers,
+                decrypters: self.decrypters,
                 replay: self
                     .replay
                     .unwrap_or_else(|| Arc::new(MemoryReplayStore::new(1 << 16))),
@@ -278,6 +292,7 @@ impl LaunchReceiver {
             policy,
             check: None,
             issuers: Vec::new(),
+            decrypters: Vec::new(),
             replay: None,
             clock: Arc::new(SystemClock),
         }
@@ -316,6 +331,14 @@ impl LaunchReceiver {
 
     fn check(&self, token: &[u8], at: Option<u64>) -> Result<CheckedLaunch, LaunchError> {
         let receiver = &*self.inner;
+        let decrypted;
+        let token = match receiver.decrypt(token)? {
+            Some(signed) => {
+                decrypted = signed;
+                &decrypted[..]
+            }
+            None => token,
+        };
         let now = || at.unwrap_or_else(|| receiver.clock.now());
         let mut scratch = vec![0u8; Unverified::scratch_len(receiver.policy.max_token_len())];
         let unverified = Unverified::parse(token, &receiver.policy, &mut scratch)?;
@@ -349,6 +372,28 @@ impl LaunchReceiver {
             now,
             replay: Arc::clone(&receiver.replay),
         })
+    }
+}
+
+impl Receiver {
+    /// The signed launch inside an encrypted one, when `token` is encrypted (five segments)
+    /// and this receiver has decryption keys; `None` for any other token.
+    fn decrypt(&self, token: &[u8]) -> Result<Option<Vec<u8>>, LaunchError> {
+        let dots = token.iter().filter(|byte| **byte == b'.').count();
+        if dots != 4 || self.decrypters.is_empty() {
+            return Ok(None);
+        }
+        let mut scratch = [0u8; 1024];
+        let jwe =
+            koppeltaal_core::Jwe::parse(token, self.policy.max_encrypted_len(), &mut scratch)?;
+        let mut plaintext = vec![0u8; jwe.ciphertext_len().min(token.len())];
+        let keys: Vec<&dyn koppeltaal_core::KeyUnwrapper> = self
+            .decrypters
+            .iter()
+            .map(|key| key.as_ref() as &dyn koppeltaal_core::KeyUnwrapper)
+            .collect();
+        let signed = jwe.decrypt(&keys, &mut os_rng(), &mut plaintext)?;
+        Ok(Some(signed.to_vec()))
     }
 }
 

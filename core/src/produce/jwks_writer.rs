@@ -184,6 +184,30 @@ impl<'w, W: Write> JwksWriter<'w, W> {
         key.write(self.out, kid, alg)
     }
 
+    /// Adds an encryption key (`use: "enc"`, `alg` the key management algorithm) under its
+    /// thumbprint `kid`: what a module publishes so that portals can encrypt launches to it.
+    /// Only RSA keys encrypt (RSA-OAEP); another key is [`Error::InvalidConfiguration`].
+    #[cfg(feature = "jwe")]
+    pub fn encryption_key(
+        &mut self,
+        key: &PublicJwk<'_>,
+        alg: crate::KeyManagement,
+    ) -> Result<(), Error> {
+        if key.implied_algorithm().is_some() {
+            return Err(Error::InvalidConfiguration);
+        }
+        if !self.first {
+            put(self.out, b",")?;
+        }
+        self.first = false;
+        let mut object = JsonObject::begin(self.out)?;
+        key.required_members(&mut object)?;
+        object.string("kid", &key.thumbprint_key_id())?;
+        object.string("use", "enc")?;
+        object.string("alg", alg.as_str())?;
+        object.end()
+    }
+
     /// Ends the document.
     pub fn finish(self) -> Result<(), Error> {
         put(self.out, b"]}")
