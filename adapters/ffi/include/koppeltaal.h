@@ -51,6 +51,9 @@
 // 104: token has no signature.
 #define KOPPELTAAL_MISSING_SIGNATURE 104
 
+// 105: the decrypted content is not a signed compact JWS.
+#define KOPPELTAAL_NOT_SIGNED_INSIDE 105
+
 // 200: header, payload or key set is not a well-formed JSON object.
 #define KOPPELTAAL_INVALID_JSON 200
 
@@ -96,6 +99,21 @@
 // 307: header has no alg.
 #define KOPPELTAAL_MISSING_ALGORITHM 307
 
+// 308: key management RSA1_5 or dir is never accepted.
+#define KOPPELTAAL_FORBIDDEN_KEY_MANAGEMENT 308
+
+// 309: key management algorithm is not supported.
+#define KOPPELTAAL_UNSUPPORTED_KEY_MANAGEMENT 309
+
+// 310: content encryption (enc) is missing or not supported.
+#define KOPPELTAAL_UNSUPPORTED_CONTENT_ENCRYPTION 310
+
+// 311: encrypted content is compressed (zip).
+#define KOPPELTAAL_COMPRESSED_CONTENT 311
+
+// 312: encrypted content is not a JWT (cty).
+#define KOPPELTAAL_UNEXPECTED_CONTENT_TYPE 312
+
 // 400: issuer is not trusted.
 #define KOPPELTAAL_WRONG_ISSUER 400
 
@@ -122,6 +140,12 @@
 
 // 408: signature does not verify.
 #define KOPPELTAAL_BAD_SIGNATURE 408
+
+// 409: no decryption key fits this token.
+#define KOPPELTAAL_UNKNOWN_DECRYPTION_KEY 409
+
+// 410: the token could not be decrypted.
+#define KOPPELTAAL_DECRYPTION_FAILED 410
 
 // 500: a required claim is missing.
 #define KOPPELTAAL_MISSING_CLAIM 500
@@ -276,6 +300,15 @@ int32_t koppeltaal_verifier_add_issuer(koppeltaal_verifier *verifier,
 int32_t koppeltaal_verifier_allow_algorithm(koppeltaal_verifier *verifier,
                                             const char *algorithm_name);
 
+// Decrypts encrypted launches (HTI:jwe, RSA-OAEP or RSA-OAEP-256) with this RSA private key
+// (PEM), known by its RFC 7638 thumbprint `kid`; repeatable. Without one, an encrypted launch
+// is refused with status 102; with one, what decrypts is verified exactly as a plain launch,
+// and every decryption failure is status 410, whatever its cause.
+//
+// # Safety
+// `verifier` is live; `pem` is NUL-terminated. Thread-safe.
+int32_t koppeltaal_verifier_add_decryption_key(koppeltaal_verifier *verifier, const char *pem);
+
 // Sets the clock leeway in seconds (60 by default).
 //
 // # Safety
@@ -364,6 +397,24 @@ int32_t koppeltaal_client_assertion(const char *pem,
                                     uint8_t *out,
                                     size_t cap,
                                     size_t *len);
+
+// Encrypts a signed launch (`signed`, a compact JWS) to a module (HTI:jwe), as a portal does:
+// `recipient` is the module's JWKS (its `use: enc` RSA key) or a PEM public key;
+// `key_algorithm` is `"RSA-OAEP"` or `"RSA-OAEP-256"` (NULL: the JWK's `alg`, else
+// RSA-OAEP-256); `content_encryption` one of `"A128CBC-HS256"`, `"A192CBC-HS384"`,
+// `"A256CBC-HS512"`, `"A128GCM"`, `"A192GCM"`, `"A256GCM"` (NULL: A256GCM). Writes the compact
+// JWE.
+//
+// # Safety
+// `signed`, `recipient` are NUL-terminated, the algorithm names NULL or NUL-terminated; `out`
+// points to `cap` writable bytes; `len` is writable. Thread-safe.
+int32_t koppeltaal_encrypt_launch(const char *signed_,
+                                  const char *recipient,
+                                  const char *key_algorithm,
+                                  const char *content_encryption,
+                                  uint8_t *out,
+                                  size_t cap,
+                                  size_t *len);
 
 // Writes an HTI launch token signed with a PEM private key. `patient` and `intent` may be
 // NULL. Issued at `now_unix` (0: the system clock), valid `lifetime` seconds (1 to 300).

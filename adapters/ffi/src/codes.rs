@@ -12,6 +12,8 @@ pub const KOPPELTAAL_ENCRYPTED_TOKEN: i32 = 102;
 pub const KOPPELTAAL_INVALID_BASE64: i32 = 103;
 /// 104: token has no signature.
 pub const KOPPELTAAL_MISSING_SIGNATURE: i32 = 104;
+/// 105: the decrypted content is not a signed compact JWS.
+pub const KOPPELTAAL_NOT_SIGNED_INSIDE: i32 = 105;
 /// 200: header, payload or key set is not a well-formed JSON object.
 pub const KOPPELTAAL_INVALID_JSON: i32 = 200;
 /// 201: JSON nests too deeply.
@@ -42,6 +44,16 @@ pub const KOPPELTAAL_UNSUPPORTED_CRITICAL: i32 = 305;
 pub const KOPPELTAAL_UNEXPECTED_TYPE: i32 = 306;
 /// 307: header has no alg.
 pub const KOPPELTAAL_MISSING_ALGORITHM: i32 = 307;
+/// 308: key management RSA1_5 or dir is never accepted.
+pub const KOPPELTAAL_FORBIDDEN_KEY_MANAGEMENT: i32 = 308;
+/// 309: key management algorithm is not supported.
+pub const KOPPELTAAL_UNSUPPORTED_KEY_MANAGEMENT: i32 = 309;
+/// 310: content encryption (enc) is missing or not supported.
+pub const KOPPELTAAL_UNSUPPORTED_CONTENT_ENCRYPTION: i32 = 310;
+/// 311: encrypted content is compressed (zip).
+pub const KOPPELTAAL_COMPRESSED_CONTENT: i32 = 311;
+/// 312: encrypted content is not a JWT (cty).
+pub const KOPPELTAAL_UNEXPECTED_CONTENT_TYPE: i32 = 312;
 /// 400: issuer is not trusted.
 pub const KOPPELTAAL_WRONG_ISSUER: i32 = 400;
 /// 401: no key of the issuer has this kid.
@@ -60,6 +72,10 @@ pub const KOPPELTAAL_INVALID_SIGNATURE_LENGTH: i32 = 406;
 pub const KOPPELTAAL_SIGNATURE_OUT_OF_RANGE: i32 = 407;
 /// 408: signature does not verify.
 pub const KOPPELTAAL_BAD_SIGNATURE: i32 = 408;
+/// 409: no decryption key fits this token.
+pub const KOPPELTAAL_UNKNOWN_DECRYPTION_KEY: i32 = 409;
+/// 410: the token could not be decrypted.
+pub const KOPPELTAAL_DECRYPTION_FAILED: i32 = 410;
 /// 500: a required claim is missing.
 pub const KOPPELTAAL_MISSING_CLAIM: i32 = 500;
 /// 501: a required claim is empty.

@@ -17,10 +17,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use koppeltaal_core::{Algorithm, ClientAssertion, Error, KeySet, LaunchToken, Policy};
+use koppeltaal_core::{
+    Algorithm, ClientAssertion, ContentEncryption, Error, KeyManagement, KeySet, LaunchToken,
+    Policy,
+};
 use koppeltaal_host::{
     Clock, HostError, HostKeySet, LaunchReceiver, MemoryReplayStore, PrivateKey, RedisOptions,
-    RedisReplayStore, ReplayStore, StaticKeys, SystemClock, jwks_document, os_rng,
+    RedisReplayStore, ReplayStore, SharedDecrypter, StaticKeys, SystemClock, encrypt_launch,
+    encryption_key, jwks_document, os_rng,
 };
 
 mod codes;
@@ -58,6 +62,7 @@ pub struct koppeltaal_verifier {
 struct Settings {
     policy: Policy,
     issuers: Vec<(String, Arc<HostKeySet>)>,
+    decrypters: Vec<SharedDecrypter>,
     replay: Arc<dyn ReplayStore>,
     /// Built from the fields above, again after every change.
     receiver: LaunchReceiver,
@@ -69,36 +74,39 @@ impl Settings {
         issuers: Vec<(String, Arc<HostKeySet>)>,
         replay: Arc<dyn ReplayStore>,
     ) -> Result<Settings, i32> {
-        let receiver = receiver(&policy, &issuers, &replay)?;
-        Ok(Settings {
+        let mut settings = Settings {
+            receiver: LaunchReceiver::builder(policy.clone())
+                .keys(StaticKeys::new())
+                .build()
+                .map_err(status)?,
             policy,
             issuers,
+            decrypters: Vec::new(),
             replay,
-            receiver,
-        })
+        };
+        settings.rebuild()?;
+        Ok(settings)
     }
 
+    /// Builds the receiver from the settings, again after every change.
     fn rebuild(&mut self) -> Result<(), i32> {
-        self.receiver = receiver(&self.policy, &self.issuers, &self.replay)?;
+        let keys = self
+            .issuers
+            .iter()
+            .fold(StaticKeys::new(), |keys, (issuer, set)| {
+                keys.with_key_set(issuer, Arc::clone(set))
+            });
+        let builder = self.decrypters.iter().fold(
+            LaunchReceiver::builder(self.policy.clone()),
+            |builder, key| builder.decryption_key(Arc::clone(key)),
+        );
+        self.receiver = builder
+            .keys(keys)
+            .replay(Arc::clone(&self.replay))
+            .build()
+            .map_err(status)?;
         Ok(())
     }
-}
-
-fn receiver(
-    policy: &Policy,
-    issuers: &[(String, Arc<HostKeySet>)],
-    replay: &Arc<dyn ReplayStore>,
-) -> Result<LaunchReceiver, i32> {
-    let keys = issuers
-        .iter()
-        .fold(StaticKeys::new(), |keys, (issuer, set)| {
-            keys.with_key_set(issuer, Arc::clone(set))
-        });
-    LaunchReceiver::builder(policy.clone())
-        .keys(keys)
-        .replay(Arc::clone(replay))
-        .build()
-        .map_err(status)
 }
 
 fn status(error: impl Into<HostError>) -> i32 {
@@ -302,6 +310,30 @@ pub unsafe extern "C" fn koppeltaal_verifier_allow_algorithm(
         let alg = algorithm(name)?;
         let mut settings = verifier.settings.write().unwrap_or_else(|e| e.into_inner());
         settings.policy = settings.policy.clone().allow(alg);
+        settings.rebuild()
+    })
+}
+
+/// Decrypts encrypted launches (HTI:jwe, RSA-OAEP or RSA-OAEP-256) with this RSA private key
+/// (PEM), known by its RFC 7638 thumbprint `kid`; repeatable. Without one, an encrypted launch
+/// is refused with status 102; with one, what decrypts is verified exactly as a plain launch,
+/// and every decryption failure is status 410, whatever its cause.
+///
+/// # Safety
+/// `verifier` is live; `pem` is NUL-terminated. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn koppeltaal_verifier_add_decryption_key(
+    verifier: *mut koppeltaal_verifier,
+    pem: *const c_char,
+) -> i32 {
+    guarded(|| {
+        // SAFETY: the caller's promises, forwarded.
+        let (verifier, pem) = unsafe { (verifier_ref(verifier)?, text(pem)?) };
+        let key = PrivateKey::from_pem(pem)
+            .and_then(|key| key.decrypter(None))
+            .map_err(status)?;
+        let mut settings = verifier.settings.write().unwrap_or_else(|e| e.into_inner());
+        settings.decrypters.push(key);
         settings.rebuild()
     })
 }
@@ -537,6 +569,52 @@ pub unsafe extern "C" fn koppeltaal_client_assertion(
             .and_then(|assertion| assertion.with_token_id(&jti))
             .and_then(|assertion| assertion.sign_to_string(signer.as_ref(), &mut os_rng()))
             .map_err(status)?;
+        // SAFETY: the caller's promises, forwarded.
+        unsafe { write_out(out, cap, len, token.as_bytes()) }
+    })
+}
+
+/// Encrypts a signed launch (`signed`, a compact JWS) to a module (HTI:jwe), as a portal does:
+/// `recipient` is the module's JWKS (its `use: enc` RSA key) or a PEM public key;
+/// `key_algorithm` is `"RSA-OAEP"` or `"RSA-OAEP-256"` (NULL: the JWK's `alg`, else
+/// RSA-OAEP-256); `content_encryption` one of `"A128CBC-HS256"`, `"A192CBC-HS384"`,
+/// `"A256CBC-HS512"`, `"A128GCM"`, `"A192GCM"`, `"A256GCM"` (NULL: A256GCM). Writes the compact
+/// JWE.
+///
+/// # Safety
+/// `signed`, `recipient` are NUL-terminated, the algorithm names NULL or NUL-terminated; `out`
+/// points to `cap` writable bytes; `len` is writable. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn koppeltaal_encrypt_launch(
+    signed: *const c_char,
+    recipient: *const c_char,
+    key_algorithm: *const c_char,
+    content_encryption: *const c_char,
+    out: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> i32 {
+    guarded(|| {
+        // SAFETY: the caller's promises, forwarded.
+        let (signed, recipient, key_algorithm, content_encryption) = unsafe {
+            (
+                text(signed)?,
+                text(recipient)?,
+                optional_text(key_algorithm)?,
+                optional_text(content_encryption)?,
+            )
+        };
+        let alg = key_algorithm
+            .map(KeyManagement::from_jose)
+            .transpose()
+            .map_err(status)?;
+        let enc = content_encryption
+            .map(ContentEncryption::from_jose)
+            .transpose()
+            .map_err(status)?
+            .unwrap_or(ContentEncryption::A256Gcm);
+        let recipient = encryption_key(recipient.as_bytes(), alg).map_err(status)?;
+        let token = encrypt_launch(signed, &recipient, enc).map_err(status)?;
         // SAFETY: the caller's promises, forwarded.
         unsafe { write_out(out, cap, len, token.as_bytes()) }
     })

@@ -214,7 +214,8 @@ impl<'t> Jwe<'t> {
     /// order. A key that fails to unwrap goes on with a random content key, so that the failure
     /// surfaces at the tag check on the same path (RFC 7516 §11.5). Every failure of the
     /// decryption itself, whatever its cause, is [`Error::DecryptionFailed`]. Content that
-    /// decrypts but is not a compact JWS (three segments: a JWE inside a JWE, say) is
+    /// decrypts but is not a compact JWS (three base64url segments: not a JWE inside a JWE, not
+    /// bare JSON) is
     /// [`Error::NotSignedInside`].
     pub fn decrypt<'o>(
         &self,
@@ -270,11 +271,19 @@ impl<'t> Jwe<'t> {
         key.zeroize();
         let len = outcome.map_err(|_| Error::DecryptionFailed)?;
         let plaintext = &out[..len];
-        if plaintext.iter().filter(|byte| **byte == b'.').count() != 2 {
+        if !is_compact_jws(plaintext) {
             return Err(Error::NotSignedInside);
         }
         Ok(plaintext)
     }
+}
+
+/// Whether `token` has the shape of a compact JWS: three segments of the base64url alphabet.
+pub(crate) fn is_compact_jws(token: &[u8]) -> bool {
+    token
+        .iter()
+        .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
+        && token.iter().filter(|byte| **byte == b'.').count() == 2
 }
 
 /// Base64url faults in the four encoded segments are reported as what they are; a segment

@@ -33,6 +33,7 @@ pub fn decrypt_content(
 ) -> Result<usize, crate::Error> {
     content::decrypt(enc, key, aad, iv, tag, buffer)
 }
+pub(crate) use jwe::is_compact_jws;
 pub use jwe::{Jwe, JweHeader};
 pub use key_unwrapper::KeyUnwrapper;
 #[cfg(feature = "rsa-oaep")]

@@ -37,7 +37,7 @@ pub fn encrypt_token(
     enc: ContentEncryption,
     rng: &mut dyn CryptoRng,
 ) -> Result<String, Error> {
-    if signed.bytes().filter(|byte| *byte == b'.').count() != 2 {
+    if !crate::decrypt::is_compact_jws(signed.as_bytes()) {
         return Err(Error::NotSignedInside);
     }
     let mut header = Vec::new();

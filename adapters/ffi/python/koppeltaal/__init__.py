@@ -71,6 +71,10 @@ _allow_algorithm = _declare("koppeltaal_verifier_allow_algorithm", ctypes.c_void
 _set_leeway = _declare("koppeltaal_verifier_set_leeway", ctypes.c_void_p, ctypes.c_uint64)
 _set_max_lifetime = _declare("koppeltaal_verifier_set_max_lifetime", ctypes.c_void_p, ctypes.c_uint64)
 _use_redis = _declare("koppeltaal_verifier_use_redis", ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
+_add_decryption_key = _declare("koppeltaal_verifier_add_decryption_key", ctypes.c_void_p, ctypes.c_char_p)
+_encrypt_launch = _declare(
+    "koppeltaal_encrypt_launch", *([ctypes.c_char_p] * 4), _u8p, ctypes.c_size_t, _sizep,
+)
 _verify = _declare(
     "koppeltaal_verify", ctypes.c_void_p, _u8p, ctypes.c_size_t, ctypes.c_uint64, _u8p, ctypes.c_size_t, _sizep,
 )
@@ -196,6 +200,11 @@ class Verifier:
         """Remembers accepted launches in Redis, shared with other processes."""
         _check(_use_redis(self._live(), _text(url), _text(prefix)))
 
+    def add_decryption_key(self, pem):
+        """Decrypts encrypted launches (HTI:jwe) with this RSA private key (PEM); repeatable.
+        What decrypts is verified exactly as a plain launch; every decryption failure is code 410."""
+        _check(_add_decryption_key(self._live(), _text(pem)))
+
     def verify(self, token, now=None):
         """Verifies ``token`` at ``now`` (Unix seconds; default the system clock) and returns its
         claims as a dict; raises KoppeltaalError (with the stable code) when it is refused."""
@@ -230,6 +239,15 @@ def launch_token(pem, issuer, audience, subject, resource, definition, patient=N
     return _output(
         lambda buffer, capacity, out: _launch_token(*fields, _now(now), lifetime, buffer, capacity, out)
     ).decode()
+
+
+def encrypt_launch(signed, recipient, key_algorithm=None, content_encryption=None):
+    """Encrypts a signed launch to a module (HTI:jwe), as a portal does. ``recipient`` is the
+    module's JWKS (its ``use: enc`` key) or a PEM public key; ``key_algorithm`` "RSA-OAEP" or
+    "RSA-OAEP-256" (default: the JWK's alg, else RSA-OAEP-256); ``content_encryption`` e.g.
+    "A128CBC-HS256" (default "A256GCM")."""
+    fields = [_text(value) for value in (signed, _bytes(recipient), key_algorithm, content_encryption)]
+    return _output(lambda buffer, capacity, out: _encrypt_launch(*fields, buffer, capacity, out), 8192).decode()
 
 
 def unix_time():

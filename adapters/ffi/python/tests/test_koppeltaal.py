@@ -194,3 +194,27 @@ def test_verifiers_sharing_redis_accept_a_launch_once(portal, redis_server):
     with pytest.raises(KoppeltaalError) as refused:
         second.verify(launch(pem, now=koppeltaal.unix_time()))
     assert (refused.value.code, refused.value.message) == (913, "replay store unavailable")
+
+
+def test_an_encrypted_launch_is_decrypted_then_verified_once(portal):
+    pem, jwks = portal
+    module = koppeltaal.generate_key("RS512")
+    signed = launch(pem, now=koppeltaal.unix_time())
+    token = koppeltaal.encrypt_launch(signed, module, "RSA-OAEP", "A128CBC-HS256")
+    assert token.count(".") == 4
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert (header["alg"], header["enc"], header["cty"]) == ("RSA-OAEP", "A128CBC-HS256", "JWT")
+    verifier = Verifier(jwks, issuer=ISSUER, audience=AUDIENCE)
+    with pytest.raises(KoppeltaalError) as refused:
+        verifier.verify(token)
+    assert refused.value.code == 102
+    verifier.add_decryption_key(module)
+    assert verifier.verify(token)["resource"] == "Task/11"
+    with pytest.raises(KoppeltaalError) as refused:
+        verifier.verify(token)
+    assert refused.value.code == 600
+    stranger = koppeltaal.generate_key("RS512")
+    other = koppeltaal.encrypt_launch(launch(pem, now=koppeltaal.unix_time()), stranger)
+    with pytest.raises(KoppeltaalError) as refused:
+        verifier.verify(other)
+    assert refused.value.code == 409  # named (kid) for a key this module does not hold

@@ -13,6 +13,37 @@
 #define DEFINITION "https://module.example.org/ActivityDefinition/1"
 #define NOW 1700000000ULL
 
+/* A module's RSA decryption key: fixed test data (generating RSA under valgrind is slow). */
+static const char *MODULE_PEM =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQDEICBj56KcdVFY\n"
+    "gVQd0g5ZN0aAOHub4dE6pZrdNM2pqNWjTq67wKp0aJIUWXY0Sd5hgFlNP2mHTqRK\n"
+    "/49Aq6dHvmWfDMQ890VrenV6vBB/Pv5ZIhJMb6Jk23Ddo05tReJbbDmTvz8LlsqG\n"
+    "6FcaR0oEejz09mlJThVDaJQDkpXopWaAzxUb2KqekFqbHZUSLoQjjAKVIF6T+BAL\n"
+    "nJ312PCOF8S8PV5iOsBn2HY1uHGWYw3JZ/KpKUn5VZWoyCF+kkJvFI658LWPWYhR\n"
+    "qOe3h9cskK4+T+VhvLTfN8KOqRSF1O4RNTsovTGJrkd2jsPt39qtXJYATkicXiW4\n"
+    "+ZcuBPrJAgMBAAECggEBALk4cf6H8s16CmHgedVT3NMq3b0YGrzDzfpqDdBdHuHc\n"
+    "ni6Fj4WnVhNr8pGfT3/gR1GjijLm8T2k6oodwmdb9TZPPN+xid7d08TGOQ65b4cM\n"
+    "sd7xy4A+aYqAp53ZraaLOlQG6HV9Rwgl140C/cfGjcOewdTCpfph8Ljhme+pz0OO\n"
+    "0aW75KQ6s6SuvO0D/9vVv9Kuwj3poUQNtr9mHc1V62eHm0aEJQ+q2uMRNxV7BfAz\n"
+    "ljuzLI6pBKLL6+9JHXl1f9z14tpkEmSuPtJC1+w6F0BIuvcv0fAww+gG+mfsP95P\n"
+    "m1R6YAkXnAKJ2pkvH4SHp9Wqjfkv9SeCGKGyMX6W6+UCgYEA10MQYUxWNLvTqYSA\n"
+    "TK2w8JJj5XuL09H2cJLRmObTkEHnTMoo4ZniXA7lMRz6UJt3O1JZSc2hEIBxlBXI\n"
+    "wQ9xAsKL6xDvGY8s+EAkDbnDbaFEqCECd5GRZuwg6wHCVnhJTLjLXb3+RDiJwpmy\n"
+    "t49CDSM5WK6Wm+cHgFm7t5BhJ58CgYEA6T3yA6AxzTLbdU0PIaMmp/5oN2L7M3cb\n"
+    "0GGwX6wKGcpkYeY6aNr1WV3CnZISmq+g2A5U9gXLCwlFB4eJOU21sL8m1QDokvOm\n"
+    "t+XND15GxR4NcU285wHN7yY+8LxnDSizmXx9jQuMluMODg0TeFiDzSlwzn7nyg+S\n"
+    "dnPCAK9z5JcCgYEAvQSjfnx0eguwGXtC2ZHu+9/fniN1LcOBXWpeZ5/QiCyGeRRO\n"
+    "/4KLlIBz2kNyvZM2CD4QL1FDq+TNVtYmGPiBKIZCLGALQ+tH9pkDz5WduEdSrTuH\n"
+    "Gg0Vm0Wexh0eU6V938Oot6Dcg3UN6nXhy3Mc8cJLWca8cxtTp+2jetVpqksCgYEA\n"
+    "xRnZ6IJ5U2SE3C2QeeZ7hj+RJiz5BtbCpGfJOjASIRVNmwWJmo5eA3UePzXvjtSX\n"
+    "4bzKw1TF7r+Ym/JHXitzPLdsQ1gPMg/AdWs2zKPovi7VQUhmN/joZA435gvwMciR\n"
+    "bUUsfAKkfeXGPM2EBJEYYEmC0J2hlrluFbdg3F9oWmUCgYB7t3K/P8qUJmje6N2I\n"
+    "7rQ+o6Em+1PBhgCXYRx8j8SukSMsjMkUKBfl/N8QgdsYjV9exREY90an0gCnAQpE\n"
+    "DcEFfB6kR20By8/SkxBnebdwJfaj2q5EXEQsaiklDS0uKwrxSStLQ4EOky6dqvIb\n"
+    "UW09tE1+tw3vw+PPlxZy5JbFtw==\n"
+    "-----END PRIVATE KEY-----\n";
+
 static int checks = 0;
 
 #define CHECK(condition, ...)                                                  \
@@ -183,6 +214,27 @@ int main(void) {
     CHECK(strcmp(koppeltaal_status_message(KOPPELTAAL_INVALID_STATE),
                   "not possible in the verifier's present state") == 0, "message of 1004");
     CHECK(strcmp(koppeltaal_status_message(123456), "unknown status") == 0, "message of an unknown code");
+
+    /* An encrypted launch (HTI:jwe): refused until the verifier has the module's decryption
+     * key, then decrypted and verified like any other; tampering is one error. */
+    {
+        char signed_launch[2048], jwe[4096];
+        launch(pem, ISSUER, AUDIENCE, NOW + 1000, signed_launch, sizeof signed_launch);
+        EXPECT(koppeltaal_encrypt_launch(signed_launch, MODULE_PEM, "RSA-OAEP", "A128CBC-HS256", (uint8_t *)jwe,
+                                         sizeof jwe - 1, &len), KOPPELTAAL_OK);
+        jwe[len] = '\0';
+        EXPECT(verify(verifier, jwe, NOW + 1001), KOPPELTAAL_ENCRYPTED_TOKEN);
+        EXPECT(koppeltaal_verifier_add_decryption_key(verifier, "not a key"), 909);
+        EXPECT(koppeltaal_verifier_add_decryption_key(verifier, MODULE_PEM), KOPPELTAAL_OK);
+        char tampered[4096];
+        memcpy(tampered, jwe, len + 1);
+        tampered[len - 3] = tampered[len - 3] == 'A' ? 'B' : 'A';
+        EXPECT(verify(verifier, tampered, NOW + 1001), KOPPELTAAL_DECRYPTION_FAILED);
+        EXPECT(verify(verifier, jwe, NOW + 1001), KOPPELTAAL_OK);
+        EXPECT(verify(verifier, jwe, NOW + 1002), KOPPELTAAL_REPLAYED);
+        EXPECT(koppeltaal_encrypt_launch(signed_launch, MODULE_PEM, "RSA1_5", NULL, (uint8_t *)jwe, sizeof jwe, &len),
+               KOPPELTAAL_FORBIDDEN_KEY_MANAGEMENT);
+    }
 
     /* A client assertion. */
     EXPECT(koppeltaal_client_assertion(pem, "my-client", "https://auth.example.org/token", NOW, (uint8_t *)scratch,
