@@ -24,13 +24,14 @@ ram_target=$((24 * 1024))
 # features | label; the first is the one the targets are for.
 variants=(
     "rs,compact-rsa-keys|RS512, compact RSA keys (default)"
+    "rs,compact-rsa-keys,jwe|RS512 + encrypted launches (HTI:jwe)"
     "rs|RS512, keys keep R² mod n"
     "es256|ES256 only"
     "rs,compact-rsa-keys,es256|RS512 + ES256"
     "rs,compact-rsa-keys,es256,es384,es512|every family"
 )
 elf=target/thumbv7em-none-eabihf/release/koppeltaal-cortex-m-example
-test_data=$(cat data/*.jwt data/*.jwks | wc -c)
+test_data=$(cat data/*.jwt data/*.jwks data/*.jwe | wc -c)
 
 section() { # section NAME: its size in bytes, 0 when absent
     arm-none-eabi-size -A "$elf" | awk -v name="$1" '$1 == name { print $2; found = 1 } END { if (!found) print 0 }'

@@ -5,6 +5,7 @@
 pub mod cases;
 pub mod contenders;
 pub mod counting_alloc;
+pub mod encrypted;
 pub mod replay;
 pub mod scaling;
 

@@ -32,3 +32,8 @@ launch "$keys/rs2048.pem" Device/7 1700000000 > "$here/wrong-audience.jwt"
 other=$(launch "$keys/rs2048.pem" Device/42 1700000001)
 genuine=$(cat "$here/rs512-2048.jwt")
 printf '%s.%s' "${genuine%.*}" "${other##*.}" > "$here/tampered.jwt"
+# An encrypted launch (HTI:jwe, A128CBC-HS256) around another valid one, its content key in the
+# clear where a secure element would unwrap it (the firmware simulates the element).
+launch "$keys/rs2048.pem" Device/42 1700000000 \
+    | cargo run -q --manifest-path "$root/Cargo.toml" -p koppeltaal-core --features rsa-oaep \
+        --example firmware_jwe -- A128CBC-HS256 > "$here/encrypted.jwe"

@@ -12,7 +12,7 @@ use core::ptr::{addr_of, addr_of_mut};
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 use koppeltaal_core::{
-    AlgorithmSet, Error, KeySource, Jwk, KeySet, LaunchVerifier, Policy, ReplayGuard,
+    AlgorithmSet, Error, Jwk, KeySet, KeySource, LaunchVerifier, Policy, ReplayGuard,
 };
 
 /// The firmware checks launches as if it were this time (Unix seconds).
@@ -41,7 +41,7 @@ struct Case {
     expected: Result<(), Error>,
 }
 
-fn cases() -> [Case; 7] {
+fn cases() -> [Case; 8] {
     let rs = |outcome: Result<(), Error>| {
         if cfg!(feature = "rs") {
             outcome
@@ -83,14 +83,102 @@ fn cases() -> [Case; 7] {
         Case {
             label: "expired",
             token: include_bytes!("../data/expired.jwt"),
-            expected: rs(Err(Error::Expired { exp: 1_699_990_300, now: NOW })),
+            expected: rs(Err(Error::Expired {
+                exp: 1_699_990_300,
+                now: NOW,
+            })),
         },
         Case {
             label: "for another module",
             token: include_bytes!("../data/wrong-audience.jwt"),
             expected: rs(Err(Error::WrongAudience)),
         },
+        Case {
+            label: "valid RS512, encrypted",
+            token: include_bytes!("../data/encrypted.jwe"),
+            expected: if cfg!(feature = "jwe") {
+                rs(Ok(()))
+            } else {
+                Err(Error::EncryptedToken)
+            },
+        },
     ]
+}
+
+/// The secure element that holds the gateway's RSA decryption key, simulated: the test data's
+/// "encrypted" content key is the key itself (`data/generate.sh`), so what is measured is the
+/// core's part (parsing, content decryption, the launch inside).
+#[cfg(feature = "jwe")]
+struct SecureElement;
+
+#[cfg(feature = "jwe")]
+impl koppeltaal_core::KeyUnwrapper for SecureElement {
+    fn key_id(&self) -> Option<&str> {
+        Some("secure-element")
+    }
+    fn supports(&self, _: koppeltaal_core::KeyManagement) -> bool {
+        true
+    }
+    fn unwrap_key(
+        &self,
+        _: koppeltaal_core::KeyManagement,
+        encrypted_key: &[u8],
+        key: &mut [u8],
+        _: &mut dyn rand_core::CryptoRng,
+    ) -> Result<(), Error> {
+        if encrypted_key.len() != key.len() {
+            return Err(Error::DecryptionFailed);
+        }
+        key.copy_from_slice(encrypted_key);
+        Ok(())
+    }
+}
+
+/// Stands in for the device's hardware random number generator (used only to replace a key
+/// that failed to unwrap). Not random: a real gateway reads its TRNG here.
+#[cfg(feature = "jwe")]
+struct NotARealRng(u32);
+
+#[cfg(feature = "jwe")]
+impl rand_core::TryRng for NotARealRng {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        Ok(self.0)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(u64::from(self.try_next_u32()?) << 32 | u64::from(self.try_next_u32()?))
+    }
+    fn try_fill_bytes(&mut self, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        for byte in bytes {
+            *byte = self.try_next_u32()? as u8;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "jwe")]
+impl rand_core::TryCryptoRng for NotARealRng {}
+
+/// Verifies one launch, plain or (with the `jwe` feature) encrypted. Inlined into `main`, so
+/// that, as for a plain `verify` call, the launch returned lives in `main`'s frame and the stack
+/// measured is what verifying takes below it.
+#[inline(always)]
+fn verify(verifier: &mut Verifier, token: &[u8]) -> Result<(), Error> {
+    #[cfg(feature = "jwe")]
+    {
+        static mut PLAINTEXT: [u8; MAX_TOKEN] = [0; MAX_TOKEN];
+        // SAFETY: the one place that touches PLAINTEXT, on the one thread of this firmware.
+        let plaintext = unsafe { &mut *addr_of_mut!(PLAINTEXT) };
+        let mut rng = NotARealRng(0x2545_f491);
+        verifier
+            .verify_encrypted(token, &[&SecureElement], &mut rng, plaintext, NOW)
+            .map(|_| ())
+    }
+    #[cfg(not(feature = "jwe"))]
+    verifier.verify(token, NOW).map(|_| ())
 }
 
 // ---- measuring the stack: paint the free RAM, then find the highest word overwritten --------
@@ -176,7 +264,7 @@ fn main() -> ! {
     let mut deepest = 0;
     for case in cases() {
         paint_stack();
-        let outcome = verifier.verify(case.token, NOW).map(|_| ());
+        let outcome = verify(&mut verifier, case.token);
         let used = stack_used();
         deepest = deepest.max(used);
         let as_expected = if outcome == case.expected {

@@ -227,6 +227,52 @@ fn replay_guard(settings: &Settings) {
     }
 }
 
+/// An encrypted launch as portals send it today (RSA-2048 RSA-OAEP, A128CBC-HS256), whole
+/// and step by step, and josekit (OpenSSL) decrypting the same tokens.
+fn encrypted_launch(settings: &Settings) {
+    let now = unix_now();
+    let fixture =
+        koppeltaal_benches::encrypted::EncryptedFixture::new(settings.tokens.min(64), now - 5);
+    let before = allocations();
+    let steps = koppeltaal_benches::encrypted::measure(&fixture, now, settings.rounds);
+    let _ = allocations() - before;
+    let micros = |duration: Duration| duration.as_secs_f64() * 1e6;
+    println!();
+    println!(
+        "| encrypted launch (RSA-2048 RSA-OAEP + A128CBC-HS256 around RS512) | median µs per launch |"
+    );
+    println!("|---|---:|");
+    println!(
+        "| ours: decrypt, verify, record (`verify_encrypted`) | {:.1} |",
+        micros(steps.whole)
+    );
+    println!(
+        "| ours: RSA-OAEP unwrap alone (`rsa` crate, blinded) | {:.1} |",
+        micros(steps.unwrap)
+    );
+    println!(
+        "| ours: parse and content decryption alone | {:.1} |",
+        micros(steps.content)
+    );
+    println!(
+        "| ours: the signed launch inside alone | {:.1} |",
+        micros(steps.inner)
+    );
+    println!(
+        "| josekit (OpenSSL): decrypt only | {:.1} |",
+        micros(steps.josekit)
+    );
+    println!();
+    println!(
+        "ratio encrypted-launch-ours-whole/josekit-decrypt {:.2}",
+        steps.whole.as_secs_f64() / steps.josekit.as_secs_f64()
+    );
+    println!(
+        "share encrypted-launch unwrap/whole {:.2}",
+        steps.unwrap.as_secs_f64() / steps.whole.as_secs_f64()
+    );
+}
+
 /// `LaunchReceiver` (RS512, RSA-2048, shared in-memory replay store) on one thread and two.
 fn receiver_scaling(settings: &Settings) {
     let now = unix_now();
@@ -293,4 +339,5 @@ fn main() {
     print_ratios(&results);
     replay_guard(settings);
     receiver_scaling(settings);
+    encrypted_launch(settings);
 }

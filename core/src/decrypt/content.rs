@@ -8,8 +8,10 @@ use aes::{Aes128, Aes192, Aes256};
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::aead::consts::U12;
 use aes_gcm::{AesGcm, KeyInit as _};
+#[cfg(feature = "alloc")]
+use cbc::cipher::BlockModeEncrypt;
 use cbc::cipher::block_padding::Pkcs7;
-use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha384, Sha512};
 
@@ -111,6 +113,7 @@ where
     Ok(buffer.len())
 }
 
+#[cfg(feature = "alloc")]
 /// Encrypts the first `len` bytes of `buffer` in place with `enc` under `key`, authenticating
 /// `aad`; `buffer` must have room for the padding (16 bytes more for CBC). Returns the
 /// ciphertext's length and writes the tag into `tag` (`enc.tag_len()` bytes).
@@ -142,6 +145,7 @@ pub(crate) fn encrypt(
     }
 }
 
+#[cfg(feature = "alloc")]
 fn cbc_hmac_encrypt<C, M>(
     key: &[u8],
     aad: &[u8],
@@ -168,6 +172,7 @@ where
     Ok(ciphertext_len)
 }
 
+#[cfg(feature = "alloc")]
 fn gcm_encrypt<C>(
     key: &[u8],
     aad: &[u8],

@@ -82,13 +82,9 @@ mod software {
         /// [`capacity::KEY_ID`] is [`Error::ValueTooLong`]; an RSA key outside 2048 to 4096
         /// bits is [`Error::KeyTooSmall`] or [`Error::KeyTooLarge`].
         pub fn new(key: rsa::RsaPrivateKey, kid: Option<&str>) -> Result<RsaOaepKey, Error> {
-            let bits = u16::try_from(key.n().bits()).unwrap_or(u16::MAX);
-            if bits < 2048 {
-                return Err(Error::KeyTooSmall { bits });
-            }
-            if bits > 4096 {
-                return Err(Error::KeyTooLarge { bits });
-            }
+            // The same size rules as for verification keys (2048 to 4096 bits).
+            let public = key.to_public_key();
+            crate::RsaPublicKey::from_be_bytes(&public.n_bytes(), &public.e_bytes())?;
             let kid = kid
                 .map(|kid| String::try_from(kid).map_err(|_| Error::ValueTooLong("kid")))
                 .transpose()?;

@@ -16,6 +16,7 @@ mod content;
 mod jwe;
 mod key_unwrapper;
 
+#[cfg(feature = "alloc")]
 pub(crate) use content::encrypt as encrypt_content;
 
 /// Content decryption alone: decrypts `buffer` in place with `enc` under `key` (the tag
@@ -33,6 +34,7 @@ pub fn decrypt_content(
 ) -> Result<usize, crate::Error> {
     content::decrypt(enc, key, aad, iv, tag, buffer)
 }
+#[cfg(feature = "alloc")]
 pub(crate) use jwe::is_compact_jws;
 pub use jwe::{Jwe, JweHeader};
 pub use key_unwrapper::KeyUnwrapper;

@@ -125,13 +125,8 @@ mod software {
             alg: KeyManagement,
             kid: Option<&str>,
         ) -> Result<RsaOaepPublicKey, Error> {
-            let bits = u16::try_from(key.n().bits()).unwrap_or(u16::MAX);
-            if bits < 2048 {
-                return Err(Error::KeyTooSmall { bits });
-            }
-            if bits > 4096 {
-                return Err(Error::KeyTooLarge { bits });
-            }
+            // The same size rules as for verification keys (2048 to 4096 bits).
+            crate::RsaPublicKey::from_be_bytes(&key.n_bytes(), &key.e_bytes())?;
             let kid = kid
                 .map(|kid| String::try_from(kid).map_err(|_| Error::ValueTooLong("kid")))
                 .transpose()?;
