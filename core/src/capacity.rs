@@ -21,6 +21,12 @@ pub const INTENT: usize = 32;
 /// `idp_hint`: which identity provider the module should send the user to (Koppeltaal; an
 /// identifier or a URL).
 pub const IDP_HINT: usize = 256;
+/// `nonce` of an id_token: the value the client sent.
+pub const NONCE: usize = 128;
+/// `azp` of an id_token: the client id it was issued to.
+pub const AUTHORIZED_PARTY: usize = 128;
+/// `fhirUser` of an id_token: a FHIR reference to the person, relative or absolute.
+pub const FHIR_USER: usize = 256;
 /// `kid`: a key id.
 pub const KEY_ID: usize = 128;
 /// `typ`: the header's media type.

@@ -386,6 +386,11 @@ error_table! {
     BadPersonReference(&'static str) = 508, "`sub` or `patient` is not a FHIR person reference";
     /// `intent` is not a FHIR RequestIntent code.
     InvalidIntent = 509, "`intent` is not a FHIR RequestIntent code";
+    /// An id_token's `azp` is not the client id: it is present, or `aud` names several
+    /// parties, and it does not name this client (OpenID Connect Core §3.1.3.7).
+    WrongAuthorizedParty = 510, "the id_token was issued to another client (`azp`)";
+    /// An id_token's `nonce` is not the one this client sent with the authorization request.
+    NonceMismatch = 511, "the id_token's `nonce` is not the one sent";
 
     // ---- 6xx: replay --------------------------------------------------------------------------
     /// A token with the same issuer and `jti` has been accepted before and has not expired.

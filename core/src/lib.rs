@@ -111,6 +111,7 @@ pub use jose::rsa::{HashAlgorithm, RsaPublicKey};
 pub use verify::access_token::AccessTokenClaims;
 pub use verify::compact::Compact;
 pub use verify::header::Header;
+pub use verify::id_token::{IdTokenClaims, IdTokenExpectations};
 pub use verify::launch::{
     DEFAULT_SCRATCH, HtiLaunch, KeySource, LaunchVerifier, TrustedIssuer, Unverified,
 };

@@ -118,6 +118,62 @@ fn every_error_variant_is_reachable_and_specific() {
     let mut clock_behind = verifier();
     let later = signed(&json!({"iat": NOW + 400, "exp": NOW + 700, "jti": "later"}).merged());
     let seen_later = clock_behind.verify(later.as_bytes(), NOW + 460).map(|_| ());
+    // Encrypted launches.
+    let module =
+        koppeltaal_core::RsaOaepKey::new(portal_key().private.clone(), Some("module")).unwrap();
+    let to_module = koppeltaal_core::RsaOaepPublicKey::new(
+        portal_key().private.to_public_key(),
+        koppeltaal_core::KeyManagement::RsaOaep,
+        Some("module"),
+    )
+    .unwrap();
+    let encrypt = |content: &str| {
+        koppeltaal_core::encrypt_token(
+            content,
+            &to_module,
+            koppeltaal_core::ContentEncryption::A128Gcm,
+            &mut rand::rng(),
+        )
+        .unwrap()
+    };
+    let decrypt = |token: &str, key: &koppeltaal_core::RsaOaepKey| {
+        let mut plaintext = [0u8; 8192];
+        verifier()
+            .verify_encrypted(
+                token.as_bytes(),
+                &[key],
+                &mut rand::rng(),
+                &mut plaintext,
+                NOW,
+            )
+            .map(|_| ())
+    };
+    let jwe_header = |json: &str| format!("{}.AAAA.AAAA.AAAA.AAAA", b64(json.as_bytes()));
+    let elsewhere =
+        koppeltaal_core::RsaOaepKey::new(attacker_key().private.clone(), Some("module")).unwrap();
+    let stranger =
+        koppeltaal_core::RsaOaepKey::new(attacker_key().private.clone(), Some("other")).unwrap();
+    // id_tokens.
+    let id_policy = Policy::new("my-client").unwrap().with_max_lifetime(3600);
+    let id_token = |claims: &Value| {
+        let mut scratch = [0u8; 6144];
+        let token = portal.sign("RS512", claims);
+        let expected = koppeltaal_core::IdTokenExpectations {
+            issuer: ISSUER,
+            nonce: Some("n-0S6"),
+        };
+        let keys = KeySet::<8>::from_jwks(jwks(&[portal_key().jwk("")]).as_bytes()).unwrap();
+        koppeltaal_core::Unverified::parse(token.as_bytes(), &id_policy, &mut scratch)
+            .and_then(|unverified| unverified.verify_id_token(keys.keys(), &expected, NOW))
+            .map(|_| ())
+    };
+    let id_claims = |extra: Value| {
+        let mut claims = json!({"iss": ISSUER, "sub": "alice", "aud": "my-client", "iat": IAT, "exp": IAT + 600, "nonce": "n-0S6"});
+        for (key, value) in extra.as_object().unwrap() {
+            claims[key] = value.clone();
+        }
+        claims
+    };
 
     let cases: Vec<(&str, Result<(), Error>, Error)> = vec![
         ("oversized token", verify(&signed(&claims_with("pad", json!("a".repeat(9000))))).map(|_| ()), Error::TokenTooLarge),
@@ -164,6 +220,16 @@ fn every_error_variant_is_reachable_and_specific() {
         ("sub a Task", verify(&signed(&claims_with("sub", json!("Task/11")))).map(|_| ()), Error::BadPersonReference("sub")),
         ("intent unknown", verify(&signed(&claims_with("intent", json!("whenever")))).map(|_| ()), Error::InvalidIntent),
         ("replayed", replay_first.and(replay_verifier.verify(valid.as_bytes(), NOW + 1).map(|_| ())), Error::Replayed),
+        ("JWE inside a JWE", decrypt(&encrypt_nested(&encrypt(&valid), &to_module), &module), Error::NotSignedInside),
+        ("JWE RSA1_5", decrypt(&jwe_header(r#"{"alg":"RSA1_5","enc":"A128GCM","cty":"JWT"}"#), &module), Error::ForbiddenKeyManagement),
+        ("JWE ECDH-ES", decrypt(&jwe_header(r#"{"alg":"ECDH-ES","enc":"A128GCM","cty":"JWT"}"#), &module), Error::UnsupportedKeyManagement),
+        ("JWE A128KW content", decrypt(&jwe_header(r#"{"alg":"RSA-OAEP","enc":"A128KW","cty":"JWT"}"#), &module), Error::UnsupportedContentEncryption),
+        ("JWE zip", decrypt(&jwe_header(r#"{"alg":"RSA-OAEP","enc":"A128GCM","cty":"JWT","zip":"DEF"}"#), &module), Error::CompressedContent),
+        ("JWE cty json", decrypt(&jwe_header(r#"{"alg":"RSA-OAEP","enc":"A128GCM","cty":"json"}"#), &module), Error::UnexpectedContentType),
+        ("JWE for another kid", decrypt(&encrypt(&valid), &stranger), Error::UnknownDecryptionKey),
+        ("JWE for another key", decrypt(&encrypt(&valid), &elsewhere), Error::DecryptionFailed),
+        ("id_token for another client", id_token(&id_claims(json!({"aud": ["my-client", "other"], "azp": "other"}))), Error::WrongAuthorizedParty),
+        ("id_token with another nonce", id_token(&id_claims(json!({"nonce": "replayed"}))), Error::NonceMismatch),
         ("guard past the window", seen_later.and(clock_behind.verify(valid.as_bytes(), NOW).map(|_| ())), Error::ReplayWindowClosed { forget_at: IAT + 360, high_water: NOW + 460 }),
         ("guard full", first_fits.and(tiny_guard.verify(other_jti.as_bytes(), NOW).map(|_| ())), Error::ReplayStoreFull),
         ("JWKS without keys", KeySet::<2>::from_jwks(br#"{"kid":"x"}"#).map(|_| ()), Error::InvalidKeySet),
@@ -185,6 +251,29 @@ fn every_error_variant_is_reachable_and_specific() {
         missing.is_empty(),
         "error codes without a test case: {missing:?}"
     );
+}
+
+/// `inner` (anything) encrypted to `recipient` by hand: `encrypt_token` encrypts only signed
+/// tokens, so a JWE inside a JWE is made with the content encryption directly.
+fn encrypt_nested(inner: &str, recipient: &koppeltaal_core::RsaOaepPublicKey) -> String {
+    use aes_gcm::aead::{AeadInOut, KeyInit};
+    use koppeltaal_core::KeyWrapper;
+    let header = b64(br#"{"alg":"RSA-OAEP","enc":"A128GCM","cty":"JWT"}"#);
+    let key = [0x42u8; 16];
+    let iv = [7u8; 12];
+    let wrapped = recipient.wrap_key(&key, &mut rand::rng()).unwrap();
+    let cipher = aes_gcm::Aes128Gcm::new_from_slice(&key).unwrap();
+    let mut buffer = inner.as_bytes().to_vec();
+    let tag = cipher
+        .encrypt_inout_detached(&iv.into(), header.as_bytes(), buffer.as_mut_slice().into())
+        .unwrap();
+    format!(
+        "{header}.{}.{}.{}.{}",
+        b64(&wrapped),
+        b64(&iv),
+        b64(&buffer),
+        b64(&tag)
+    )
 }
 
 fn launch_token() -> koppeltaal_core::LaunchToken<'static> {

@@ -28,6 +28,11 @@ pub(crate) struct ClaimsRecord {
     pub(crate) patient: String<{ capacity::PERSON }>,
     pub(crate) intent: String<{ capacity::INTENT }>,
     pub(crate) idp_hint: String<{ capacity::IDP_HINT }>,
+    /// How many values `aud` has (1 for a string).
+    pub(crate) audience_count: u16,
+    pub(crate) nonce: String<{ capacity::NONCE }>,
+    pub(crate) azp: String<{ capacity::AUTHORIZED_PARTY }>,
+    pub(crate) fhir_user: String<{ capacity::FHIR_USER }>,
 }
 
 /// A record being filled, with the audience the policy expects.
@@ -50,6 +55,9 @@ pub(crate) mod claim {
     pub(crate) const PATIENT: usize = 9;
     pub(crate) const INTENT: usize = 10;
     pub(crate) const IDP_HINT: usize = 11;
+    pub(crate) const NONCE: usize = 12;
+    pub(crate) const AZP: usize = 13;
+    pub(crate) const FHIR_USER: usize = 14;
 }
 
 impl<'de> Members<'de> for ClaimsReader<'_, '_> {
@@ -65,7 +73,9 @@ impl<'de> Members<'de> for ClaimsReader<'_, '_> {
             claim::ISS => value.text(&mut record.iss),
             claim::AUD => {
                 let (expected, matches) = (self.expected_audience, &mut record.audience_matches);
+                let count = &mut record.audience_count;
                 value.strings(|audience| {
+                    *count = count.saturating_add(1);
                     *matches |= audience
                         .eq_str(expected)
                         .map_err(|_| Error::InvalidJson(Part::Payload))?;
@@ -81,7 +91,10 @@ impl<'de> Members<'de> for ClaimsReader<'_, '_> {
             claim::DEFINITION => value.text(&mut record.definition),
             claim::PATIENT => value.text(&mut record.patient),
             claim::INTENT => value.text(&mut record.intent),
-            _ => value.text(&mut record.idp_hint),
+            claim::IDP_HINT => value.text(&mut record.idp_hint),
+            claim::NONCE => value.text(&mut record.nonce),
+            claim::AZP => value.text(&mut record.azp),
+            _ => value.text(&mut record.fhir_user),
         }
     }
 }
@@ -101,6 +114,9 @@ impl ClaimsRecord {
         "patient",
         "intent",
         "idp_hint",
+        "nonce",
+        "azp",
+        "fhirUser",
     ];
 
     /// Reads a decoded payload into this record (whatever it held before is cleared first),
@@ -129,6 +145,10 @@ impl ClaimsRecord {
         self.patient.clear();
         self.intent.clear();
         self.idp_hint.clear();
+        self.audience_count = 0;
+        self.nonce.clear();
+        self.azp.clear();
+        self.fhir_user.clear();
     }
 
     pub(crate) fn has(&self, index: usize) -> bool {
@@ -181,6 +201,61 @@ impl ClaimsRecord {
     pub(crate) fn check_access_token(&self, policy: &Policy, now: u64) -> Result<(), Error> {
         self.check_present(&[(claim::AUD, true), (claim::EXP, true), (claim::IAT, true)])?;
         self.check_audience_and_times(policy, now)
+    }
+
+    /// The checks of an OpenID Connect id_token (Core §3.1.3.7), as a SHOF launch's token
+    /// response carries it: `iss`, `aud`, `sub`, `exp`, `iat` present, strings non-empty; `iss`
+    /// exactly `issuer`; `aud` contains the client id (the policy's audience); when `aud` has
+    /// several values, or `azp` is present, `azp` is the client id; times within the policy;
+    /// `nonce` equal to `nonce` when one is expected; `fhirUser`, when present, a reference to
+    /// a person.
+    pub(crate) fn check_id_token(
+        &self,
+        policy: &Policy,
+        issuer: &str,
+        nonce: Option<&str>,
+        now: u64,
+    ) -> Result<(), Error> {
+        self.check_present(&[
+            (claim::ISS, true),
+            (claim::AUD, true),
+            (claim::SUB, true),
+            (claim::EXP, true),
+            (claim::IAT, true),
+        ])?;
+        for (index, text) in [
+            (claim::NONCE, self.nonce.as_str()),
+            (claim::AZP, self.azp.as_str()),
+            (claim::FHIR_USER, self.fhir_user.as_str()),
+        ] {
+            if self.has(index) && text.is_empty() {
+                return Err(Error::EmptyClaim(ClaimsRecord::NAMES[index]));
+            }
+        }
+        if self.iss != issuer {
+            return Err(Error::WrongIssuer);
+        }
+        if !self.audience_matches {
+            return Err(Error::WrongAudience);
+        }
+        let azp_needed = self.audience_count > 1 || self.has(claim::AZP);
+        if azp_needed && self.azp != policy.audience() {
+            return Err(Error::WrongAuthorizedParty);
+        }
+        let nbf = self.has(claim::NBF).then_some(self.nbf);
+        policy.check_times(self.iat, self.exp, nbf, now)?;
+        if let Some(expected) = nonce {
+            if !self.has(claim::NONCE) {
+                return Err(Error::MissingClaim("nonce"));
+            }
+            if self.nonce != expected {
+                return Err(Error::NonceMismatch);
+            }
+        }
+        if self.has(claim::FHIR_USER) && !is_fhir_person(&self.fhir_user) {
+            return Err(Error::BadPersonReference("fhirUser"));
+        }
+        Ok(())
     }
 
     fn check_present(&self, demands: &[(usize, bool)]) -> Result<(), Error> {
@@ -254,9 +329,42 @@ pub(crate) fn is_person_reference(reference: &str) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'.')
 }
 
+/// Whether `reference` is a FHIR reference to a person: `<PersonType>/<id>`, possibly at the
+/// end of an absolute URL (`https://fhir.example.org/fhir/Patient/1`), as `fhirUser` may be.
+pub(crate) fn is_fhir_person(reference: &str) -> bool {
+    if is_person_reference(reference) {
+        return true;
+    }
+    let Some(rest) = reference
+        .strip_prefix("https://")
+        .or_else(|| reference.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let mut segments = rest.rsplitn(3, '/');
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some(id), Some(kind), Some(base)) if !base.is_empty() => {
+            is_person_reference(&rest[rest.len() - id.len() - kind.len() - 1..])
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fhir_users() {
+        assert!(is_fhir_person("Patient/1"));
+        assert!(is_fhir_person(
+            "https://fhir.example.org/fhir/Practitioner/a5e58253"
+        ));
+        assert!(!is_fhir_person("https://fhir.example.org/fhir/Task/1"));
+        assert!(!is_fhir_person("fhir/Patient/1"));
+        assert!(!is_fhir_person("Patient"));
+        assert!(!is_fhir_person("https://Patient/"));
+    }
 
     #[test]
     fn person_references() {

@@ -11,6 +11,7 @@ use crate::verify::access_token::AccessTokenClaims;
 use crate::verify::claims::{ClaimsRecord, claim};
 use crate::verify::compact::Compact;
 use crate::verify::header::Header;
+use crate::verify::id_token::{IdTokenClaims, IdTokenExpectations};
 use crate::verify::key_selection::{self, MAX_SIGNATURE_LEN};
 use crate::verify::policy::Policy;
 use crate::verify::replay_guard::{ReplayKey, ReplayStore};
@@ -266,6 +267,47 @@ impl<'t, 'p> Unverified<'t, 'p> {
     pub fn accept_introspected(self, now: u64) -> Result<HtiLaunch, Error> {
         self.parsed.claims.check_launch(self.policy, now)?;
         Ok(self.parsed.launch(self.policy))
+    }
+
+    /// Checks the signature, then the claims of an OpenID Connect id_token: `iss` is
+    /// `expected.issuer`, `aud` contains the client id (the policy's audience) and `azp`, when
+    /// needed, is it; `exp`, `iat` (`nbf`) within the policy's leeway and maximum lifetime;
+    /// `nonce` as sent; `fhirUser`, when present, a person. The policy's `typ` rule applies to
+    /// the header as for any token.
+    ///
+    /// ```
+    /// use koppeltaal_core::{Error, IdTokenExpectations, Policy, Unverified};
+    /// let policy = Policy::new("my-client-id")?.with_max_lifetime(3600);
+    /// let mut scratch = [0u8; 1024];
+    /// let token = b"eyJhbGciOiJSUzUxMiIsImtpZCI6ImsifQ.e30.c2ln";
+    /// let expected = IdTokenExpectations { issuer: "https://auth.example.org", nonce: Some("n-0S6") };
+    /// let outcome = Unverified::parse(token, &policy, &mut scratch)?.verify_id_token(&[], &expected, 1_700_000_000);
+    /// assert_eq!(outcome.err(), Some(Error::UnknownKeyId));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn verify_id_token(
+        self,
+        keys: &[Jwk],
+        expected: &IdTokenExpectations<'_>,
+        now: u64,
+    ) -> Result<IdTokenClaims, Error> {
+        self.parsed.verify_signature(keys, self.signing_input)?;
+        let claims = &self.parsed.claims;
+        claims.check_id_token(self.policy, expected.issuer, expected.nonce, now)?;
+        Ok(IdTokenClaims {
+            iss: claims.iss.clone(),
+            sub: claims.sub.clone(),
+            aud: String::try_from(self.policy.audience()).unwrap_or_default(),
+            azp: claims.has(claim::AZP).then(|| claims.azp.clone()),
+            iat: claims.iat,
+            exp: claims.exp,
+            nonce: claims.has(claim::NONCE).then(|| claims.nonce.clone()),
+            fhir_user: claims
+                .has(claim::FHIR_USER)
+                .then(|| claims.fhir_user.clone()),
+            alg: self.parsed.header.algorithm(),
+            kid: String::try_from(self.parsed.header.key_id()).unwrap_or_default(),
+        })
     }
 
     /// Checks the signature, then the claims of a JWT access token (RFC 9068): audience,

@@ -6,6 +6,7 @@ pub(crate) mod access_token;
 pub(crate) mod claims;
 pub(crate) mod compact;
 pub(crate) mod header;
+pub(crate) mod id_token;
 pub(crate) mod key_selection;
 pub(crate) mod launch;
 pub(crate) mod policy;
