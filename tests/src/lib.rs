@@ -21,6 +21,7 @@ pub fn b64(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)
 }
 
+pub mod browser;
 pub mod http_stub;
 pub mod koppeltaal_auth;
 pub mod oidc;

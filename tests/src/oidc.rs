@@ -20,6 +20,24 @@ pub enum TokenFormat {
 pub struct OidcProvider {
     child: Child,
     issuer: String,
+    /// For the SHOF provider: the FHIR base URL whose SMART configuration points at it.
+    fhir_base: Option<String>,
+}
+
+/// Who takes part in a SHOF launch through the provider started by [`OidcProvider::start_shof`].
+pub struct ShofSetup<'a> {
+    /// The module's client id.
+    pub client_id: &'a str,
+    /// The module's public JWKS (its client assertions verify with it).
+    pub client_jwks: &'a str,
+    /// The module's redirect URI (the only one registered).
+    pub redirect_uri: &'a str,
+    /// The portal's public JWKS (launch tokens verify with it).
+    pub portal_jwks: &'a str,
+    /// The portal's issuer (`iss` of the launch tokens).
+    pub portal_issuer: &'a str,
+    /// `Device/<id>`: the module, the launch tokens' `aud`.
+    pub module_device: &'a str,
 }
 
 /// The audience (resource) of the provider's access tokens.
@@ -31,25 +49,50 @@ impl OidcProvider {
     /// Panics, saying how to fix it, when Node or the npm packages are missing: these tests
     /// are part of the suite, not optional.
     pub fn start(client_id: &str, client_jwks: &str, format: TokenFormat) -> OidcProvider {
+        let format = if format == TokenFormat::Jwt {
+            "jwt"
+        } else {
+            "opaque"
+        };
+        Self::launch(
+            "server.mjs",
+            &[
+                ("CLIENT_ID", client_id),
+                ("CLIENT_JWKS", client_jwks),
+                ("TOKEN_FORMAT", format),
+                ("RESOURCE", RESOURCE),
+            ],
+        )
+    }
+
+    /// Starts the provider as the authorization server of SMART HTI on FHIR launches
+    /// (`tests/oidc/shof.mjs`): authorization code with PKCE, `private_key_jwt`, RS512
+    /// id_tokens with `fhirUser`, the `launch` parameter verified against the portal's keys,
+    /// the launch context in the token response, the development login.
+    pub fn start_shof(setup: &ShofSetup<'_>) -> OidcProvider {
+        Self::launch(
+            "shof.mjs",
+            &[
+                ("CLIENT_ID", setup.client_id),
+                ("CLIENT_JWKS", setup.client_jwks),
+                ("REDIRECT_URI", setup.redirect_uri),
+                ("PORTAL_JWKS", setup.portal_jwks),
+                ("PORTAL_ISSUER", setup.portal_issuer),
+                ("MODULE_DEVICE", setup.module_device),
+            ],
+        )
+    }
+
+    fn launch(script: &str, environment: &[(&str, &str)]) -> OidcProvider {
         let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc");
         assert!(
             directory.join("node_modules/oidc-provider").is_dir(),
             "oidc-provider is not installed: run `npm ci --prefix tests/oidc` (.ci/run does)"
         );
         let mut child = Command::new("node")
-            .arg("server.mjs")
+            .arg(script)
             .current_dir(&directory)
-            .env("CLIENT_ID", client_id)
-            .env("CLIENT_JWKS", client_jwks)
-            .env(
-                "TOKEN_FORMAT",
-                if format == TokenFormat::Jwt {
-                    "jwt"
-                } else {
-                    "opaque"
-                },
-            )
-            .env("RESOURCE", RESOURCE)
+            .envs(environment.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -65,7 +108,16 @@ impl OidcProvider {
             }
         });
         match issuer.recv_timeout(Duration::from_secs(30)) {
-            Ok(issuer) => OidcProvider { child, issuer },
+            Ok(ready) => {
+                let mut words = ready.split_whitespace();
+                let issuer = words.next().unwrap_or_default().to_owned();
+                let fhir_base = words.next().map(str::to_owned);
+                OidcProvider {
+                    child,
+                    issuer,
+                    fhir_base,
+                }
+            }
             Err(_) => {
                 let _ = child.kill();
                 let mut errors = String::new();
@@ -80,6 +132,13 @@ impl OidcProvider {
     /// The issuer (`http://127.0.0.1:<port>`).
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The FHIR base URL of the SHOF provider (its SMART configuration names the provider).
+    pub fn fhir_base(&self) -> String {
+        self.fhir_base
+            .clone()
+            .expect("only the SHOF provider has a FHIR base")
     }
 
     /// The token endpoint.

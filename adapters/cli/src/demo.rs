@@ -57,6 +57,7 @@ pub(crate) fn run() -> Result<(), Failure> {
         .build()?;
     let endpoint = Arc::new(Endpoint {
         receiver,
+        shof: None,
         own_jwks: None,
         log: false,
     });

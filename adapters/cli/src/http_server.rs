@@ -64,16 +64,40 @@ impl Default for Limits {
 /// A request as the handler sees it.
 pub(crate) struct Request {
     pub(crate) method: String,
+    /// The path, without the query.
     pub(crate) path: String,
+    /// The query string (after `?`), if any.
+    pub(crate) query: Option<String>,
     /// The `Accept` header, if any.
     pub(crate) accept: Option<String>,
+    /// The `Cookie` header, if any.
+    pub(crate) cookie: Option<String>,
     pub(crate) body: Vec<u8>,
+}
+
+impl Request {
+    /// The value of cookie `name`, if the request carries it.
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookie.as_deref()?.split(';').find_map(|pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name).then_some(value)
+        })
+    }
+
+    /// The query's parameters.
+    pub(crate) fn query_pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect()
+    }
 }
 
 /// A response.
 pub(crate) struct Response {
     pub(crate) status: u16,
     pub(crate) content_type: &'static str,
+    /// More headers (`Location`, `Set-Cookie`); names and values must not contain CR or LF.
+    pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) body: Vec<u8>,
 }
 
@@ -86,8 +110,17 @@ impl Response {
         Response {
             status,
             content_type,
+            headers: Vec::new(),
             body: body.into(),
         }
+    }
+
+    /// With one more header (dropped if its value could split the response).
+    pub(crate) fn with_header(mut self, name: &'static str, value: String) -> Response {
+        if !value.contains(['\r', '\n']) {
+            self.headers.push((name, value));
+        }
+        self
     }
 
     pub(crate) fn text(status: u16, body: &str) -> Response {
@@ -416,10 +449,17 @@ fn read_request(
         let read = read_before(stream, &mut chunk[..want], deadline)?;
         body.extend_from_slice(&chunk[..read]);
     }
+    let target = parsed.path.unwrap_or("");
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+        None => (target.to_owned(), None),
+    };
     Ok(Request {
         method: parsed.method.unwrap_or("").to_owned(),
-        path: parsed.path.unwrap_or("").to_owned(),
+        path,
+        query,
         accept: header("accept"),
+        cookie: header("cookie"),
         body,
     })
 }
@@ -434,6 +474,7 @@ fn find_head_end(buffer: &[u8]) -> Option<usize> {
 fn write_response(stream: &mut TcpStream, response: &Response) -> io::Result<()> {
     let reason = match response.status {
         200 => "OK",
+        303 => "See Other",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -446,12 +487,16 @@ fn write_response(stream: &mut TcpStream, response: &Response) -> io::Result<()>
         503 => "Service Unavailable",
         _ => "Status",
     };
-    let head = format!(
-        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+    let mut head = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n",
         response.status,
         response.content_type,
         response.body.len()
     );
+    for (name, value) in &response.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
     stream.write_all(&response.body)?;
     stream.flush()

@@ -12,6 +12,7 @@ mod demo;
 mod http_server;
 mod output;
 mod serve;
+mod shof_endpoint;
 mod verify;
 
 use std::path::PathBuf;

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use clap::Args;
 use koppeltaal_core::Algorithm;
 use koppeltaal_host::{
-    Clock, JournalOptions, JournalReplayStore, LaunchError, LaunchReceiver, MemoryReplayStore,
-    PrivateKey, RedisFailure, RedisOptions, RedisReplayStore, ReplayStore, SystemClock,
-    TokenClient, jwks_document,
+    Clock, HostError, JournalOptions, JournalReplayStore, LaunchError, LaunchReceiver,
+    MemoryReplayStore, NonceCheck, PrivateKey, RedisFailure, RedisOptions, RedisReplayStore,
+    ReplayStore, ShofLauncher, ShofOptions, SystemClock, TokenClient, jwks_document,
 };
 
 use crate::http_server::{HttpServer, Limits, Request, Response};
 use crate::output::launch_claims;
+use crate::shof_endpoint::ShofEndpoint;
 use crate::verify::{key_source, policy, with_decryption_keys};
 use crate::{Failure, introspector, parse_algorithm};
 
@@ -42,11 +43,24 @@ pub(crate) struct ServeArgs {
     /// A FHIR base URL to discover the auth server's endpoints from (for introspection).
     #[arg(long, requires = "introspect")]
     fhir_base: Option<String>,
-    /// This module's client id (for introspection).
+    /// This module's client id (for introspection and SHOF launches).
     #[arg(long)]
     client_id: Option<String>,
-    /// This module's private key: signs introspection client assertions, and its public half
-    /// is published at /.well-known/jwks.json.
+    /// Also receive SMART HTI on FHIR (SHOF) launches (a form with `iss` and `launch`), with
+    /// the browser sent back to this URI, whose path this server then answers (needs --key,
+    /// --client-id and --fhir-server).
+    #[arg(long, requires_all = ["key", "client_id", "fhir_servers"])]
+    redirect_uri: Option<String>,
+    /// A FHIR server a SHOF launch may name as `iss` (repeatable); any other is refused.
+    #[arg(long = "fhir-server", value_name = "URL", requires = "redirect_uri")]
+    fhir_servers: Vec<String>,
+    /// For SHOF: do not require the id_token's `nonce` to be the one sent. Only for an
+    /// authorization server that does not echo it (Koppeltaal's authentication service as of
+    /// e6383ae4 puts its own random nonce there); PKCE and the browser-bound state still hold.
+    #[arg(long, requires = "redirect_uri")]
+    skip_nonce_check: bool,
+    /// This module's private key: signs client assertions (introspection, SHOF), and its public
+    /// half is published at /.well-known/jwks.json.
     #[arg(long)]
     key: Option<PathBuf>,
     /// Decrypt encrypted launches (HTI:jwe) with this private key (PEM, RSA); repeatable.
@@ -161,8 +175,28 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         }
     };
     let own_jwks = key.as_ref().map(|key| jwks_document(&[key])).transpose()?;
+    let shof = match (&args.redirect_uri, &key, &args.client_id) {
+        (Some(redirect_uri), Some(key), Some(client_id)) => {
+            let Some((return_path, loopback)) = ShofEndpoint::parts_of(redirect_uri) else {
+                return Err(HostError::InvalidUrl(redirect_uri.clone()).into());
+            };
+            let servers: Vec<&str> = args.fhir_servers.iter().map(String::as_str).collect();
+            let mut options = ShofOptions::new(client_id, redirect_uri, &servers);
+            if args.skip_nonce_check {
+                options.nonce = NonceCheck::NotEchoed;
+            }
+            Some(ShofEndpoint {
+                launcher: ShofLauncher::new(options, key.signer(None)?),
+                return_path,
+                secure_cookie: !loopback,
+                log: true,
+            })
+        }
+        _ => None,
+    };
     let endpoint = Arc::new(Endpoint {
         receiver,
+        shof,
         own_jwks,
         log: true,
     });
@@ -192,6 +226,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
 /// The launch endpoint's request handling, shared by `serve` and `demo`.
 pub(crate) struct Endpoint {
     pub(crate) receiver: LaunchReceiver,
+    /// SHOF launches, when configured.
+    pub(crate) shof: Option<ShofEndpoint>,
     pub(crate) own_jwks: Option<String>,
     /// Whether to log one line per launch on stderr.
     pub(crate) log: bool,
@@ -199,6 +235,16 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     pub(crate) fn handle(&self, request: &Request) -> Response {
+        let wants_json = request
+            .accept
+            .as_deref()
+            .is_some_and(|accept| accept.contains("application/json"));
+        if let Some(shof) = &self.shof
+            && request.method == "GET"
+            && request.path == shof.return_path
+        {
+            return shof.finish(request, wants_json);
+        }
         match (request.method.as_str(), request.path.as_str()) {
             ("GET", "/healthz") => Response::text(200, "ok\n"),
             ("GET", "/.well-known/jwks.json") => match &self.own_jwks {
@@ -206,10 +252,11 @@ impl Endpoint {
                 None => Response::text(404, "no key configured\n"),
             },
             ("POST", "/launch") => {
-                let wants_json = request
-                    .accept
-                    .as_deref()
-                    .is_some_and(|accept| accept.contains("application/json"));
+                if let Some(shof) = &self.shof
+                    && let Some((iss, launch)) = shof_form(&request.body)
+                {
+                    return shof.begin(&iss, &launch, wants_json);
+                }
                 self.launch(&request.body, wants_json)
             }
             (_, "/launch") => Response::text(405, "POST a form with a `token` field\n"),
@@ -240,19 +287,44 @@ impl Endpoint {
                         error.error()
                     ));
                 }
-                let status = match error.error() {
-                    koppeltaal_host::HostError::BadForm(_) => 400,
-                    _ if error.is_temporary() => 503,
-                    _ => 403,
-                };
-                if wants_json {
-                    let body = serde_json::json!({"error": error.name(), "code": error.code(), "message": error.user_message()});
-                    Response::new(status, "application/json", body.to_string())
-                } else {
-                    Response::new(status, "text/html; charset=utf-8", refusal_page(&error))
-                }
+                refusal(&error, wants_json)
             }
         }
+    }
+}
+
+/// The `iss` and `launch` of a SHOF launch form, if it is one (and has no `token`).
+fn shof_form(body: &[u8]) -> Option<(String, String)> {
+    if body.len() > koppeltaal_host::MAX_FORM_BODY {
+        return None;
+    }
+    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let one = |name: &str| {
+        let mut values = fields.iter().filter(|(key, _)| key == name);
+        match (values.next(), values.next()) {
+            (Some((_, value)), None) => Some(value.clone()),
+            _ => None,
+        }
+    };
+    if fields.iter().any(|(key, _)| key == "token") {
+        return None;
+    }
+    Some((one("iss")?, one("launch")?))
+}
+
+/// The answer to a refused launch: 400 for a malformed form, 503 when the fault is on this
+/// side, 403 otherwise; a short page quoting the code (or JSON).
+pub(crate) fn refusal(error: &LaunchError, wants_json: bool) -> Response {
+    let status = match error.error() {
+        HostError::BadForm(_) => 400,
+        _ if error.is_temporary() => 503,
+        _ => 403,
+    };
+    if wants_json {
+        let body = serde_json::json!({"error": error.name(), "code": error.code(), "message": error.user_message()});
+        Response::new(status, "application/json", body.to_string())
+    } else {
+        Response::new(status, "text/html; charset=utf-8", refusal_page(error))
     }
 }
 

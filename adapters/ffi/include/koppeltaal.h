@@ -177,6 +177,12 @@
 // 509: intent is not a FHIR RequestIntent code.
 #define KOPPELTAAL_INVALID_INTENT 509
 
+// 510: the id_token was issued to another client (azp).
+#define KOPPELTAAL_WRONG_AUTHORIZED_PARTY 510
+
+// 511: the id_token's nonce is not the one sent.
+#define KOPPELTAAL_NONCE_MISMATCH 511
+
 // 600: token has been used before.
 #define KOPPELTAAL_REPLAYED 600
 
@@ -245,6 +251,15 @@
 
 // 914: the server refused the request.
 #define KOPPELTAAL_REFUSED 914
+
+// 915: the launch names a FHIR server that is not trusted.
+#define KOPPELTAAL_UNKNOWN_FHIR_SERVER 915
+
+// 916: the launch's state is unknown, used or expired.
+#define KOPPELTAAL_UNKNOWN_STATE 916
+
+// 917: too many launches are in progress.
+#define KOPPELTAAL_TOO_MANY_PENDING_LAUNCHES 917
 
 // A launch verifier: trusted issuers with their keys, a policy (RS512 only, 60 s leeway,
 // 300 s maximum lifetime by default) and a replay store. A thin layer over the host's

@@ -1,6 +1,6 @@
 //! Every status code as a named constant, so that C code never hard-codes a number: the
-//! core's codes (1xx-8xx), the host's (9xx). A test checks that the header names every code
-//! `koppeltaal_core::Error::CODES` and `koppeltaal_host::HostError::CODES` list.
+//! core's codes (1xx-8xx), the host's (9xx). Generated from the error tables by
+//! `KOPPELTAAL_BLESS_HEADER=1 cargo test -p koppeltaal-ffi --test header`; a test checks it.
 
 /// 100: token is longer than the configured maximum.
 pub const KOPPELTAAL_TOKEN_TOO_LARGE: i32 = 100;
@@ -96,6 +96,10 @@ pub const KOPPELTAAL_EXPIRES_BEFORE_ISSUED: i32 = 507;
 pub const KOPPELTAAL_BAD_PERSON_REFERENCE: i32 = 508;
 /// 509: intent is not a FHIR RequestIntent code.
 pub const KOPPELTAAL_INVALID_INTENT: i32 = 509;
+/// 510: the id_token was issued to another client (azp).
+pub const KOPPELTAAL_WRONG_AUTHORIZED_PARTY: i32 = 510;
+/// 511: the id_token's nonce is not the one sent.
+pub const KOPPELTAAL_NONCE_MISMATCH: i32 = 511;
 /// 600: token has been used before.
 pub const KOPPELTAAL_REPLAYED: i32 = 600;
 /// 601: replay guard is full of unexpired tokens.
@@ -142,3 +146,9 @@ pub const KOPPELTAAL_BAD_FORM: i32 = 912;
 pub const KOPPELTAAL_REPLAY_STORE_UNAVAILABLE: i32 = 913;
 /// 914: the server refused the request.
 pub const KOPPELTAAL_REFUSED: i32 = 914;
+/// 915: the launch names a FHIR server that is not trusted.
+pub const KOPPELTAAL_UNKNOWN_FHIR_SERVER: i32 = 915;
+/// 916: the launch's state is unknown, used or expired.
+pub const KOPPELTAAL_UNKNOWN_STATE: i32 = 916;
+/// 917: too many launches are in progress.
+pub const KOPPELTAAL_TOO_MANY_PENDING_LAUNCHES: i32 = 917;

@@ -56,6 +56,15 @@ pub enum HostError {
     /// The replay store could not be reached or did not answer in time; the launch is
     /// refused rather than accepted unchecked.
     ReplayStoreUnavailable(String),
+    /// A SHOF launch names a FHIR server (`iss`) that is not configured: refused before any
+    /// request is made to it.
+    UnknownFhirServer(String),
+    /// A SHOF launch came back with a `state` this module did not make, already used, or
+    /// expired.
+    UnknownState,
+    /// As many SHOF launches are in progress as configured; a new one is refused until some
+    /// finish or expire.
+    TooManyPendingLaunches,
     /// A server answered an authorized request with an error status.
     Refused {
         /// The status code.
@@ -144,6 +153,9 @@ host_codes! {
     BadForm(_) = 912, "the launch form is malformed";
     ReplayStoreUnavailable(_) = 913, "replay store unavailable";
     Refused { .. } = 914, "the server refused the request";
+    UnknownFhirServer(_) = 915, "the launch names a FHIR server that is not trusted";
+    UnknownState = 916, "the launch's state is unknown, used or expired";
+    TooManyPendingLaunches = 917, "too many launches are in progress";
 }
 
 impl fmt::Display for HostError {
@@ -180,6 +192,16 @@ impl fmt::Display for HostError {
             HostError::Inactive => f.write_str("the token is not active"),
             HostError::BadForm(why) => write!(f, "launch form: {why}"),
             HostError::ReplayStoreUnavailable(why) => write!(f, "replay store unavailable: {why}"),
+            HostError::UnknownFhirServer(iss) => {
+                write!(
+                    f,
+                    "the launch names a FHIR server that is not trusted: {iss}"
+                )
+            }
+            HostError::UnknownState => {
+                f.write_str("the launch's state is unknown, used or expired")
+            }
+            HostError::TooManyPendingLaunches => f.write_str("too many launches are in progress"),
             HostError::Refused {
                 status,
                 body,

@@ -63,6 +63,7 @@ mod receiver;
 mod redis_store;
 mod remote_keys;
 mod replay_store;
+mod shof;
 mod token;
 
 pub use clock::{Clock, FixedClock, SystemClock};
@@ -83,6 +84,7 @@ pub use receiver::{
 pub use redis_store::{RedisFailure, RedisOptions, RedisReplayStore};
 pub use remote_keys::{HOST_KEY_CAPACITY, HostKeySet, KeyCacheOptions, RemoteKeys};
 pub use replay_store::{JournalOptions, JournalReplayStore, MemoryReplayStore, ReplayStore};
+pub use shof::{NonceCheck, ShofLaunch, ShofLauncher, ShofOptions, ShofRedirect};
 pub use token::{AccessToken, JWT_BEARER, TokenClient, TokenClientBuilder};
 
 /// The README's examples, compiled and run as doc-tests.

@@ -111,6 +111,7 @@ impl LaunchError {
                 | HostError::TooManyRedirects
                 | HostError::ResponseTooLarge { .. }
                 | HostError::ReplayStoreUnavailable(_)
+                | HostError::TooManyPendingLaunches
                 | HostError::Core(Error::ReplayStoreFull)
         )
     }

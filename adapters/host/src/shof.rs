@@ -1,0 +1,411 @@
+//! The module side of a SMART HTI on FHIR (SHOF) launch: the portal posts `iss` (a FHIR server)
+//! and `launch` (an HTI token); the module sends the browser to the authorization server with
+//! PKCE, `state` and `nonce`, and on its return exchanges the code (with a client assertion) for
+//! an id_token that says who the user is, and the launch context.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use koppeltaal_core::{AlgorithmSet, IdTokenClaims, IdTokenExpectations, Policy, Unverified};
+use rand_core::Rng;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::clock::{Clock, SystemClock};
+use crate::discovery::SmartConfiguration;
+use crate::error::HostError;
+use crate::http::{Http, HttpOptions};
+use crate::keys::SharedSigner;
+use crate::random::os_rng;
+use crate::remote_keys::{KeyCacheOptions, RemoteKeys};
+use crate::token::{JWT_BEARER, TokenClient, error_response};
+
+/// Whether the id_token's `nonce` must be the one sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceCheck {
+    /// The id_token must carry the `nonce` of the authorization request (OpenID Connect Core).
+    /// The default.
+    Required,
+    /// The `nonce` is not checked: only for an authorization server known not to echo it.
+    /// Koppeltaal's authentication service (as of its commit e6383ae4) puts a random nonce of
+    /// its own into the id_token. PKCE, the single-use `state` bound to the browser, and the
+    /// client-authenticated code exchange still tie the id_token to this launch.
+    NotEchoed,
+}
+
+/// How a module takes part in SHOF launches.
+#[derive(Clone, Debug)]
+pub struct ShofOptions {
+    /// This module's client id.
+    pub client_id: String,
+    /// Where the authorization server sends the browser back (registered with it).
+    pub redirect_uri: String,
+    /// The FHIR servers a launch may name as `iss` (compared without a trailing slash). An
+    /// `iss` not listed is refused before any request: following it would be an open redirect
+    /// and a request forgery.
+    pub fhir_servers: Vec<String>,
+    /// The scope asked for.
+    pub scope: String,
+    /// How long a browser has to come back.
+    pub state_lifetime: Duration,
+    /// Launches in progress at most; beyond, new ones are refused until some finish or expire.
+    pub max_pending: usize,
+    /// The id_token's longest acceptable lifetime `exp - iat`, seconds.
+    pub id_token_max_lifetime: u64,
+    /// Clock leeway for the id_token, seconds.
+    pub leeway: u64,
+    /// The id_token's signature algorithms accepted.
+    pub algorithms: AlgorithmSet,
+    /// Whether the id_token's `nonce` is checked.
+    pub nonce: NonceCheck,
+    /// Limits for every request to the servers.
+    pub http: HttpOptions,
+}
+
+impl ShofOptions {
+    /// Options for `client_id` returning to `redirect_uri`, trusting `fhir_servers`: scope
+    /// `launch openid fhirUser`, 10 minutes to come back, 10 000 launches in progress, id_tokens
+    /// of at most an hour, 60 s leeway, the HTI algorithms, the nonce required.
+    pub fn new(client_id: &str, redirect_uri: &str, fhir_servers: &[&str]) -> ShofOptions {
+        ShofOptions {
+            client_id: client_id.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            fhir_servers: fhir_servers.iter().map(|url| (*url).to_owned()).collect(),
+            scope: "launch openid fhirUser".into(),
+            state_lifetime: Duration::from_secs(600),
+            max_pending: 10_000,
+            id_token_max_lifetime: 3600,
+            leeway: Policy::DEFAULT_LEEWAY,
+            algorithms: AlgorithmSet::HTI,
+            nonce: NonceCheck::Required,
+            http: HttpOptions::default(),
+        }
+    }
+}
+
+/// Where to send the browser, and the `state` to bind to it (a cookie).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShofRedirect {
+    /// The authorization request.
+    pub url: String,
+    /// The `state` of this launch: single-use, valid for the options' `state_lifetime`.
+    pub state: String,
+}
+
+/// A finished SHOF launch.
+#[derive(Clone, Debug)]
+pub struct ShofLaunch {
+    /// The FHIR server the launch came through (`iss`).
+    pub fhir_server: String,
+    /// The verified id_token: who the user is (`subject`, `fhir_user`).
+    pub id_token: IdTokenClaims,
+    /// The launch context of the token response: every member but the tokens themselves
+    /// (`resource`, `definition`, `patient`, `intent`, and whatever else the server adds).
+    pub context: Map<String, Value>,
+    /// The whole token response (its `access_token` grants nothing on FHIR in Koppeltaal).
+    pub token_response: Value,
+}
+
+struct Pending {
+    fhir_server: String,
+    nonce: String,
+    verifier: String,
+    expires_at: u64,
+}
+
+/// An authorization server met through a FHIR server's configuration.
+struct Server {
+    configuration: SmartConfiguration,
+    issuer: String,
+    authorization_endpoint: String,
+    tokens: TokenClient,
+    keys: RemoteKeys,
+}
+
+/// Starts and finishes SHOF launches for one module; thread-safe, share it in an `Arc`.
+///
+/// ```no_run
+/// use koppeltaal_host::{PrivateKey, ShofLauncher, ShofOptions};
+/// let key = PrivateKey::read_pem_file("/etc/module/key.pem")?;
+/// let options = ShofOptions::new("module-client", "https://module.example.org/shof/return",
+///                                &["https://fhir.example.org/fhir"]);
+/// let launcher = ShofLauncher::new(options, key.signer(None)?);
+/// // The portal's form post: `iss` and `launch`.
+/// let redirect = launcher.begin("https://fhir.example.org/fhir", "eyJ...")?;
+/// // ... 303 to redirect.url, a cookie holding redirect.state; the browser comes back with
+/// // `code` and `state`:
+/// let launch = launcher.finish("the-code", &redirect.state)?;
+/// println!("{:?} for {:?}", launch.id_token.fhir_user(), launch.context.get("resource"));
+/// # Ok::<(), koppeltaal_host::HostError>(())
+/// ```
+pub struct ShofLauncher {
+    options: ShofOptions,
+    signer: SharedSigner,
+    clock: Arc<dyn Clock>,
+    http: Http,
+    servers: Mutex<HashMap<String, Arc<Server>>>,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+/// The longest `launch` parameter passed on (an HTI token, possibly encrypted).
+const MAX_LAUNCH_LEN: usize = 16 * 1024;
+
+fn random_text() -> String {
+    let mut bytes = [0u8; 32];
+    os_rng().fill_bytes(&mut bytes);
+    Base64UrlUnpadded::encode_string(&bytes)
+}
+
+fn same_url(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+impl ShofLauncher {
+    /// A launcher signing its client assertions with `signer`, on the system clock.
+    pub fn new(options: ShofOptions, signer: SharedSigner) -> ShofLauncher {
+        ShofLauncher {
+            http: Http::new(options.http.clone()),
+            options,
+            signer,
+            clock: Arc::new(SystemClock),
+            servers: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The same launcher on another clock.
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> ShofLauncher {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The options.
+    pub fn options(&self) -> &ShofOptions {
+        &self.options
+    }
+
+    /// Starts a launch the portal posted: `iss` must be a configured FHIR server
+    /// ([`HostError::UnknownFhirServer`] otherwise, before any request), `launch` a token (its
+    /// checks are the authorization server's). Discovers the server's endpoints (once), makes
+    /// `state`, `nonce` and a PKCE verifier from OS randomness, and returns the authorization
+    /// request to send the browser to.
+    pub fn begin(&self, iss: &str, launch: &str) -> Result<ShofRedirect, HostError> {
+        let fhir_server = self
+            .options
+            .fhir_servers
+            .iter()
+            .find(|allowed| same_url(allowed, iss))
+            .ok_or_else(|| HostError::UnknownFhirServer(iss.chars().take(256).collect()))?
+            .clone();
+        let token_like = !launch.is_empty()
+            && launch.len() <= MAX_LAUNCH_LEN
+            && launch
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
+        if !token_like {
+            return Err(HostError::BadForm("`launch` is not a token"));
+        }
+        let server = self.server(&fhir_server)?;
+        let (state, nonce, verifier) = (random_text(), random_text(), random_text());
+        let challenge = Base64UrlUnpadded::encode_string(&Sha256::digest(verifier.as_bytes()));
+        self.remember(
+            &state,
+            Pending {
+                fhir_server: fhir_server.clone(),
+                nonce: nonce.clone(),
+                verifier,
+                expires_at: self
+                    .clock
+                    .now()
+                    .saturating_add(self.options.state_lifetime.as_secs()),
+            },
+        )?;
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.options.client_id)
+            .append_pair("redirect_uri", &self.options.redirect_uri)
+            .append_pair("launch", launch)
+            .append_pair("scope", &self.options.scope)
+            .append_pair("aud", &fhir_server)
+            .append_pair("state", &state)
+            .append_pair("nonce", &nonce)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256")
+            .finish();
+        let separator = if server.authorization_endpoint.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        Ok(ShofRedirect {
+            url: format!("{}{separator}{query}", server.authorization_endpoint),
+            state,
+        })
+    }
+
+    /// Finishes the launch whose `state` came back with `code`: the state must be one this
+    /// launcher made, unused and unexpired ([`HostError::UnknownState`]; it is used up either
+    /// way); the code is exchanged at the token endpoint with the PKCE verifier and a client
+    /// assertion; the id_token is verified with the authorization server's published keys.
+    pub fn finish(&self, code: &str, state: &str) -> Result<ShofLaunch, HostError> {
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(state)
+            .ok_or(HostError::UnknownState)?;
+        if pending.expires_at <= self.clock.now() {
+            return Err(HostError::UnknownState);
+        }
+        let server = self.server(&pending.fhir_server)?;
+        let token_endpoint = server.configuration.token_endpoint.clone();
+        let assertion = server
+            .tokens
+            .client_assertion(&server.tokens.token_assertion_audience()?)?;
+        let fields = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", self.options.redirect_uri.as_str()),
+            ("code_verifier", pending.verifier.as_str()),
+            ("client_id", self.options.client_id.as_str()),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", assertion.as_str()),
+        ];
+        let response = self.http.post_form(&token_endpoint, &fields, None)?;
+        if response.status != 200 {
+            return Err(error_response(&response));
+        }
+        let body = response
+            .json()
+            .ok_or_else(|| HostError::InvalidResponse("token response is not JSON".into()))?;
+        let id_token = body["id_token"]
+            .as_str()
+            .ok_or_else(|| HostError::InvalidResponse("token response has no id_token".into()))?;
+        let id_token = self.verify_id_token(&server, id_token, &pending.nonce)?;
+        let mut context = body.as_object().cloned().unwrap_or_default();
+        for token_member in [
+            "access_token",
+            "token_type",
+            "expires_in",
+            "scope",
+            "id_token",
+            "refresh_token",
+        ] {
+            context.remove(token_member);
+        }
+        Ok(ShofLaunch {
+            fhir_server: pending.fhir_server,
+            id_token,
+            context,
+            token_response: body,
+        })
+    }
+
+    /// Forgets the launch of `state` (the browser came back with an error instead of a code).
+    pub fn cancel(&self, state: &str) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(state);
+    }
+
+    fn verify_id_token(
+        &self,
+        server: &Server,
+        id_token: &str,
+        nonce: &str,
+    ) -> Result<IdTokenClaims, HostError> {
+        let policy = Policy::new(&self.options.client_id)?
+            .with_algorithms(self.options.algorithms)
+            .with_leeway(self.options.leeway)
+            .with_max_lifetime(self.options.id_token_max_lifetime);
+        let mut scratch = vec![0u8; Unverified::scratch_len(policy.max_token_len())];
+        let unverified = Unverified::parse(id_token.as_bytes(), &policy, &mut scratch)?;
+        let keys = server
+            .keys
+            .keys_for(&server.issuer, unverified.header().key_id())?;
+        let expected = IdTokenExpectations {
+            issuer: &server.issuer,
+            nonce: match self.options.nonce {
+                NonceCheck::Required => Some(nonce),
+                NonceCheck::NotEchoed => None,
+            },
+        };
+        // The clock is read after the key fetch.
+        Ok(unverified.verify_id_token(keys.keys(), &expected, self.clock.now())?)
+    }
+
+    /// Records a launch in progress, making room by dropping expired ones.
+    fn remember(&self, state: &str, pending: Pending) -> Result<(), HostError> {
+        let mut all = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if all.len() >= self.options.max_pending {
+            let now = self.clock.now();
+            all.retain(|_, pending| pending.expires_at > now);
+        }
+        if all.len() >= self.options.max_pending {
+            return Err(HostError::TooManyPendingLaunches);
+        }
+        all.insert(state.to_owned(), pending);
+        Ok(())
+    }
+
+    /// The authorization server behind `fhir_server`, discovered on first use.
+    fn server(&self, fhir_server: &str) -> Result<Arc<Server>, HostError> {
+        if let Some(server) = self
+            .servers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(fhir_server)
+        {
+            return Ok(Arc::clone(server));
+        }
+        let configuration = SmartConfiguration::discover(&self.http, fhir_server)?;
+        let missing = |what: &str| {
+            HostError::InvalidResponse(format!("{fhir_server}'s SMART configuration has no {what}"))
+        };
+        let issuer = configuration
+            .issuer
+            .clone()
+            .ok_or_else(|| missing("issuer"))?;
+        let authorization_endpoint = configuration
+            .authorization_endpoint
+            .clone()
+            .ok_or_else(|| missing("authorization_endpoint"))?;
+        let jwks_uri = configuration
+            .jwks_uri
+            .clone()
+            .ok_or_else(|| missing("jwks_uri"))?;
+        for url in [
+            &authorization_endpoint,
+            &jwks_uri,
+            &configuration.token_endpoint,
+        ] {
+            self.http.check_url(url)?;
+        }
+        let tokens = TokenClient::builder(&self.options.client_id, Arc::clone(&self.signer))
+            .token_endpoint(&configuration.token_endpoint)
+            .http(self.options.http.clone())
+            .clock(Arc::clone(&self.clock))
+            .build()?;
+        let keys = RemoteKeys::new(
+            self.options.http.clone(),
+            KeyCacheOptions::default(),
+            Arc::clone(&self.clock),
+        )
+        .with_issuer(&issuer, &jwks_uri)?;
+        let server = Arc::new(Server {
+            configuration,
+            issuer,
+            authorization_endpoint,
+            tokens,
+            keys,
+        });
+        self.servers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(fhir_server.to_owned(), Arc::clone(&server));
+        Ok(server)
+    }
+}
