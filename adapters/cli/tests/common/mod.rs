@@ -119,8 +119,13 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(args: &[&str]) -> Serve {
+        Serve::start_on("127.0.0.1:0", args)
+    }
+
+    /// `serve` listening on `listen` (a fixed port, when its address must be known before).
+    pub fn start_on(listen: &str, args: &[&str]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(args)
             .stderr(Stdio::piped())
             .spawn()
