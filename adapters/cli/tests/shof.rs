@@ -72,7 +72,7 @@ fn serve_takes_a_shof_launch_through_the_authorization_server() {
     );
     assert_eq!(started.status, 303, "{}", started.body);
     let to_server = started.location.clone().unwrap();
-    assert!(to_server.starts_with(&provider.issuer()), "{to_server}");
+    assert!(to_server.starts_with(provider.issuer()), "{to_server}");
     let state = query_param(&to_server, "state").unwrap();
     assert_eq!(
         browser.cookie(&serve.base, "koppeltaal_shof"),
