@@ -11,8 +11,8 @@ use koppeltaal_host::{
 use serde_json::Value;
 
 use crate::Failure;
+use crate::endpoint::{Endpoint, LogFormat};
 use crate::http_server::{HttpServer, Limits, Request, Response};
-use crate::serve::Endpoint;
 
 const PORTAL: &str = "https://portal.example.org";
 const MODULE: &str = "Device/42";
@@ -55,12 +55,7 @@ pub(crate) fn run() -> Result<(), Failure> {
         .replay(MemoryReplayStore::new(1 << 16))
         .clock(Arc::clone(&clock))
         .build()?;
-    let endpoint = Arc::new(Endpoint {
-        receiver,
-        shof: None,
-        own_jwks: None,
-        log: false,
-    });
+    let endpoint = Arc::new(Endpoint::new(receiver, LogFormat::Off));
     let handler = Arc::clone(&endpoint);
     let module = HttpServer::start(
         "127.0.0.1:0",

@@ -72,6 +72,10 @@ pub(crate) struct Request {
     pub(crate) accept: Option<String>,
     /// The `Cookie` header, if any.
     pub(crate) cookie: Option<String>,
+    /// The address of the client (the TCP peer).
+    pub(crate) peer: Option<std::net::IpAddr>,
+    /// The `Host` header, if any.
+    pub(crate) host: Option<String>,
     pub(crate) body: Vec<u8>,
 }
 
@@ -95,7 +99,7 @@ impl Request {
 /// A response.
 pub(crate) struct Response {
     pub(crate) status: u16,
-    pub(crate) content_type: &'static str,
+    pub(crate) content_type: std::borrow::Cow<'static, str>,
     /// More headers (`Location`, `Set-Cookie`); names and values must not contain CR or LF.
     pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) body: Vec<u8>,
@@ -104,12 +108,12 @@ pub(crate) struct Response {
 impl Response {
     pub(crate) fn new(
         status: u16,
-        content_type: &'static str,
+        content_type: impl Into<std::borrow::Cow<'static, str>>,
         body: impl Into<Vec<u8>>,
     ) -> Response {
         Response {
             status,
-            content_type,
+            content_type: content_type.into(),
             headers: Vec::new(),
             body: body.into(),
         }
@@ -264,13 +268,6 @@ impl HttpServer {
         self.address
     }
 
-    /// Serves until the process ends.
-    pub(crate) fn wait(mut self) {
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-    }
-
     /// Stops accepting, lets the connections in flight finish (waiting at most `grace`), and
     /// returns.
     pub(crate) fn stop(mut self, grace: Duration) {
@@ -318,12 +315,18 @@ fn accept(listener: &TcpListener, shared: &Arc<Shared>, stop: &AtomicBool) {
             shared: Arc::clone(shared),
             client,
         };
-        // If no thread can be made, the closure is dropped unrun: the connection closes and
-        // its slot is released with it.
-        let _ = std::thread::Builder::new()
+        // If no thread can be made, the closure is dropped unrun (its slot released with it)
+        // and the client is told to come back.
+        let fallback = stream.try_clone();
+        let spawned = std::thread::Builder::new()
             .name("koppeltaal-connection".into())
             .stack_size(CONNECTION_STACK)
             .spawn(move || serve_connection(stream, slot));
+        if spawned.is_err()
+            && let Ok(mut stream) = fallback
+        {
+            refuse_fast(&mut stream, "busy, try again\n");
+        }
     }
 }
 
@@ -460,6 +463,8 @@ fn read_request(
         query,
         accept: header("accept"),
         cookie: header("cookie"),
+        peer: stream.peer_addr().ok().map(|address| address.ip()),
+        host: header("host"),
         body,
     })
 }
@@ -480,6 +485,8 @@ fn write_response(stream: &mut TcpStream, response: &Response) -> io::Result<()>
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        502 => "Bad Gateway",
+        504 => "Gateway Timeout",
         411 => "Length Required",
         413 => "Payload Too Large",
         431 => "Request Header Fields Too Large",

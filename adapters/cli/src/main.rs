@@ -8,8 +8,12 @@
 #![forbid(unsafe_code)]
 
 mod auth_server;
+mod config;
 mod demo;
+mod endpoint;
+mod gateway;
 mod http_server;
+mod metrics;
 mod output;
 mod serve;
 mod shof_endpoint;
@@ -181,7 +185,7 @@ enum Command {
         url: String,
     },
     /// Run a module-side launch endpoint: POST /launch (form field `token`), GET /healthz.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// A portal launches a module on loopback: keys, JWKS over HTTP, a launch, refusals, speed.
     Demo,
 }
@@ -249,7 +253,14 @@ impl From<std::io::Error> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let arguments = match config::expand(std::env::args_os().collect()) {
+        Ok(arguments) => arguments,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(arguments);
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -406,7 +417,7 @@ fn run(command: Command) -> Result<(), Failure> {
                 println!();
             }
         }
-        Command::Serve(args) => serve::run(args)?,
+        Command::Serve(args) => serve::run(*args)?,
         Command::Demo => demo::run()?,
     }
     Ok(())

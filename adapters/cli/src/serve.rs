@@ -6,13 +6,15 @@ use std::sync::Arc;
 use clap::Args;
 use koppeltaal_core::Algorithm;
 use koppeltaal_host::{
-    Clock, HostError, JournalOptions, JournalReplayStore, LaunchError, LaunchReceiver,
-    MemoryReplayStore, NonceCheck, PrivateKey, RedisFailure, RedisOptions, RedisReplayStore,
-    ReplayStore, ShofLauncher, ShofOptions, SystemClock, TokenClient, jwks_document,
+    Clock, HostError, HttpOptions, JournalOptions, JournalReplayStore, KeyCacheOptions, KeySource,
+    LaunchReceiver, MemoryReplayStore, NonceCheck, PrivateKey, RedisFailure, RedisOptions,
+    RedisReplayStore, RemoteKeys, ReplayStore, ShofLauncher, ShofOptions, SystemClock, TokenClient,
+    jwks_document,
 };
 
-use crate::http_server::{HttpServer, Limits, Request, Response};
-use crate::output::launch_claims;
+use crate::endpoint::{Endpoint, LogFormat, log_line};
+use crate::gateway::Upstream;
+use crate::http_server::{HttpServer, Limits, Request};
 use crate::shof_endpoint::ShofEndpoint;
 use crate::verify::{key_source, policy, with_decryption_keys};
 use crate::{Failure, introspector, parse_algorithm};
@@ -22,6 +24,11 @@ use crate::{Failure, introspector, parse_algorithm};
 #[command(group = clap::ArgGroup::new("check").required(true).args(["jwks", "jwks_url", "introspect"]))]
 #[command(group = clap::ArgGroup::new("auth_server").multiple(false).args(["token_endpoint", "fhir_base"]))]
 pub(crate) struct ServeArgs {
+    /// Read the options from this TOML file: `listen = "0.0.0.0:8080"`, `jwks-url = "..."`,
+    /// `fhir-server = ["...", "..."]`, `skip-nonce-check = true`, ... (each key a flag of this
+    /// command, `_` or `-`); flags on the command line override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
@@ -108,6 +115,23 @@ pub(crate) struct ServeArgs {
     /// balancer or reverse proxy every connection has its address: use 0 there).
     #[arg(long, default_value_t = 32)]
     max_connections_per_client: usize,
+    /// Hand every accepted launch to this application (`POST`, JSON) and relay its answer to
+    /// the browser: a gateway in front of the module application.
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// Sign what is handed to the application with the secret in this file (HMAC-SHA256 over
+    /// the timestamp and the body, header `X-Koppeltaal-Signature: t=...,v1=...`).
+    #[arg(long, value_name = "FILE", requires = "upstream")]
+    upstream_secret: Option<PathBuf>,
+    /// Seconds the application has to answer a hand-off (then 504).
+    #[arg(long, default_value_t = 10, requires = "upstream")]
+    upstream_timeout: u64,
+    /// How each launch is logged on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Seconds requests in flight may take to finish after SIGTERM or SIGINT.
+    #[arg(long, default_value_t = 30)]
+    shutdown_grace: u64,
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
@@ -143,6 +167,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         .as_ref()
         .map(PrivateKey::read_pem_file)
         .transpose()?;
+    let mut remote_keys = None;
     let receiver = match (&args.introspect, &key, &args.client_id) {
         (Some(endpoint), Some(key), Some(client_id)) => {
             let builder = TokenClient::builder(client_id, key.signer(None)?);
@@ -161,12 +186,21 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             with_decryption_keys(builder, &args.decryption_keys)?.build()?
         }
         _ => {
-            let keys = key_source(
-                &args.issuer,
-                args.jwks.as_ref(),
-                args.jwks_url.as_deref(),
-                Arc::clone(&clock),
-            )?;
+            let keys: Arc<dyn KeySource> = match &args.jwks_url {
+                Some(url) => {
+                    let remote = Arc::new(
+                        RemoteKeys::new(
+                            HttpOptions::default(),
+                            KeyCacheOptions::default(),
+                            Arc::clone(&clock),
+                        )
+                        .with_issuer(&args.issuer, url)?,
+                    );
+                    remote_keys = Some(Arc::clone(&remote));
+                    remote
+                }
+                None => key_source(&args.issuer, args.jwks.as_ref(), None, Arc::clone(&clock))?,
+            };
             let builder = LaunchReceiver::builder(policy)
                 .keys(keys)
                 .replay(replay)
@@ -189,16 +223,37 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
                 launcher: ShofLauncher::new(options, key.signer(None)?),
                 return_path,
                 secure_cookie: !loopback,
-                log: true,
             })
         }
         _ => None,
     };
+    let upstream = match &args.upstream {
+        Some(url) => {
+            let secret = args
+                .upstream_secret
+                .as_ref()
+                .map(std::fs::read)
+                .transpose()?
+                .map(|bytes| bytes.trim_ascii().to_vec());
+            if secret.as_ref().is_some_and(|secret| secret.len() < 16) {
+                return Err(
+                    HostError::Key("the upstream secret has fewer than 16 bytes".into()).into(),
+                );
+            }
+            Some(Upstream::new(
+                url,
+                secret,
+                std::time::Duration::from_secs(args.upstream_timeout.max(1)),
+            ))
+        }
+        None => None,
+    };
     let endpoint = Arc::new(Endpoint {
-        receiver,
         shof,
         own_jwks,
-        log: true,
+        upstream,
+        remote_keys,
+        ..Endpoint::new(receiver, args.log_format)
     });
     if args.request_deadline == 0 {
         return Err(koppeltaal_core::Error::InvalidConfiguration.into());
@@ -216,134 +271,21 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         Arc::new(move |request: &Request| endpoint.handle(request)),
     )?;
     log_line(format_args!(
-        "koppeltaal serve: listening on http://{} (POST /launch, GET /healthz)",
+        "koppeltaal serve: listening on http://{} (POST /launch, GET /healthz, GET /metrics)",
         server.address()
     ));
-    server.wait();
+    // SIGTERM or SIGINT: stop accepting, let the requests in flight finish, exit.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    log_line(format_args!(
+        "koppeltaal serve: shutting down, finishing the requests in flight"
+    ));
+    server.stop(std::time::Duration::from_secs(args.shutdown_grace));
+    log_line(format_args!("koppeltaal serve: stopped"));
     Ok(())
-}
-
-/// The launch endpoint's request handling, shared by `serve` and `demo`.
-pub(crate) struct Endpoint {
-    pub(crate) receiver: LaunchReceiver,
-    /// SHOF launches, when configured.
-    pub(crate) shof: Option<ShofEndpoint>,
-    pub(crate) own_jwks: Option<String>,
-    /// Whether to log one line per launch on stderr.
-    pub(crate) log: bool,
-}
-
-impl Endpoint {
-    pub(crate) fn handle(&self, request: &Request) -> Response {
-        let wants_json = request
-            .accept
-            .as_deref()
-            .is_some_and(|accept| accept.contains("application/json"));
-        if let Some(shof) = &self.shof
-            && request.method == "GET"
-            && request.path == shof.return_path
-        {
-            return shof.finish(request, wants_json);
-        }
-        match (request.method.as_str(), request.path.as_str()) {
-            ("GET", "/healthz") => Response::text(200, "ok\n"),
-            ("GET", "/.well-known/jwks.json") => match &self.own_jwks {
-                Some(jwks) => Response::new(200, "application/json", jwks.clone()),
-                None => Response::text(404, "no key configured\n"),
-            },
-            ("POST", "/launch") => {
-                if let Some(shof) = &self.shof
-                    && let Some((iss, launch)) = shof_form(&request.body)
-                {
-                    return shof.begin(&iss, &launch, wants_json);
-                }
-                self.launch(&request.body, wants_json)
-            }
-            (_, "/launch") => Response::text(405, "POST a form with a `token` field\n"),
-            _ => Response::text(404, "not found\n"),
-        }
-    }
-
-    fn launch(&self, body: &[u8], wants_json: bool) -> Response {
-        match self.receiver.receive_form(body) {
-            Ok(launch) => {
-                if self.log {
-                    log_line(format_args!(
-                        "launch accepted code=0 iss={} sub={} resource={} jti={}",
-                        launch.issuer(),
-                        launch.subject(),
-                        launch.resource(),
-                        launch.token_id()
-                    ));
-                }
-                Response::new(200, "application/json", launch_claims(&launch).to_string())
-            }
-            Err(error) => {
-                if self.log {
-                    log_line(format_args!(
-                        "launch refused code={} name={}: {}",
-                        error.code(),
-                        error.name(),
-                        error.error()
-                    ));
-                }
-                refusal(&error, wants_json)
-            }
-        }
-    }
-}
-
-/// The `iss` and `launch` of a SHOF launch form, if it is one (and has no `token`).
-fn shof_form(body: &[u8]) -> Option<(String, String)> {
-    if body.len() > koppeltaal_host::MAX_FORM_BODY {
-        return None;
-    }
-    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let one = |name: &str| {
-        let mut values = fields.iter().filter(|(key, _)| key == name);
-        match (values.next(), values.next()) {
-            (Some((_, value)), None) => Some(value.clone()),
-            _ => None,
-        }
-    };
-    if fields.iter().any(|(key, _)| key == "token") {
-        return None;
-    }
-    Some((one("iss")?, one("launch")?))
-}
-
-/// The answer to a refused launch: 400 for a malformed form, 503 when the fault is on this
-/// side, 403 otherwise; a short page quoting the code (or JSON).
-pub(crate) fn refusal(error: &LaunchError, wants_json: bool) -> Response {
-    let status = match error.error() {
-        HostError::BadForm(_) => 400,
-        _ if error.is_temporary() => 503,
-        _ => 403,
-    };
-    if wants_json {
-        let body = serde_json::json!({"error": error.name(), "code": error.code(), "message": error.user_message()});
-        Response::new(status, "application/json", body.to_string())
-    } else {
-        Response::new(status, "text/html; charset=utf-8", refusal_page(error))
-    }
-}
-
-/// Writes one line to stderr, ignoring failure: a closed or full stderr must never fail (or,
-/// as `eprintln!` would, panic) the request being logged.
-pub(crate) fn log_line(line: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr
-        .write_fmt(line)
-        .and_then(|()| stderr.write_all(b"\n"));
-}
-
-/// A short page for the person whose launch was refused, quoting the code to report.
-fn refusal_page(error: &LaunchError) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Launch refused</title></head>\n\
-         <body><h1>The module could not be started</h1>\n<p>{}</p>\n<p>If this keeps happening, contact support and quote code {}.</p></body></html>\n",
-        error.user_message(),
-        error.code()
-    )
 }

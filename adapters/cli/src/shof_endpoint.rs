@@ -2,11 +2,10 @@
 //! with a 303 to the authorization server and a cookie holding the launch's `state`; the browser
 //! comes back to the redirect URI's path, where the launch is finished.
 
-use koppeltaal_host::{HostError, LaunchError, ShofLauncher};
+use koppeltaal_host::{HostError, LaunchError, ShofLaunch, ShofLauncher};
 use serde_json::{Value, json};
 
 use crate::http_server::{Request, Response};
-use crate::serve::{log_line, refusal};
 
 /// The cookie that binds a launch's `state` to the browser that started it.
 pub(crate) const STATE_COOKIE: &str = "koppeltaal_shof";
@@ -18,7 +17,6 @@ pub(crate) struct ShofEndpoint {
     pub(crate) return_path: String,
     /// Whether the cookie gets `Secure` (not for a loopback redirect URI, served over http).
     pub(crate) secure_cookie: bool,
-    pub(crate) log: bool,
 }
 
 impl ShofEndpoint {
@@ -43,7 +41,8 @@ impl ShofEndpoint {
         (!scheme.is_empty() && !host.is_empty()).then_some((path, loopback))
     }
 
-    fn cookie(&self, value: &str, max_age: u64) -> String {
+    /// The `Set-Cookie` value holding `value` for `max_age` seconds (0: delete it).
+    pub(crate) fn cookie(&self, value: &str, max_age: u64) -> String {
         format!(
             "{STATE_COOKIE}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
             self.return_path,
@@ -51,31 +50,22 @@ impl ShofEndpoint {
         )
     }
 
-    /// The form post of a SHOF launch: `iss` and `launch`.
-    pub(crate) fn begin(&self, iss: &str, launch: &str, wants_json: bool) -> Response {
-        match self.launcher.begin(iss, launch) {
-            Ok(redirect) => {
-                if self.log {
-                    log_line(format_args!(
-                        "shof launch started code=0 iss={}",
-                        iss.chars().take(256).collect::<String>()
-                    ));
-                }
-                let max_age = self.launcher.options().state_lifetime.as_secs();
-                Response::new(
-                    303,
-                    "text/plain; charset=utf-8",
-                    "continue at the authorization server\n",
-                )
-                .with_header("Location", redirect.url)
-                .with_header("Set-Cookie", self.cookie(&redirect.state, max_age))
-            }
-            Err(error) => self.refuse("shof launch refused", error.into(), wants_json),
-        }
+    /// The form post of a SHOF launch: the 303 to the authorization server, with the cookie.
+    pub(crate) fn begin(&self, iss: &str, launch: &str) -> Result<Response, LaunchError> {
+        let redirect = self.launcher.begin(iss, launch)?;
+        let max_age = self.launcher.options().state_lifetime.as_secs();
+        Ok(Response::new(
+            303,
+            "text/plain; charset=utf-8",
+            "continue at the authorization server\n",
+        )
+        .with_header("Location", redirect.url)
+        .with_header("Set-Cookie", self.cookie(&redirect.state, max_age)))
     }
 
-    /// The browser's return: `code` and `state` (or `error`), and the state cookie.
-    pub(crate) fn finish(&self, request: &Request, wants_json: bool) -> Response {
+    /// The browser's return (`code` and `state`, or `error`, and the state cookie): the
+    /// finished launch.
+    pub(crate) fn finish(&self, request: &Request) -> Result<ShofLaunch, LaunchError> {
         let query = request.query_pairs();
         let field = |name: &str| {
             query
@@ -84,70 +74,38 @@ impl ShofEndpoint {
                 .map(|(_, value)| value.as_str())
         };
         let state = field("state").unwrap_or("");
-        let outcome = if request.cookie(STATE_COOKIE) != Some(state) || state.is_empty() {
+        if state.is_empty() || request.cookie(STATE_COOKIE) != Some(state) {
             // Not the browser that started this launch (or no state at all).
-            Err(HostError::UnknownState)
-        } else if let Some(error) = field("error") {
+            return Err(HostError::UnknownState.into());
+        }
+        if let Some(error) = field("error") {
             self.launcher.cancel(state);
-            Err(HostError::OAuth {
+            return Err(HostError::OAuth {
                 status: 400,
                 error: error.to_owned(),
                 description: field("error_description").map(str::to_owned),
-            })
-        } else {
-            self.launcher.finish(field("code").unwrap_or(""), state)
-        };
-        let clear = self.cookie("", 0);
-        let response = match outcome {
-            Ok(launch) => {
-                let person = json!({
-                    "sub": launch.id_token.subject(),
-                    "fhirUser": launch.id_token.fhir_user(),
-                });
-                if self.log {
-                    log_line(format_args!(
-                        "shof launch accepted code=0 fhir_server={} sub={} resource={}",
-                        launch.fhir_server,
-                        launch.id_token.subject(),
-                        launch
-                            .context
-                            .get("resource")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                    ));
-                }
-                let body = json!({
-                    "person": person,
-                    "fhir_server": launch.fhir_server,
-                    "issuer": launch.id_token.issuer(),
-                    "context": launch.context,
-                });
-                if wants_json {
-                    Response::new(200, "application/json", body.to_string())
-                } else {
-                    Response::new(200, "text/html; charset=utf-8", launched_page(&body))
-                }
             }
-            Err(error) => self.refuse("shof launch refused", error.into(), wants_json),
-        };
-        response.with_header("Set-Cookie", clear)
-    }
-
-    fn refuse(&self, what: &str, error: LaunchError, wants_json: bool) -> Response {
-        if self.log {
-            log_line(format_args!(
-                "{what} code={} name={}: {}",
-                error.code(),
-                error.name(),
-                error.error()
-            ));
+            .into());
         }
-        refusal(&error, wants_json)
+        Ok(self.launcher.finish(field("code").unwrap_or(""), state)?)
     }
 }
 
+/// What a finished SHOF launch is handed on as: the person and the context.
+pub(crate) fn shof_json(launch: &ShofLaunch) -> Value {
+    json!({
+        "person": {
+            "sub": launch.id_token.subject(),
+            "fhirUser": launch.id_token.fhir_user(),
+        },
+        "fhir_server": launch.fhir_server,
+        "issuer": launch.id_token.issuer(),
+        "context": launch.context,
+    })
+}
+
 /// A short page showing who launched and with what, HTML-escaped.
-fn launched_page(body: &Value) -> String {
+pub(crate) fn launched_page(body: &Value) -> String {
     let escape = |text: &str| {
         text.replace('&', "&amp;")
             .replace('<', "&lt;")

@@ -66,6 +66,7 @@ struct Source {
 ///
 /// Thread-safe: share it in an `Arc`.
 pub struct RemoteKeys {
+    fetches: std::sync::atomic::AtomicU64,
     http: Http,
     options: KeyCacheOptions,
     clock: Arc<dyn Clock>,
@@ -76,6 +77,7 @@ impl RemoteKeys {
     /// No issuers yet; add them with [`with_issuer`](Self::with_issuer).
     pub fn new(http: HttpOptions, cache: KeyCacheOptions, clock: Arc<dyn Clock>) -> RemoteKeys {
         RemoteKeys {
+            fetches: std::sync::atomic::AtomicU64::new(0),
             http: Http::new(http),
             options: cache,
             clock,
@@ -174,7 +176,14 @@ impl RemoteKeys {
     }
 
     /// Fetches and parses a JWKS, returning the keys and their freshness in seconds.
+    /// How many JWKS fetches have been attempted (successful or not), for metrics.
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn fetch(&self, url: &str) -> Result<(HostKeySet, u64), HostError> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let response = self.http.get_json(url)?;
         if response.status != 200 {
             return Err(response.unexpected());

@@ -1,0 +1,381 @@
+//! `koppeltaal serve --upstream`: a launch gateway in front of a module application (a loopback
+//! stub that records what it is handed): one hand-off per accepted launch and none for refused
+//! or replayed ones, the application's redirect and cookie relayed, an application down or too
+//! slow, the signature of what is handed on, JSON logs, metrics, a config file, and a graceful
+//! stop on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{AUDIENCE, ISSUER, Portal, Scratch, Serve};
+use hmac::{Hmac, Mac};
+use koppeltaal_tests::http_stub::{Reply, Request, StubServer, dead_url};
+use serde_json::Value;
+use sha2::Sha256;
+
+/// An application that records every hand-off and answers with a redirect into its UI and a
+/// session cookie, after `delay`.
+fn application(delay: Duration) -> (StubServer, Arc<Mutex<Vec<Request>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = {
+        let seen = Arc::clone(&seen);
+        StubServer::start(move |request| {
+            seen.lock().unwrap().push(request.clone());
+            Reply {
+                status: 303,
+                headers: vec![
+                    ("Location".into(), "/app/tasks/11".into()),
+                    (
+                        "Set-Cookie".into(),
+                        "app_session=abc123; HttpOnly; Path=/".into(),
+                    ),
+                    ("Connection".into(), "keep-alive".into()),
+                    ("X-Internal".into(), "do not leak".into()),
+                    ("Content-Type".into(), "text/plain".into()),
+                ],
+                body: b"welcome\n".to_vec(),
+                delay,
+            }
+        })
+    };
+    (server, seen)
+}
+
+/// A raw POST to serve, returning status, headers (lower-cased names) and body.
+fn post(base: &str, body: &str) -> (u16, Vec<(String, String)>, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
+    let mut response = agent
+        .post(format!("{base}/launch"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(body)
+        .unwrap();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    (
+        response.status().as_u16(),
+        headers,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+fn gateway(portal: &Portal, upstream: &str, extra: &[&str]) -> Serve {
+    let jwks = portal.jwks();
+    let mut args = vec![
+        "--jwks",
+        &jwks,
+        "--issuer",
+        ISSUER,
+        "--audience",
+        AUDIENCE,
+        "--upstream",
+        upstream,
+    ];
+    args.extend_from_slice(extra);
+    Serve::start(&args)
+}
+
+#[test]
+fn accepted_launches_reach_the_application_and_its_answer_reaches_the_browser() {
+    let portal = Portal::new();
+    let (app, seen) = application(Duration::ZERO);
+    let serve = gateway(&portal, &app.url("/koppeltaal/launch"), &[]);
+    let token = portal.launch(&["--patient", "Patient/1"]);
+    let (status, headers, body) = post(&serve.base, &format!("token={token}"));
+    assert_eq!(status, 303, "{body}");
+    assert_eq!(header(&headers, "location"), Some("/app/tasks/11"));
+    assert_eq!(
+        header(&headers, "set-cookie"),
+        Some("app_session=abc123; HttpOnly; Path=/")
+    );
+    assert_eq!(
+        header(&headers, "x-internal"),
+        None,
+        "only the relayed headers"
+    );
+    assert_eq!(
+        header(&headers, "connection"),
+        Some("close"),
+        "hop-by-hop headers are the gateway's own"
+    );
+    assert_eq!(body, "welcome\n");
+
+    let handed = seen.lock().unwrap().clone();
+    assert_eq!(handed.len(), 1);
+    let request = &handed[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/koppeltaal/launch");
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(request.header("x-forwarded-for"), Some("127.0.0.1"));
+    assert!(
+        request
+            .header("forwarded")
+            .unwrap()
+            .starts_with("for=127.0.0.1")
+    );
+    let request_id = request.header("x-request-id").unwrap();
+    assert_eq!(
+        header(&headers, "x-request-id"),
+        Some(request_id),
+        "one id end to end"
+    );
+    let launch: Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(launch["resource"], "Task/11");
+    assert_eq!(launch["patient"], "Patient/1");
+    assert_eq!(launch["aud"], AUDIENCE);
+    assert!(
+        !String::from_utf8_lossy(&request.body).contains(&token),
+        "never the token"
+    );
+
+    // Replayed, forged, malformed: refused by the gateway, never handed on.
+    let (status, _, page) = post(&serve.base, &format!("token={token}"));
+    assert_eq!(status, 403);
+    assert!(page.contains("code 600"));
+    assert_eq!(post(&serve.base, "token=not.a.token").0, 403);
+    assert_eq!(post(&serve.base, "nothing=here").0, 400);
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "still only the one accepted launch"
+    );
+}
+
+#[test]
+fn an_application_down_or_too_slow_gets_its_own_page() {
+    let portal = Portal::new();
+    let down = gateway(&portal, &dead_url("/launch"), &[]);
+    let (status, _, page) = post(&down.base, &format!("token={}", portal.launch(&[])));
+    assert_eq!(status, 502, "{page}");
+    assert!(page.contains("code 902"), "{page}");
+
+    let (slow_app, seen) = application(Duration::from_secs(3));
+    let slow = gateway(
+        &portal,
+        &slow_app.url("/launch"),
+        &["--upstream-timeout", "1"],
+    );
+    let token = portal.launch(&[]);
+    let started = Instant::now();
+    let (status, _, page) = post(&slow.base, &format!("token={token}"));
+    assert_eq!(status, 504, "{page}");
+    assert!(page.contains("code 903"), "{page}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // Not retried: the launch was used up when it was recorded.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    let (status, _, _) = post(&slow.base, &format!("token={token}"));
+    assert_eq!(status, 403, "the same launch again is a replay");
+}
+
+/// What an application does with the signature header: recompute and compare.
+fn signature_valid(secret: &[u8], header: &str, body: &[u8]) -> bool {
+    let Some((t, v1)) = header
+        .split_once(',')
+        .and_then(|(t, v1)| Some((t.strip_prefix("t=")?, v1.strip_prefix("v1=")?)))
+    else {
+        return false;
+    };
+    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(secret).unwrap();
+    mac.update(t.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    hex == v1
+}
+
+#[test]
+fn what_is_handed_on_is_signed_with_the_shared_secret() {
+    let portal = Portal::new();
+    let scratch = Scratch::new();
+    let secret = b"a-secret-of-thirty-two-bytes-ok!";
+    std::fs::write(scratch.path("secret"), secret).unwrap();
+    let (app, seen) = application(Duration::ZERO);
+    let secret_file = scratch.path("secret");
+    let serve = gateway(
+        &portal,
+        &app.url("/launch"),
+        &["--upstream-secret", &secret_file],
+    );
+    assert_eq!(
+        post(&serve.base, &format!("token={}", portal.launch(&[]))).0,
+        303
+    );
+    let request = seen.lock().unwrap()[0].clone();
+    let signature = request.header("x-koppeltaal-signature").unwrap().to_owned();
+    assert!(signature_valid(secret, &signature, &request.body));
+    let mut altered = request.body.clone();
+    let at = altered.len() / 2;
+    altered[at] ^= 1;
+    assert!(!signature_valid(secret, &signature, &altered));
+    assert!(!signature_valid(
+        b"another-secret-of-32-bytes-ok!!!",
+        &signature,
+        &request.body
+    ));
+    let t: u64 = signature[2..signature.find(',').unwrap()].parse().unwrap();
+    assert!(
+        t.abs_diff(koppeltaal_tests::now()) < 60,
+        "a current timestamp"
+    );
+
+    let short = scratch.path("short");
+    std::fs::write(&short, "too short").unwrap();
+    let refused = common::koppeltaal(&[
+        "serve",
+        "--jwks",
+        &portal.jwks(),
+        "--issuer",
+        ISSUER,
+        "--audience",
+        AUDIENCE,
+        "--upstream",
+        &app.url("/launch"),
+        "--upstream-secret",
+        &short,
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+}
+
+fn metric(base: &str, line_start: &str) -> u64 {
+    let text = ureq::get(format!("{base}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    text.lines()
+        .find(|line| line.starts_with(line_start))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn metrics_count_launches_by_outcome() {
+    let portal = Portal::new();
+    let (app, _) = application(Duration::ZERO);
+    let serve = gateway(&portal, &app.url("/launch"), &[]);
+    let accepted = "koppeltaal_launches_total{flow=\"hti\",code=\"0\",name=\"Accepted\"}";
+    let replayed = "koppeltaal_launches_total{flow=\"hti\",code=\"600\",name=\"Replayed\"}";
+    assert_eq!(metric(&serve.base, accepted), 0);
+    let token = portal.launch(&[]);
+    post(&serve.base, &format!("token={token}"));
+    post(&serve.base, &format!("token={}", portal.launch(&[])));
+    post(&serve.base, &format!("token={token}"));
+    assert_eq!(metric(&serve.base, accepted), 2);
+    assert_eq!(metric(&serve.base, replayed), 1);
+    assert_eq!(
+        metric(&serve.base, "koppeltaal_launch_duration_seconds_count"),
+        3
+    );
+    assert_eq!(
+        metric(
+            &serve.base,
+            "koppeltaal_upstream_responses_total{status=\"303\"}"
+        ),
+        2
+    );
+}
+
+#[test]
+fn json_logs_carry_no_token_and_the_config_file_works() {
+    let portal = Portal::new();
+    let scratch = Scratch::new();
+    let config = scratch.path("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\njwks = \"{}\"\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\nlog-format = \"json\"\n",
+            portal.jwks()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
+        .args(["serve", "--config", &config])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let base = first
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let token = portal.launch(&[]);
+    assert_eq!(post(&base, &format!("token={token}")).0, 200);
+    assert_eq!(post(&base, &format!("token={token}")).0, 403);
+    let accepted: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let replayed: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        (accepted["code"].as_u64(), accepted["name"].as_str()),
+        (Some(0), Some("Accepted"))
+    );
+    assert_eq!(accepted["issuer"], ISSUER);
+    assert_eq!(accepted["audience"], AUDIENCE);
+    assert_eq!(accepted["sub"], "Practitioner/a5e58253");
+    assert!(accepted["time"].as_str().unwrap().ends_with('Z'));
+    assert!(accepted["request_id"].is_string());
+    assert_eq!(replayed["code"], 600);
+    for line in [&accepted, &replayed] {
+        assert!(
+            !line.to_string().contains(&token[..40]),
+            "no token in the log"
+        );
+    }
+}
+
+#[test]
+fn sigterm_lets_the_launch_in_flight_finish() {
+    let portal = Portal::new();
+    let (app, seen) = application(Duration::from_millis(1500));
+    let mut serve = gateway(&portal, &app.url("/launch"), &[]);
+    let base = serve.base.clone();
+    let token = portal.launch(&[]);
+    let in_flight = std::thread::spawn(move || post(&base, &format!("token={token}")));
+    std::thread::sleep(Duration::from_millis(400));
+    let stopped = Command::new("kill")
+        .args(["-TERM", &serve.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let (status, _, body) = in_flight.join().unwrap();
+    assert_eq!(status, 303, "finished after SIGTERM: {body}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(
+        serve.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "exits cleanly"
+    );
+}
