@@ -155,6 +155,19 @@ macro_rules! error_table {
                     _ => None,
                 }
             }
+
+            /// [`name_of`](Self::name_of) as a NUL-terminated C string, for a C ABI.
+            ///
+            /// ```
+            /// use koppeltaal_core::Error;
+            /// assert_eq!(Error::name_c_of(600), Some(c"Replayed"));
+            /// ```
+            pub const fn name_c_of(code: u16) -> Option<&'static CStr> {
+                match code {
+                    $( $code => Some(const { c_string(concat!(stringify!($variant), "\0")) }), )*
+                    _ => None,
+                }
+            }
         }
 
         impl fmt::Display for Error {
@@ -445,6 +458,12 @@ mod tests {
             assert!(!summary.is_empty(), "{code}");
             let c_string = Error::summary_c_of(*code).unwrap();
             assert_eq!(c_string.to_bytes(), summary.as_bytes(), "{code}");
+            let name = Error::name_c_of(*code).unwrap();
+            assert_eq!(
+                name.to_bytes(),
+                Error::name_of(*code).unwrap().as_bytes(),
+                "{code}"
+            );
         }
         assert_eq!(Error::summary_of(99), None);
         assert_eq!(Error::summary_c_of(99), None);

@@ -378,6 +378,13 @@ int32_t koppeltaal_verify(koppeltaal_verifier *verifier,
 // no function returns). Thread-safe; allocates nothing.
 const char *koppeltaal_status_message(int32_t status);
 
+// A static, NUL-terminated name of `status`, stable across releases as the code is: the
+// error's variant name (`"Replayed"` for 600, `"ReplayStoreUnavailable"` for 913), or for the
+// ABI's own codes `"Ok"`, `"NullArgument"`, `"InvalidUtf8"`, `"InvalidArgument"`, `"Panic"`,
+// `"InvalidState"`. `"Unknown"` for a code no function returns (never NULL). Thread-safe;
+// allocates nothing.
+const char *koppeltaal_status_name(int32_t status);
+
 // Generates a private key for `algorithm` (`"RS512"`, `"ES256"`, ...; RSA of `rsa_bits`: 2048,
 // 3072 or 4096) and writes it as PKCS#8 PEM. A buffer of 4096 bytes fits every key. (A
 // too-small buffer loses the key generated: call again with a larger one.)

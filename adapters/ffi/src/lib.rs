@@ -487,6 +487,28 @@ pub extern "C" fn koppeltaal_status_message(status: i32) -> *const c_char {
     message.as_ptr()
 }
 
+/// A static, NUL-terminated name of `status`, stable across releases as the code is: the
+/// error's variant name (`"Replayed"` for 600, `"ReplayStoreUnavailable"` for 913), or for the
+/// ABI's own codes `"Ok"`, `"NullArgument"`, `"InvalidUtf8"`, `"InvalidArgument"`, `"Panic"`,
+/// `"InvalidState"`. `"Unknown"` for a code no function returns (never NULL). Thread-safe;
+/// allocates nothing.
+#[unsafe(no_mangle)]
+pub extern "C" fn koppeltaal_status_name(status: i32) -> *const c_char {
+    let name: &'static CStr = match status {
+        KOPPELTAAL_OK => c"Ok",
+        KOPPELTAAL_NULL_ARGUMENT => c"NullArgument",
+        KOPPELTAAL_INVALID_UTF8 => c"InvalidUtf8",
+        KOPPELTAAL_INVALID_ARGUMENT => c"InvalidArgument",
+        KOPPELTAAL_PANIC => c"Panic",
+        KOPPELTAAL_INVALID_STATE => c"InvalidState",
+        _ => u16::try_from(status)
+            .ok()
+            .and_then(HostError::name_c_of)
+            .unwrap_or(c"Unknown"),
+    };
+    name.as_ptr()
+}
+
 /// Generates a private key for `algorithm` (`"RS512"`, `"ES256"`, ...; RSA of `rsa_bits`: 2048,
 /// 3072 or 4096) and writes it as PKCS#8 PEM. A buffer of 4096 bytes fits every key. (A
 /// too-small buffer loses the key generated: call again with a larger one.)

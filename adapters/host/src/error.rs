@@ -119,6 +119,14 @@ macro_rules! host_codes {
                 }
             }
 
+            /// [`name_of`](Self::name_of) as a NUL-terminated C string, for the C ABI.
+            pub const fn name_c_of(code: u16) -> Option<&'static CStr> {
+                match code {
+                    $( $code => Some(const { c_string(concat!(stringify!($variant), "\0")) }), )*
+                    _ => koppeltaal_core::Error::name_c_of(code),
+                }
+            }
+
             /// The variant's name (the core's variant name for [`HostError::Core`]).
             pub fn name(&self) -> &'static str {
                 match self {

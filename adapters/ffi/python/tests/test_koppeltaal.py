@@ -3,6 +3,9 @@ replay, threads, producing tokens, and bad arguments."""
 
 import base64
 import json
+import os
+import pathlib
+import re
 import threading
 
 import pytest
@@ -44,7 +47,8 @@ def test_a_launch_is_accepted_once(portal):
     verifier.verify(token, now=NOW + 5)
     with pytest.raises(KoppeltaalError) as refused:
         verifier.verify(token, now=NOW + 6)
-    assert (refused.value.code, refused.value.message) == (600, "token has been used before")
+    assert (refused.value.code, refused.value.name, refused.value.message) == (600, "Replayed", "token has been used before")
+    assert str(refused.value) == "Replayed (600): token has been used before"
 
 
 @pytest.mark.parametrize(
@@ -145,6 +149,54 @@ def test_bad_arguments_are_errors_not_crashes(portal):
     with pytest.raises(ValueError):
         verifier.verify("a.b.c")
     assert koppeltaal.status_message(123456) == "unknown status"
+    assert koppeltaal.status_name(123456) == "Unknown"
+    with pytest.raises(TypeError):
+        Verifier(42, issuer=ISSUER, audience=AUDIENCE)
+
+
+def test_the_constructor_takes_the_settings(portal):
+    pem, jwks = portal
+    ec_pem = koppeltaal.generate_key("ES256")
+    verifier = Verifier(
+        json.loads(koppeltaal.jwks_from_pem(ec_pem)), issuer=ISSUER, audience=AUDIENCE,
+        algorithms=["ES256"], leeway=2000, max_lifetime=120, replay_capacity=2,
+    )
+    claims = verifier.verify(launch(ec_pem, lifetime=120), now=NOW + 1500)
+    assert claims["exp"] - claims["iat"] == 120
+    with pytest.raises(KoppeltaalError) as refused:
+        verifier.verify(launch(ec_pem, lifetime=121), now=NOW + 5)
+    assert refused.value.name == "LifetimeTooLong"
+    with pytest.raises(KoppeltaalError) as refused:
+        Verifier(jwks, issuer=ISSUER, audience=AUDIENCE, algorithms=["none"])
+    assert (refused.value.code, refused.value.name) == (300, "ForbiddenAlgorithm")
+
+
+def test_the_documentation_examples_run():
+    import doctest
+
+    failures, attempted = doctest.testmod(koppeltaal)
+    assert (failures, attempted > 5) == (0, True)
+
+
+def test_names_are_those_of_the_c_header():
+    header = (pathlib.Path(__file__).resolve().parents[2] / "include" / "koppeltaal.h").read_text()
+    defined = dict(re.findall(r"#define KOPPELTAAL_(\w+) (\d+)", header))
+    assert defined["REPLAYED"] == "600"
+    for constant, code in defined.items():
+        name = koppeltaal.status_name(int(code))
+        assert re.sub(r"(?<!^)([A-Z])", r"_\1", name).upper() == constant, (constant, name)
+
+
+def test_the_installed_package_carries_its_library():
+    """Run by CI against the wheel `pip install ./adapters/ffi/python` built (with
+    KOPPELTAAL_TEST_INSTALLED=1); from a source tree it has nothing to check."""
+    if not os.environ.get("KOPPELTAAL_TEST_INSTALLED"):
+        pytest.skip("KOPPELTAAL_TEST_INSTALLED is not set: testing a source tree, not an installed wheel")
+    package = pathlib.Path(koppeltaal.__file__).resolve().parent
+    assert "site-packages" in package.parts, package
+    assert "KOPPELTAAL_LIB" not in os.environ
+    assert pathlib.Path(koppeltaal.LIBRARY_PATH).resolve().parent == package
+    assert (package / "py.typed").is_file()
 
 
 @pytest.fixture
@@ -218,3 +270,12 @@ def test_an_encrypted_launch_is_decrypted_then_verified_once(portal):
     with pytest.raises(KoppeltaalError) as refused:
         verifier.verify(other)
     assert refused.value.code == 409  # named (kid) for a key this module does not hold
+
+
+def test_the_readme_example_prints_the_resource_then_the_replay_code():
+    import subprocess
+    import sys
+
+    example = pathlib.Path(__file__).resolve().parents[1] / "examples" / "replay.py"
+    run = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=60, check=True)
+    assert run.stdout == "Task/11\n600 Replayed\n"

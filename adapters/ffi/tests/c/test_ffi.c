@@ -214,6 +214,12 @@ int main(void) {
     CHECK(strcmp(koppeltaal_status_message(KOPPELTAAL_INVALID_STATE),
                   "not possible in the verifier's present state") == 0, "message of 1004");
     CHECK(strcmp(koppeltaal_status_message(123456), "unknown status") == 0, "message of an unknown code");
+    /* Names: static, never NULL, the error's variant name. */
+    CHECK(strcmp(koppeltaal_status_name(600), "Replayed") == 0, "name of 600");
+    CHECK(strcmp(koppeltaal_status_name(913), "ReplayStoreUnavailable") == 0, "name of 913");
+    CHECK(strcmp(koppeltaal_status_name(KOPPELTAAL_NULL_ARGUMENT), "NullArgument") == 0, "name of 1000");
+    CHECK(strcmp(koppeltaal_status_name(KOPPELTAAL_BUFFER_TOO_SMALL), "BufferTooSmall") == 0, "name of 800");
+    CHECK(strcmp(koppeltaal_status_name(-1), "Unknown") == 0, "name of an unknown code");
 
     /* An encrypted launch (HTI:jwe): refused until the verifier has the module's decryption
      * key, then decrypted and verified like any other; tampering is one error. */
