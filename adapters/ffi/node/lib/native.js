@@ -1,0 +1,89 @@
+'use strict';
+// Finds libkoppeltaal_ffi and declares the C functions through koffi (private to the package).
+//
+// Where the library comes from, first match wins:
+//   1. the KOPPELTAAL_LIB environment variable (a path), for a library built elsewhere;
+//   2. native/ in this package, where the install script (scripts/install.js) puts it;
+//   3. the koppeltaal-rs checkout this package sits in (target/release, then target/debug).
+
+const fs = require('node:fs');
+const path = require('node:path');
+const koffi = require('koffi');
+
+const LIBRARY_FILE =
+  { darwin: 'libkoppeltaal_ffi.dylib', win32: 'koppeltaal_ffi.dll' }[process.platform] ?? 'libkoppeltaal_ffi.so';
+const PACKAGE_DIRECTORY = path.resolve(__dirname, '..');
+
+function libraryPath() {
+  if (process.env.KOPPELTAAL_LIB) {
+    return process.env.KOPPELTAAL_LIB;
+  }
+  const candidates = [path.join(PACKAGE_DIRECTORY, 'native', LIBRARY_FILE)];
+  const checkout = path.resolve(PACKAGE_DIRECTORY, '..', '..', '..');
+  for (const profile of ['release', 'debug']) {
+    candidates.push(path.join(checkout, 'target', profile, LIBRARY_FILE));
+  }
+  const found = candidates.find((candidate) => fs.existsSync(candidate));
+  if (found === undefined) {
+    throw new Error(
+      `${LIBRARY_FILE} not found: install the package from a koppeltaal-rs checkout ` +
+        '(npm install ./adapters/ffi/node builds it), or build it with ' +
+        '`cargo build --release -p koppeltaal-ffi`, or set KOPPELTAAL_LIB',
+    );
+  }
+  return found;
+}
+
+const LIBRARY_PATH = libraryPath();
+const lib = koffi.load(LIBRARY_PATH);
+koffi.opaque('koppeltaal_verifier');
+
+const OUTPUT = '_Out_ uint8_t *out, size_t cap, _Out_ size_t *len';
+
+const functions = {
+  statusMessage: lib.func('const char *koppeltaal_status_message(int32_t status)'),
+  statusName: lib.func('const char *koppeltaal_status_name(int32_t status)'),
+  verifierNew: lib.func(
+    'int32_t koppeltaal_verifier_new(const uint8_t *jwks, size_t jwks_len, const char *issuer, ' +
+      'const char *audience, uint32_t replay_capacity, _Out_ koppeltaal_verifier **out)',
+  ),
+  verifierFree: lib.func('void koppeltaal_verifier_free(koppeltaal_verifier *verifier)'),
+  addIssuer: lib.func(
+    'int32_t koppeltaal_verifier_add_issuer(koppeltaal_verifier *verifier, const char *issuer, ' +
+      'const uint8_t *jwks, size_t jwks_len)',
+  ),
+  allowAlgorithm: lib.func(
+    'int32_t koppeltaal_verifier_allow_algorithm(koppeltaal_verifier *verifier, const char *algorithm)',
+  ),
+  setLeeway: lib.func('int32_t koppeltaal_verifier_set_leeway(koppeltaal_verifier *verifier, uint64_t seconds)'),
+  setMaxLifetime: lib.func(
+    'int32_t koppeltaal_verifier_set_max_lifetime(koppeltaal_verifier *verifier, uint64_t seconds)',
+  ),
+  useRedis: lib.func(
+    'int32_t koppeltaal_verifier_use_redis(koppeltaal_verifier *verifier, const char *url, const char *prefix)',
+  ),
+  addDecryptionKey: lib.func(
+    'int32_t koppeltaal_verifier_add_decryption_key(koppeltaal_verifier *verifier, const char *pem)',
+  ),
+  verify: lib.func(
+    'int32_t koppeltaal_verify(koppeltaal_verifier *verifier, const uint8_t *token, size_t token_len, ' +
+      `uint64_t now, ${OUTPUT})`,
+  ),
+  generateKey: lib.func(`int32_t koppeltaal_generate_key(const char *algorithm, uint32_t rsa_bits, ${OUTPUT})`),
+  jwksFromPem: lib.func(`int32_t koppeltaal_jwks_from_pem(const char *pem, ${OUTPUT})`),
+  clientAssertion: lib.func(
+    'int32_t koppeltaal_client_assertion(const char *pem, const char *client_id, const char *token_endpoint, ' +
+      `uint64_t now, ${OUTPUT})`,
+  ),
+  encryptLaunch: lib.func(
+    'int32_t koppeltaal_encrypt_launch(const char *signed_launch, const char *recipient, ' +
+      `const char *key_algorithm, const char *content_encryption, ${OUTPUT})`,
+  ),
+  launchToken: lib.func(
+    'int32_t koppeltaal_launch_token(const char *pem, const char *issuer, const char *audience, ' +
+      'const char *subject, const char *resource, const char *definition, const char *patient, ' +
+      `const char *intent, uint64_t now, uint64_t lifetime, ${OUTPUT})`,
+  ),
+};
+
+module.exports = { LIBRARY_PATH, functions };
