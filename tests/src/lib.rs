@@ -22,6 +22,7 @@ pub fn b64(bytes: &[u8]) -> String {
 }
 
 pub mod browser;
+pub mod faulty_module;
 pub mod http_stub;
 pub mod koppeltaal_auth;
 pub mod oidc;

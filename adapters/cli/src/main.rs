@@ -1,20 +1,29 @@
 //! `koppeltaal`: keys, launches, client assertions, verification, access tokens,
-//! introspection, a reference launch endpoint and a demo, each a thin layer over
+//! introspection, a reference launch endpoint, conformance checks (`probe`, `lint`) and a demo, each a thin layer over
 //! `koppeltaal-core` and `koppeltaal-host`.
 //!
-//! Exit status: 0 on success, 1 when the operation failed (`error: <Name> (<code>): <message>`
+//! Exit status: 0 on success, 1 when the operation failed or a check (`probe`, `lint`) found a
+//! MUST broken (`error: <Name> (<code>): <message>`
 //! on stderr), 2 for usage errors.
 
 #![forbid(unsafe_code)]
 
 mod auth_server;
+mod bait;
 mod config;
 mod demo;
 mod endpoint;
+mod findings;
+mod forge;
 mod gateway;
 mod http_server;
+mod lint;
+mod lint_jwks;
+mod lint_token;
 mod metrics;
 mod output;
+mod probe;
+mod probe_battery;
 mod serve;
 mod shof_endpoint;
 mod verify;
@@ -188,6 +197,13 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// A portal launches a module on loopback: keys, JWKS over HTTP, a launch, refusals, speed.
     Demo,
+    /// Check a module's launch endpoint against HTI 2.0: act as a trusted portal, post it a
+    /// battery of valid and broken launches, one at a time, and report what it did with each.
+    /// Exit status 0 when every MUST holds, 1 when any fails.
+    Probe(Box<probe::ProbeArgs>),
+    /// Check a portal's launch (and its JWKS) against HTI 2.0 and Koppeltaal: every
+    /// deviation, with its clause and severity. Exit status 0 when no MUST is broken, else 1.
+    Lint(lint::LintArgs),
 }
 
 /// An introspector for `client`'s auth server: at `endpoint`, or else at the endpoint the
@@ -262,7 +278,8 @@ fn main() -> ExitCode {
     };
     let cli = Cli::parse_from(arguments);
     match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(failure) => {
             eprintln!(
                 "error: {} ({}): {}",
@@ -273,7 +290,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<(), Failure> {
+/// Runs `command`: `Ok(false)` for a check that found its subject wanting (exit status 1).
+fn run(command: Command) -> Result<bool, Failure> {
     match command {
         Command::Keygen { alg, bits, out } => {
             let key = PrivateKey::generate(alg, bits)?;
@@ -419,6 +437,8 @@ fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Serve(args) => serve::run(*args)?,
         Command::Demo => demo::run()?,
+        Command::Probe(args) => return probe::run(*args),
+        Command::Lint(args) => return lint::run(args),
     }
-    Ok(())
+    Ok(true)
 }

@@ -156,6 +156,26 @@ impl PrivateKey {
         Ok(pem.to_string())
     }
 
+    /// The public half as SPKI PEM (`-----BEGIN PUBLIC KEY-----`).
+    ///
+    /// ```
+    /// use koppeltaal_core::Algorithm;
+    /// use koppeltaal_host::PrivateKey;
+    /// let key = PrivateKey::generate(Algorithm::ES256, 0)?;
+    /// assert!(key.public_pem()?.starts_with("-----BEGIN PUBLIC KEY-----"));
+    /// # Ok::<(), koppeltaal_host::HostError>(())
+    /// ```
+    pub fn public_pem(&self) -> Result<String, HostError> {
+        use pkcs8::EncodePublicKey;
+        match &self.0 {
+            Material::Rsa(key) => key.to_public_key().to_public_key_pem(LineEnding::LF),
+            Material::P256(key) => key.verifying_key().to_public_key_pem(LineEnding::LF),
+            Material::P384(key) => key.verifying_key().to_public_key_pem(LineEnding::LF),
+            Material::P521(key) => key.verifying_key().to_public_key_pem(LineEnding::LF),
+        }
+        .map_err(key_error)
+    }
+
     /// Writes the key as PEM to a new file, readable by its owner only (mode 0600 on Unix).
     /// An existing file is not overwritten.
     pub fn write_pem_file(

@@ -172,6 +172,9 @@ impl Claims for LaunchToken<'_> {
         claims.string("jti", jti)?;
         claims.string("resource", self.resource)?;
         claims.string("definition", self.definition)?;
+        // HTI 2.0 ①: "the HTI version SHOULD be provided as the JWT claim hti-version" (and
+        // its portal checklist says MUST).
+        claims.string("hti-version", "2.0")?;
         if let Some(patient) = self.patient {
             claims.string("patient", patient)?;
         }

@@ -1,0 +1,351 @@
+//! `koppeltaal probe`: act as a portal a module trusts, post it a battery of launches, and
+//! report what it did with each against what HTI 2.0 requires.
+//!
+//! Bounded: one request at a time, each with a timeout, the battery's few dozen requests and
+//! no more; redirects are answers, never followed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use koppeltaal_host::{Clock, HostError, PrivateKey, SystemClock};
+use regex::Regex;
+use serde_json::{Map, Value, json};
+
+use crate::Failure;
+use crate::bait::Bait;
+use crate::findings::Severity;
+use crate::forge::Forger;
+use crate::probe_battery::{BATTERY, Case, Expect, Make, Setting};
+
+/// Arguments of `probe`.
+#[derive(Args)]
+pub(crate) struct ProbeArgs {
+    /// The module's launch URL (HTI: form POST, field `token`).
+    #[arg(long)]
+    launch_url: String,
+    /// A portal key the module trusts: it has this key's JWKS (`koppeltaal jwks --key`).
+    #[arg(long)]
+    key: PathBuf,
+    /// The portal's `iss`, as the module knows it.
+    #[arg(long)]
+    issuer: String,
+    /// The module's `aud`, e.g. Device/42.
+    #[arg(long)]
+    audience: String,
+    /// A status that means "accepted" (e.g. 302 for a module that redirects into the
+    /// application), or a class such as 2xx; repeatable. Default: 2xx.
+    #[arg(long = "accept-status", value_parser = parse_status_pattern)]
+    accept_statuses: Vec<StatusPattern>,
+    /// A regular expression the body of an accepted launch matches (for modules that answer
+    /// refusals with 200 and an error page).
+    #[arg(long)]
+    accept_pattern: Option<Regex>,
+    /// `sub` of the launches (a module may look the person up).
+    #[arg(long, default_value = "Practitioner/koppeltaal-probe")]
+    sub: String,
+    /// `resource` of the launches (a module may look the Task up).
+    #[arg(long, default_value = "Task/koppeltaal-probe")]
+    resource: String,
+    /// `definition` of the launches (a module may know only its own).
+    #[arg(
+        long,
+        default_value = "https://koppeltaal-probe.invalid/ActivityDefinition/probe"
+    )]
+    definition: String,
+    /// Seconds each request may take.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    /// Allow plain http to a host that is not loopback (a test network).
+    #[arg(long)]
+    allow_insecure_http: bool,
+}
+
+/// What "accepted" means for a status code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StatusPattern {
+    Exactly(u16),
+    /// A class: 2 for 2xx.
+    Class(u16),
+}
+
+impl StatusPattern {
+    fn matches(self, status: u16) -> bool {
+        match self {
+            StatusPattern::Exactly(code) => status == code,
+            StatusPattern::Class(class) => status / 100 == class,
+        }
+    }
+}
+
+fn parse_status_pattern(text: &str) -> Result<StatusPattern, String> {
+    let invalid = || format!("`{text}` is not a status (200..599) or a class (2xx..5xx)");
+    if let Some(class) = text.strip_suffix("xx").or_else(|| text.strip_suffix("XX")) {
+        return match class.parse::<u16>() {
+            Ok(class @ 1..=5) => Ok(StatusPattern::Class(class)),
+            _ => Err(invalid()),
+        };
+    }
+    match text.parse::<u16>() {
+        Ok(code @ 100..=599) => Ok(StatusPattern::Exactly(code)),
+        _ => Err(invalid()),
+    }
+}
+
+/// What the module did with one launch.
+enum Answer {
+    Status { status: u16, accepted: bool },
+    Nothing(String),
+}
+
+impl Answer {
+    fn accepted(&self) -> bool {
+        matches!(self, Answer::Status { accepted: true, .. })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Answer::Status { status, accepted } => {
+                format!(
+                    "{status} ({})",
+                    if *accepted { "accepted" } else { "refused" }
+                )
+            }
+            Answer::Nothing(reason) => format!("no answer: {reason}"),
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Pass,
+    Fail,
+    /// A refusal that proves nothing, because the module refused the valid launch too.
+    Inconclusive,
+}
+
+/// Runs the probe; `Ok(true)` when every MUST holds.
+pub(crate) fn run(args: ProbeArgs) -> Result<bool, Failure> {
+    check_url(&args.launch_url, args.allow_insecure_http)?;
+    let portal = PrivateKey::read_pem_file(&args.key)?;
+    let forger = Forger::new(&portal)?;
+    let bait = Bait::start(json!({"keys": [forger.stranger_jwk()]}).to_string())?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(args.timeout.max(1))))
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .user_agent(concat!("koppeltaal-probe/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let accept = if args.accept_statuses.is_empty() {
+        vec![StatusPattern::Class(2)]
+    } else {
+        args.accept_statuses.clone()
+    };
+
+    println!(
+        "probe of {}: {} launches as {} for {}",
+        args.launch_url,
+        BATTERY.len(),
+        args.issuer,
+        args.audience
+    );
+    println!(
+        "{:<12}  {:<6}  {:<54}  {:<24}  rule",
+        "result", "level", "check", "module"
+    );
+    let mut first_token = None;
+    let mut valid_accepted = true;
+    let mut failures = Vec::new();
+    for (index, case) in BATTERY.iter().enumerate() {
+        let token = match case.make {
+            Make::RepeatFirst => first_token.clone().unwrap_or_default(),
+            Make::Fresh(mutation) => {
+                let now = SystemClock.now();
+                let setting = Setting {
+                    now,
+                    stranger_key_id: forger.stranger_key_id(),
+                    stranger_jwk: forger.stranger_jwk(),
+                    bait_url: bait.url(),
+                };
+                let (mut header, mut claims) = valid_launch(&args, &forger, now);
+                let signing = mutation(&setting, &mut header, &mut claims);
+                forger.token(&header, &claims, signing)?
+            }
+        };
+        if first_token.is_none() {
+            first_token = Some(token.clone());
+        }
+        let answer = post(
+            &agent,
+            &args.launch_url,
+            &token,
+            &accept,
+            args.accept_pattern.as_ref(),
+        );
+        let verdict = match (case.expect, answer.accepted()) {
+            (Expect::Refused, false) if !valid_accepted => Verdict::Inconclusive,
+            (Expect::Accepted, true) | (Expect::Refused, false) => Verdict::Pass,
+            _ => Verdict::Fail,
+        };
+        if index == 0 {
+            valid_accepted = answer.accepted();
+        }
+        if verdict == Verdict::Fail {
+            failures.push(case.severity);
+        }
+        print_line(case, verdict, &answer);
+    }
+    let fetched = bait.fetches();
+    if fetched > 0 {
+        failures.push(Severity::Must);
+        print_row(
+            "FAIL",
+            Severity::Must,
+            "the module fetched the key URL (jku) a token named",
+            &format!("{fetched} fetch(es)"),
+            "HTI 2.0 ② iss: keys come from the issuer's configuration, never from the token",
+        );
+    }
+    let musts = failures.iter().filter(|s| **s == Severity::Must).count();
+    let shoulds = failures.len() - musts;
+    if !valid_accepted {
+        println!(
+            "the module refused the valid launch: its refusals prove nothing (check --issuer, \
+             --audience, that it has this key's JWKS, and --accept-status/--accept-pattern)"
+        );
+    }
+    if musts == 0 && valid_accepted {
+        println!("conformant: every MUST holds ({shoulds} SHOULD not met)");
+        Ok(true)
+    } else {
+        println!("not conformant: {musts} MUST broken, {shoulds} SHOULD not met");
+        Ok(false)
+    }
+}
+
+fn print_line(case: &Case, verdict: Verdict, answer: &Answer) {
+    let result = match verdict {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "FAIL",
+        Verdict::Inconclusive => "inconclusive",
+    };
+    print_row(result, case.severity, case.check, &answer.describe(), case.clause);
+}
+
+fn print_row(result: &str, severity: Severity, check: &str, answer: &str, rule: &str) {
+    println!("{result:<12}  {severity:<6}  {check:<54}  {answer:<24}  {rule}");
+}
+
+/// The header and claims of a valid launch from this portal, issued `now`.
+fn valid_launch(
+    args: &ProbeArgs,
+    forger: &Forger,
+    now: u64,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let header = Map::from_iter([
+        ("alg".to_owned(), json!(forger.portal_algorithm())),
+        ("kid".to_owned(), json!(forger.portal_key_id())),
+        ("typ".to_owned(), json!("JWT")),
+    ]);
+    let claims = Map::from_iter([
+        ("iss".to_owned(), json!(args.issuer)),
+        ("aud".to_owned(), json!(args.audience)),
+        ("sub".to_owned(), json!(args.sub)),
+        ("iat".to_owned(), json!(now)),
+        ("exp".to_owned(), json!(now + 300)),
+        ("jti".to_owned(), json!(koppeltaal_host::new_jti())),
+        ("resource".to_owned(), json!(args.resource)),
+        ("definition".to_owned(), json!(args.definition)),
+        ("hti-version".to_owned(), json!("2.0")),
+    ]);
+    (header, claims)
+}
+
+/// Posts the launch form and reads the answer (the body within 1 MiB, for the pattern).
+fn post(
+    agent: &ureq::Agent,
+    url: &str,
+    token: &str,
+    accept: &[StatusPattern],
+    pattern: Option<&Regex>,
+) -> Answer {
+    let mut response = match agent.post(url).send_form([("token", token)]) {
+        Ok(response) => response,
+        Err(error) => return Answer::Nothing(error.to_string()),
+    };
+    let status = response.status().as_u16();
+    let body = match response
+        .body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_vec()
+    {
+        Ok(body) => body,
+        Err(error) => return Answer::Nothing(error.to_string()),
+    };
+    let status_accepted = accept.iter().any(|pattern| pattern.matches(status));
+    let body_accepted =
+        pattern.is_none_or(|pattern| pattern.is_match(&String::from_utf8_lossy(&body)));
+    Answer::Status {
+        status,
+        accepted: status_accepted && body_accepted,
+    }
+}
+
+/// `https`, or `http` to loopback (or anywhere when allowed).
+fn check_url(url: &str, allow_insecure_http: bool) -> Result<(), HostError> {
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|_| HostError::InvalidUrl(url.to_owned()))?;
+    let host = uri
+        .host()
+        .ok_or_else(|| HostError::InvalidUrl(url.to_owned()))?;
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if loopback || allow_insecure_http => Ok(()),
+        Some("http") => Err(HostError::InsecureUrl(url.to_owned())),
+        _ => Err(HostError::InvalidUrl(url.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_patterns_parse_and_match() {
+        assert_eq!(parse_status_pattern("302"), Ok(StatusPattern::Exactly(302)));
+        assert_eq!(parse_status_pattern("2xx"), Ok(StatusPattern::Class(2)));
+        assert!(parse_status_pattern("6xx").is_err());
+        assert!(parse_status_pattern("99").is_err());
+        assert!(parse_status_pattern("abc").is_err());
+        assert!(StatusPattern::Class(2).matches(204));
+        assert!(!StatusPattern::Class(2).matches(302));
+        assert!(StatusPattern::Exactly(303).matches(303));
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(check_url("http://127.0.0.1:8080/launch", false).is_ok());
+        assert!(check_url("http://[::1]:8080/launch", false).is_ok());
+        assert!(check_url("http://localhost/launch", false).is_ok());
+        assert!(check_url("https://module.example.org/launch", false).is_ok());
+        assert!(matches!(
+            check_url("http://module.example.org/launch", false),
+            Err(HostError::InsecureUrl(_))
+        ));
+        assert!(check_url("http://module.example.org/launch", true).is_ok());
+        assert!(matches!(
+            check_url("ftp://x/launch", false),
+            Err(HostError::InvalidUrl(_))
+        ));
+    }
+}
