@@ -152,7 +152,7 @@ pub(crate) fn run(args: ProbeArgs) -> Result<bool, Failure> {
         args.audience
     );
     println!(
-        "{:<12}  {:<6}  {:<54}  {:<24}  rule",
+        "{:<12}  {:<6}  {:<55}  {:<16}  rule",
         "result", "level", "check", "module"
     );
     let mut first_token = None;
@@ -231,11 +231,17 @@ fn print_line(case: &Case, verdict: Verdict, answer: &Answer) {
         Verdict::Fail => "FAIL",
         Verdict::Inconclusive => "inconclusive",
     };
-    print_row(result, case.severity, case.check, &answer.describe(), case.clause);
+    print_row(
+        result,
+        case.severity,
+        case.check,
+        &answer.describe(),
+        case.clause,
+    );
 }
 
 fn print_row(result: &str, severity: Severity, check: &str, answer: &str, rule: &str) {
-    println!("{result:<12}  {severity:<6}  {check:<54}  {answer:<24}  {rule}");
+    println!("{result:<12}  {severity:<6}  {check:<55}  {answer:<16}  {rule}");
 }
 
 /// The header and claims of a valid launch from this portal, issued `now`.
