@@ -34,6 +34,8 @@ pub struct Faults {
     pub redirects_on_success: bool,
     /// Answers refusals with 200 and an error page instead of a 4xx.
     pub refuses_with_200: bool,
+    /// Answers refusals with 500, as a module whose validation throws does.
+    pub refuses_with_500: bool,
 }
 
 /// What the module knows of the portal.
@@ -70,6 +72,7 @@ pub fn start(portal_pem: &str, issuer: &str, audience: &str, faults: Faults) -> 
             (true, true, _) => Reply::new(303, "").header("Location", "/app"),
             (true, false, _) => Reply::new(200, "welcome"),
             (false, _, true) => Reply::new(200, "launch refused"),
+            (false, _, false) if faults.refuses_with_500 => Reply::new(500, "Traceback ..."),
             (false, _, false) => Reply::new(400, "launch refused"),
         }
     })
@@ -136,6 +139,9 @@ impl Trust {
         let checks = text("iss") == Some(&self.issuer)
             && text("aud") == Some(&self.audience)
             && iat <= now + 60
+            && claims
+                .get("nbf")
+                .is_none_or(|nbf| nbf.as_u64().is_some_and(|nbf| nbf <= now + 60))
             && (self.faults.ignores_exp || exp > now)
             && exp > iat
             && exp - iat <= 300;

@@ -103,6 +103,17 @@ impl Answer {
         matches!(self, Answer::Status { accepted: true, .. })
     }
 
+    /// A refusal by a server error (5xx): the module crashed rather than refused.
+    fn server_error(&self) -> bool {
+        matches!(
+            self,
+            Answer::Status {
+                status: 500..=599,
+                accepted: false
+            }
+        )
+    }
+
     fn describe(&self) -> String {
         match self {
             Answer::Status { status, accepted } => {
@@ -152,12 +163,13 @@ pub(crate) fn run(args: ProbeArgs) -> Result<bool, Failure> {
         args.audience
     );
     println!(
-        "{:<12}  {:<6}  {:<55}  {:<16}  rule",
+        "{:<12}  {:<6}  {:<60}  {:<16}  rule",
         "result", "level", "check", "module"
     );
     let mut first_token = None;
     let mut valid_accepted = true;
     let mut failures = Vec::new();
+    let mut server_errors = 0;
     for (index, case) in BATTERY.iter().enumerate() {
         let token = match case.make {
             Make::RepeatFirst => first_token.clone().unwrap_or_default(),
@@ -185,7 +197,8 @@ pub(crate) fn run(args: ProbeArgs) -> Result<bool, Failure> {
             args.accept_pattern.as_ref(),
         );
         let verdict = match (case.expect, answer.accepted()) {
-            (Expect::Refused, false) if !valid_accepted => Verdict::Inconclusive,
+            // After the valid launch was refused, a refusal proves nothing either way.
+            (_, false) if !valid_accepted => Verdict::Inconclusive,
             (Expect::Accepted, true) | (Expect::Refused, false) => Verdict::Pass,
             _ => Verdict::Fail,
         };
@@ -194,6 +207,9 @@ pub(crate) fn run(args: ProbeArgs) -> Result<bool, Failure> {
         }
         if verdict == Verdict::Fail {
             failures.push(case.severity);
+        }
+        if case.expect == Expect::Refused && answer.server_error() {
+            server_errors += 1;
         }
         print_line(case, verdict, &answer);
     }
@@ -206,6 +222,16 @@ pub(crate) fn run(args: ProbeArgs) -> Result<bool, Failure> {
             "the module fetched the key URL (jku) a token named",
             &format!("{fetched} fetch(es)"),
             "HTI 2.0 ② iss: keys come from the issuer's configuration, never from the token",
+        );
+    }
+    if server_errors > 0 {
+        failures.push(Severity::Should);
+        print_row(
+            "FAIL",
+            Severity::Should,
+            "refusals are answered as errors the user can read",
+            &format!("{server_errors} with 5xx"),
+            "HTI 2.0 ③ errors: a human understandable message, a 4xx status; not a server error",
         );
     }
     let musts = failures.iter().filter(|s| **s == Severity::Must).count();
@@ -241,7 +267,7 @@ fn print_line(case: &Case, verdict: Verdict, answer: &Answer) {
 }
 
 fn print_row(result: &str, severity: Severity, check: &str, answer: &str, rule: &str) {
-    println!("{result:<12}  {severity:<6}  {check:<55}  {answer:<16}  {rule}");
+    println!("{result:<12}  {severity:<6}  {check:<60}  {answer:<16}  {rule}");
 }
 
 /// The header and claims of a valid launch from this portal, issued `now`.

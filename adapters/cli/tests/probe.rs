@@ -8,13 +8,16 @@ use common::{AUDIENCE, ISSUER, Portal, Serve, koppeltaal, stderr, stdout};
 use koppeltaal_tests::faulty_module::{self, Faults};
 
 /// The checks of the battery (the text of each line's third column).
-const CHECKS: [&str; 16] = [
+const CHECKS: [&str; 19] = [
     "a valid launch is accepted",
     "the same launch again is refused",
     "a launch with patient and intent is accepted",
     "an expired launch is refused",
     "a launch issued in the future is refused",
     "a launch living 15 minutes is refused",
+    "a launch without exp is refused",
+    "a launch without iat is refused",
+    "a launch not valid before a future nbf is refused",
     "a launch for another module is refused",
     "a launch from an unknown issuer is refused",
     "a launch without jti is refused",
@@ -22,11 +25,12 @@ const CHECKS: [&str; 16] = [
     "HS256 keyed with the portal's public key is refused",
     "an altered signature is refused",
     "another key under an unknown kid is refused",
-    "another key embedded in the header (jwk) is refused",
-    "another key named by URL in the header (jku) is refused",
+    "a stranger's key embedded in the header (jwk) is refused",
+    "a stranger's key named by URL in the header (jku) is refused",
     "a launch without kid is refused",
 ];
 const JKU_FETCHED: &str = "the module fetched the key URL (jku) a token named";
+const SERVER_ERRORS: &str = "refusals are answered as errors the user can read";
 
 struct Probe {
     status: Option<i32>,
@@ -70,7 +74,7 @@ impl Probe {
     fn failed(&self) -> Vec<&'static str> {
         CHECKS
             .iter()
-            .chain([&JKU_FETCHED])
+            .chain([&JKU_FETCHED, &SERVER_ERRORS])
             .copied()
             .filter(|check| self.stdout.contains(check) && self.result(check) == "FAIL")
             .collect()
@@ -187,7 +191,7 @@ fn a_module_that_accepts_everything_fails_every_refusal() {
     assert!(
         probe
             .stdout
-            .ends_with("not conformant: 13 MUST broken, 1 SHOULD not met"),
+            .ends_with("not conformant: 16 MUST broken, 1 SHOULD not met"),
         "{}",
         probe.stdout
     );
@@ -202,7 +206,7 @@ fn a_module_that_fetches_jku_is_reported_even_though_it_refuses() {
     };
     let probe = probe_faulty(faults, &[]);
     assert_eq!(
-        probe.result("another key named by URL in the header (jku) is refused"),
+        probe.result("a stranger's key named by URL in the header (jku) is refused"),
         "pass"
     );
     assert_eq!(probe.failed(), vec![JKU_FETCHED], "{}", probe.stdout);
@@ -216,20 +220,48 @@ fn a_module_that_refuses_everything_makes_the_refusals_inconclusive() {
         ..Faults::default()
     };
     let probe = probe_faulty(faults, &[]);
+    assert_eq!(probe.failed(), vec!["a valid launch is accepted"]);
     assert_eq!(
-        probe.failed(),
-        vec![
-            "a valid launch is accepted",
-            "a launch with patient and intent is accepted"
-        ]
+        probe.result("a launch with patient and intent is accepted"),
+        "inconclusive"
     );
     assert_eq!(probe.result("an expired launch is refused"), "inconclusive");
+    assert!(
+        probe
+            .stdout
+            .contains("not conformant: 1 MUST broken, 0 SHOULD not met"),
+        "{}",
+        probe.stdout
+    );
     assert!(
         probe
             .stdout
             .contains("the module refused the valid launch: its refusals prove nothing")
     );
     assert_eq!(probe.status, Some(1));
+}
+
+#[test]
+fn refusals_by_server_errors_are_a_should() {
+    let faults = Faults {
+        refuses_with_500: true,
+        ..Faults::default()
+    };
+    let probe = probe_faulty(faults, &[]);
+    assert_eq!(
+        probe.failed(),
+        vec!["refusals are answered as errors the user can read"],
+        "{}",
+        probe.stdout
+    );
+    assert!(
+        probe
+            .stdout
+            .contains("conformant: every MUST holds (1 SHOULD not met)"),
+        "{}",
+        probe.stdout
+    );
+    assert_eq!(probe.status, Some(0));
 }
 
 #[test]

@@ -1,0 +1,52 @@
+//! The big-number kernel of koppeltaal-rs: fixed-size, variable-time Montgomery arithmetic for
+//! RSA public-key operations (signature verification, RSA-OAEP key wrapping), with a portable
+//! kernel in safe Rust and, where the CPU has them, faster ones in assembly.
+//!
+//! Every input here is public (modulus, exponent, signature), so variable time is fine; do
+//! not use this crate with secrets.
+//!
+//! This is the only crate of the project allowed `unsafe` code, and only for the assembly:
+//! each `unsafe` block says why it is sound. Its API is safe: a kernel that needs CPU
+//! features can only be used once they have been found (at run time with the `std` feature,
+//! else from the compile-time `target_feature`s).
+//!
+//! ```
+//! use koppeltaal_kernel::{Kernel, Modulus, Word};
+//! // 3^5 mod 1_000_003 with one-limb numbers (any size works; RSA uses 32 to 64 limbs).
+//! let n: [Word; 1] = [1_000_003];
+//! let modulus = Modulus::new(&n).expect("an odd modulus");
+//! let (mut x, mut r2, mut wide) = ([3], [0], [0; 2]);
+//! modulus.r_squared(20, &mut r2, &mut wide);
+//! modulus.pow_assign(&mut x, 5, &mut r2, &mut wide);
+//! assert_eq!(x, [243]);
+//! assert!(Kernel::available().any(|kernel| kernel == Kernel::Portable));
+//! ```
+
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unreachable_pub)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod limbs;
+mod montgomery;
+mod portable;
+mod select;
+#[cfg(target_arch = "x86_64")]
+mod x86_64_adx;
+
+pub use limbs::{MAX_WORDS, WORD_BITS, WORD_BYTES, Wide, Word, from_be_bytes, ge, to_be_bytes};
+pub use montgomery::Modulus;
+#[cfg(feature = "std")]
+pub use select::with_kernel;
+pub use select::{Kernel, Unavailable};
+
+/// The one primitive a kernel provides: `t[..a.len()] += a·b`, returning the word carried
+/// out. Everything else (multiplication, squaring, reduction) is built on it, identically
+/// for every kernel.
+pub(crate) trait AddMul: Copy {
+    /// `t[..a.len()] += a·b`; returns the carry out of the top word. `t` is at least as
+    /// long as `a`.
+    fn addmul_1(self, t: &mut [Word], a: &[Word], b: Word) -> Word;
+}

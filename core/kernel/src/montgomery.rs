@@ -1,0 +1,196 @@
+//! Montgomery arithmetic modulo an odd `n` of `N` limbs, `R = 2^(N·WORD_BITS)`, built on a
+//! kernel's `addmul_1`: products row by row, squarings computing each cross product once,
+//! reductions one row per limb. Which kernel runs is chosen once per public operation.
+
+use crate::AddMul;
+use crate::limbs::{WORD_BITS, Wide, Word, adc, ge, neg_inverse, sub_assign};
+use crate::portable::Portable;
+use crate::select::Kernel;
+
+/// Calls `self.<method>_with(kernel, args...)` with the kernel this thread uses, so that one
+/// public operation runs on one kernel, monomorphised (no indirect call per row).
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match Kernel::current() {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::X86Adx => match crate::x86_64_adx::X86Adx::detect() {
+                Some(kernel) => $self.$method(kernel, $($arg),*),
+                None => $self.$method(Portable, $($arg),*),
+            },
+            _ => $self.$method(Portable, $($arg),*),
+        }
+    };
+}
+
+/// An odd modulus of `N` limbs with its Montgomery constant `-n⁻¹ mod 2^w`.
+#[derive(Clone, Copy, Debug)]
+pub struct Modulus<'k, const N: usize> {
+    n: &'k [Word; N],
+    n0: Word,
+}
+
+impl<'k, const N: usize> Modulus<'k, N> {
+    /// The modulus `n` (little-endian limbs); `None` when it is even (or zero).
+    pub fn new(n: &'k [Word; N]) -> Option<Modulus<'k, N>> {
+        let low = *n.first()?;
+        (low & 1 == 1).then(|| Modulus {
+            n,
+            n0: neg_inverse(low),
+        })
+    }
+
+    /// The modulus.
+    pub fn limbs(&self) -> &'k [Word; N] {
+        self.n
+    }
+
+    /// `x = 2x mod n`, for `x < n`.
+    pub fn double(&self, x: &mut [Word; N]) {
+        let mut carry = 0;
+        for limb in x.iter_mut() {
+            let top = *limb >> (WORD_BITS - 1);
+            *limb = (*limb << 1) | carry;
+            carry = top;
+        }
+        if carry == 1 || ge(x, self.n) {
+            sub_assign(x, self.n);
+        }
+    }
+
+    /// `a = a·b·R⁻¹ mod n`, for `a, b < n`; `wide` (2N limbs) is scratch.
+    pub fn mul_assign(&self, a: &mut [Word; N], b: &[Word; N], wide: &mut [Word]) {
+        dispatch!(self.mul_with(a, b, wide))
+    }
+
+    /// `a = a²·R⁻¹ mod n`, for `a < n`; `wide` (2N limbs) is scratch.
+    pub fn square_assign(&self, a: &mut [Word; N], wide: &mut [Word]) {
+        dispatch!(self.square_with(a, wide))
+    }
+
+    /// `out = t·R⁻¹ mod n` for a 2N-limb `t < n·R` (Montgomery reduction); clobbers `t`.
+    pub fn reduce(&self, out: &mut [Word; N], t: &mut [Word]) {
+        dispatch!(self.reduce_with(out, t))
+    }
+
+    /// `x = x^exponent mod n`, in place, for `x < n` and `exponent >= 1`.
+    ///
+    /// `r2` holds `R² mod n` on entry and is clobbered (it then holds the base in Montgomery
+    /// form); `wide` (2N limbs) is shared by every step. The caller owns both buffers, so an
+    /// exponentiation needs no more than `x`, `r2` and `wide`: the least stack a left-to-right
+    /// square and multiply can take (it matters on a device).
+    pub fn pow_assign(
+        &self,
+        x: &mut [Word; N],
+        exponent: u64,
+        r2: &mut [Word; N],
+        wide: &mut [Word],
+    ) {
+        dispatch!(self.pow_with(x, exponent, r2, wide))
+    }
+
+    /// `out = R² mod n`; `bits` is the bit length of `n`, `wide` (2N limbs) is clobbered.
+    /// About as costly as one RSA public operation with `e = 65537`.
+    pub fn r_squared(&self, bits: usize, out: &mut [Word; N], wide: &mut [Word]) {
+        dispatch!(self.r_squared_with(bits, out, wide))
+    }
+
+    fn mul_with<K: AddMul>(&self, kernel: K, a: &mut [Word; N], b: &[Word; N], wide: &mut [Word]) {
+        let t = &mut wide[..2 * N];
+        t.fill(0);
+        for (i, &b_i) in b.iter().enumerate() {
+            t[i + N] = kernel.addmul_1(&mut t[i..i + N], a, b_i);
+        }
+        self.reduce_with(kernel, a, t);
+    }
+
+    fn square_with<K: AddMul>(&self, kernel: K, a: &mut [Word; N], wide: &mut [Word]) {
+        let t = &mut wide[..2 * N];
+        t.fill(0);
+        // Cross products a[i]·a[j] for i < j, each once: row i lands at t[2i + 1..].
+        for i in 0..N.saturating_sub(1) {
+            t[i + N] = kernel.addmul_1(&mut t[2 * i + 1..i + N], &a[i + 1..], a[i]);
+        }
+        // Double them, then add the squares a[i]² on the diagonal.
+        let mut shifted_out = 0;
+        for limb in t.iter_mut() {
+            let top = *limb >> (WORD_BITS - 1);
+            *limb = (*limb << 1) | shifted_out;
+            shifted_out = top;
+        }
+        let mut carry = 0;
+        for (pair, &limb) in t.chunks_exact_mut(2).zip(a.iter()) {
+            let square = Wide::from(limb) * Wide::from(limb);
+            let (low, c) = adc(pair[0], square as Word, carry);
+            let (high, c) = adc(pair[1], (square >> WORD_BITS) as Word, c);
+            pair[0] = low;
+            pair[1] = high;
+            carry = c;
+        }
+        self.reduce_with(kernel, a, t);
+    }
+
+    fn reduce_with<K: AddMul>(&self, kernel: K, out: &mut [Word; N], t: &mut [Word]) {
+        let mut top_carry = 0;
+        for i in 0..N {
+            // Add m·n·2^(w·i) with m chosen so that limb i becomes zero.
+            let m = t[i].wrapping_mul(self.n0);
+            let carry = kernel.addmul_1(&mut t[i..i + N], self.n, m);
+            (t[i + N], top_carry) = adc(t[i + N], carry, top_carry);
+        }
+        let high = &mut t[N..2 * N];
+        if top_carry != 0 || ge(high, self.n) {
+            sub_assign(high, self.n);
+        }
+        out.copy_from_slice(high);
+    }
+
+    fn pow_with<K: AddMul>(
+        &self,
+        kernel: K,
+        x: &mut [Word; N],
+        exponent: u64,
+        r2: &mut [Word; N],
+        wide: &mut [Word],
+    ) {
+        self.mul_with(kernel, x, r2, wide);
+        let base = r2;
+        *base = *x;
+        let top = u64::BITS - 1 - exponent.max(1).leading_zeros();
+        for bit in (0..top).rev() {
+            self.square_with(kernel, x, wide);
+            if (exponent >> bit) & 1 == 1 {
+                self.mul_with(kernel, x, base, wide);
+            }
+        }
+        // Leave Montgomery form: multiply by 1, i.e. reduce (x, 0).
+        let t = &mut wide[..2 * N];
+        t.fill(0);
+        t[..N].copy_from_slice(x);
+        self.reduce_with(kernel, x, t);
+    }
+
+    fn r_squared_with<K: AddMul>(
+        &self,
+        kernel: K,
+        bits: usize,
+        out: &mut [Word; N],
+        wide: &mut [Word],
+    ) {
+        // R mod n: start from 2^(bits-1) < n and double up to 2^(N·w).
+        out.fill(0);
+        let bits = bits.clamp(1, N * WORD_BITS);
+        out[(bits - 1) / WORD_BITS] = 1 << ((bits - 1) % WORD_BITS);
+        for _ in bits - 1..N * WORD_BITS {
+            self.double(out);
+        }
+        // `out` is 1 in Montgomery form. Raise 2 to the power E = N·w in Montgomery form by
+        // squaring and doubling: the result is 2^E·R = R² mod n.
+        let exponent = N * WORD_BITS;
+        for bit in (0..usize::BITS - exponent.leading_zeros()).rev() {
+            self.square_with(kernel, out, wide);
+            if (exponent >> bit) & 1 == 1 {
+                self.double(out);
+            }
+        }
+    }
+}

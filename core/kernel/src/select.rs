@@ -1,0 +1,121 @@
+//! Which kernel runs: the fastest this CPU has, found once; or, for tests and benchmarks, one
+//! chosen for the current thread.
+
+use core::fmt;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+/// A kernel: an implementation of the limb-level arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Kernel {
+    /// Safe Rust, on every CPU: the fallback and the reference.
+    Portable,
+    /// x86-64 with BMI2 and ADX (`mulx`, `adcx`, `adox`).
+    X86Adx,
+}
+
+/// Every kernel, fastest first.
+const ALL: [Kernel; 2] = [Kernel::X86Adx, Kernel::Portable];
+
+/// 0: not yet detected; otherwise the index in `ALL` plus one.
+static DETECTED: AtomicU8 = AtomicU8::new(0);
+
+impl Kernel {
+    /// A short name: `portable`, `x86-adx`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kernel::Portable => "portable",
+            Kernel::X86Adx => "x86-adx",
+        }
+    }
+
+    /// Whether this CPU can run the kernel (with `std`: detected at run time; without:
+    /// known from the compile-time target features).
+    pub fn is_available(self) -> bool {
+        match self {
+            Kernel::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::X86Adx => crate::x86_64_adx::X86Adx::detect().is_some(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::X86Adx => false,
+        }
+    }
+
+    /// The kernels this CPU can run, fastest first (`Portable` always, last).
+    pub fn available() -> impl Iterator<Item = Kernel> {
+        ALL.into_iter().filter(|kernel| kernel.is_available())
+    }
+
+    /// The fastest kernel this CPU can run; the detection runs once per process.
+    pub fn fastest() -> Kernel {
+        match DETECTED.load(Ordering::Relaxed) {
+            0 => {
+                let fastest = Kernel::available().next().unwrap_or(Kernel::Portable);
+                let index = ALL
+                    .iter()
+                    .position(|k| *k == fastest)
+                    .unwrap_or(ALL.len() - 1);
+                DETECTED.store(index as u8 + 1, Ordering::Relaxed);
+                fastest
+            }
+            index => ALL[usize::from(index - 1).min(ALL.len() - 1)],
+        }
+    }
+
+    /// The kernel this thread uses: the one [`with_kernel`] chose, else [`fastest`](Self::fastest).
+    pub fn current() -> Kernel {
+        #[cfg(feature = "std")]
+        if let Some(chosen) = CHOSEN.with(core::cell::Cell::get) {
+            return chosen;
+        }
+        Kernel::fastest()
+    }
+}
+
+impl fmt::Display for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A kernel this CPU cannot run was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unavailable(pub Kernel);
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the {} kernel is not available on this CPU", self.0)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Unavailable {}
+
+#[cfg(feature = "std")]
+std::thread_local! {
+    static CHOSEN: core::cell::Cell<Option<Kernel>> = const { core::cell::Cell::new(None) };
+}
+
+/// Runs `f` with `kernel` doing this thread's arithmetic (for tests that must cover every
+/// kernel, and benchmarks that compare them); other threads are not affected.
+///
+/// ```
+/// use koppeltaal_kernel::{Kernel, with_kernel};
+/// for kernel in Kernel::available() {
+///     assert_eq!(with_kernel(kernel, Kernel::current), Ok(kernel));
+/// }
+/// ```
+#[cfg(feature = "std")]
+pub fn with_kernel<T>(kernel: Kernel, f: impl FnOnce() -> T) -> Result<T, Unavailable> {
+    if !kernel.is_available() {
+        return Err(Unavailable(kernel));
+    }
+    struct Restore(Option<Kernel>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CHOSEN.with(|chosen| chosen.set(self.0));
+        }
+    }
+    let _restore = Restore(CHOSEN.with(|chosen| chosen.replace(Some(kernel))));
+    Ok(f())
+}
