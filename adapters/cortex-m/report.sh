@@ -7,7 +7,8 @@
 #                reads back the deepest word overwritten (src/main.rs), for loading the 8-key
 #                JWKS and for verifying each kind of launch
 # and the verdict against the targets for the RS512 firmware (flash ≤ 64 KiB, static RAM plus
-# the deepest stack ≤ 24 KiB).
+# the deepest stack ≤ 24 KiB); then the instructions each full check of a valid launch takes,
+# counted in QEMU with -icount.
 #
 #   adapters/cortex-m/report.sh           print the report
 #   adapters/cortex-m/report.sh --check   also fail when the RS512 firmware misses a target
@@ -51,6 +52,7 @@ echo "| firmware (features) | flash .text + .rodata | static .data + .bss | stac
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 verdict=""
 failed=false
+counts=()
 for variant in "${variants[@]}"; do
     features=${variant%%|*}
     label=${variant#*|}
@@ -77,7 +79,25 @@ for variant in "${variants[@]}"; do
         verdict="RS512 firmware against its targets: flash $(kib "$flash") KiB of 64 KiB ($( ((flash_ok)) && echo met || echo MISSED)); static RAM + deepest stack $(kib $((static + peak))) KiB of 24 KiB ($( ((ram_ok)) && echo met || echo MISSED))."
         ((flash_ok && ram_ok)) || failed=true
     fi
+    # Instructions per full check, counted exactly: under `-icount shift=3` QEMU advances
+    # virtual time 8 ns per instruction, so the 25 MHz SysTick ticks once per 5 instructions;
+    # the firmware also times a loop of exactly 2,000,000 instructions, which calibrates it.
+    counted=$(timeout 300 qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic -icount shift=3 \
+        -semihosting-config enable=on,target=native -kernel "$elf" 2>&1) || true
+    calibration=$(sed -nE 's/^calibration 2000000 instructions: ([0-9]+) SysTick ticks/\1/p' <<<"$counted")
+    instructions() { # instructions LABEL: the calibrated count for the check line of LABEL, or —
+        local ticks
+        ticks=$(sed -nE "s/^check $1: ([0-9]+) SysTick ticks/\1/p" <<<"$counted")
+        if [[ -z "$ticks" || -z "$calibration" ]]; then echo "—"; else echo $((ticks * 2000000 / calibration)); fi
+    }
+    counts+=("| $label (\`${features:-none}\`) | $(instructions "valid RS512, RSA-2048") | $(instructions "valid RS512, RSA-4096") | $(instructions "valid ES256") |")
 done
+echo
+echo "Instructions per full check of a valid launch (signature and claims; QEMU -icount, calibrated):"
+echo
+echo "| firmware (features) | RS512 RSA-2048 | RS512 RSA-4096 | ES256 |"
+echo "|---|---:|---:|---:|"
+printf '%s\n' "${counts[@]}"
 echo
 echo "Flash includes ${test_data} B of embedded test data (the JWKS and the launch tokens)."
 echo "Stack figures are bytes; \"—\" where the family is not compiled in (the token is refused before any signature work)."

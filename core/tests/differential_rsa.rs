@@ -1,9 +1,11 @@
 //! Property test: on random keys, messages and signatures, our RSASSA-PKCS1-v1_5 verdict agrees
-//! with the `rsa` crate's, for genuine, mutated and random signatures.
+//! with the `rsa` crate's, for genuine, mutated and random signatures; and every arithmetic
+//! kernel this CPU has computes the same `s^e mod n` and the same verdict.
 
 use std::sync::OnceLock;
 
 use koppeltaal_core::{HashAlgorithm, RsaPublicKey};
+use koppeltaal_kernel::{Kernel, with_kernel};
 use proptest::prelude::*;
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::traits::PublicKeyParts;
@@ -52,10 +54,7 @@ fn verdicts(
                 })
                 .unwrap_or(false);
             let digest = <$hash>::digest(message);
-            (
-                ours.verify_digest($ours, &digest, &signature).is_ok(),
-                theirs,
-            )
+            (every_kernel(ours, $ours, &digest, &signature), theirs)
         }};
     }
     match hash % 3 {
@@ -63,6 +62,36 @@ fn verdicts(
         1 => with_hash!(Sha384, HashAlgorithm::Sha384),
         _ => with_hash!(Sha512, HashAlgorithm::Sha512),
     }
+}
+
+/// Our verdict, after checking that every kernel gives the same one and the same `s^e mod n`.
+fn every_kernel(key: &RsaPublicKey, hash: HashAlgorithm, digest: &[u8], signature: &[u8]) -> bool {
+    let outcomes: Vec<(Kernel, bool, Option<Vec<u8>>)> = Kernel::available()
+        .map(|kernel| {
+            with_kernel(kernel, || {
+                let mut out = [0u8; RsaPublicKey::MAX_BYTES];
+                let raw = key
+                    .raw_public_operation(signature, &mut out)
+                    .ok()
+                    .map(<[u8]>::to_vec);
+                (
+                    kernel,
+                    key.verify_digest(hash, digest, signature).is_ok(),
+                    raw,
+                )
+            })
+            .expect("an available kernel")
+        })
+        .collect();
+    for (kernel, verdict, raw) in &outcomes[1..] {
+        assert_eq!(
+            (verdict, raw),
+            (&outcomes[0].1, &outcomes[0].2),
+            "{kernel} against {}",
+            outcomes[0].0
+        );
+    }
+    outcomes[0].1
 }
 
 proptest! {

@@ -9,6 +9,8 @@
 
 use core::ptr::{addr_of, addr_of_mut};
 
+use cortex_m::peripheral::SYST;
+use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 use koppeltaal_core::{
@@ -260,11 +262,14 @@ fn main() -> ! {
         stack_used()
     );
 
+    let systick = start_systick();
     let mut failures = 0;
     let mut deepest = 0;
     for case in cases() {
         paint_stack();
+        let start = SYST::get_current();
         let outcome = verify(&mut verifier, case.token);
+        let ticks = start.wrapping_sub(SYST::get_current()) & 0x00ff_ffff;
         let used = stack_used();
         deepest = deepest.max(used);
         let as_expected = if outcome == case.expected {
@@ -274,12 +279,15 @@ fn main() -> ! {
         };
         failures += usize::from(outcome != case.expected);
         match outcome {
-            Ok(()) => hprintln!(
-                "{:<24} accepted ({}); peak stack {} bytes",
-                case.label,
-                as_expected,
-                used
-            ),
+            Ok(()) => {
+                hprintln!(
+                    "{:<24} accepted ({}); peak stack {} bytes",
+                    case.label,
+                    as_expected,
+                    used
+                );
+                hprintln!("check {}: {} SysTick ticks", case.label, ticks);
+            }
             Err(error) => hprintln!(
                 "{:<24} refused {} ({}) ({}); peak stack {} bytes",
                 case.label,
@@ -291,6 +299,7 @@ fn main() -> ! {
         }
     }
     hprintln!("deepest verification: {} bytes of stack", deepest);
+    calibrate(systick);
     if failures == 0 {
         hprintln!("all verdicts as expected");
         debug::exit(debug::EXIT_SUCCESS);
@@ -299,6 +308,36 @@ fn main() -> ! {
         debug::exit(debug::EXIT_FAILURE);
     }
     loop {}
+}
+
+/// Starts SysTick counting the processor clock (25 MHz on mps2-an386), 24 bits, down. Each
+/// accepted launch's line is followed by the ticks its verification took: under QEMU with
+/// `-icount shift=3`, where every instruction takes 8 ns of virtual time, one tick is five
+/// instructions (report.sh prints them so, after `calibrate`).
+fn start_systick() -> SYST {
+    let Some(peripherals) = cortex_m::Peripherals::take() else {
+        exit_with("SysTick", Error::InvalidKey);
+    };
+    let mut systick = peripherals.SYST;
+    systick.set_clock_source(SystClkSource::Core);
+    systick.set_reload(0x00ff_ffff);
+    systick.clear_current();
+    systick.enable_counter();
+    systick
+}
+
+/// Times a loop of exactly 2,000,000 instructions (1,000,000 × `subs`, `bne`): the ratio
+/// that turns ticks into instructions.
+#[inline(never)]
+fn calibrate(mut systick: SYST) {
+    let start = SYST::get_current();
+    // SAFETY: a countdown in one register; it touches no memory and no stack.
+    unsafe {
+        core::arch::asm!("2:", "subs {0}, #1", "bne 2b", inout(reg) 1_000_000u32 => _, options(nomem, nostack));
+    }
+    let ticks = start.wrapping_sub(SYST::get_current()) & 0x00ff_ffff;
+    hprintln!("calibration 2000000 instructions: {} SysTick ticks", ticks);
+    systick.disable_counter();
 }
 
 fn exit_with(what: &str, error: Error) -> ! {

@@ -194,3 +194,43 @@ impl<'k, const N: usize> Modulus<'k, N> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::limbs::{WORD_BYTES, from_be_bytes, to_be_bytes};
+    use num_bigint::BigUint;
+    use std::vec;
+
+    fn check<const N: usize>(modulus: &BigUint, base: &BigUint, exponent: u64) {
+        let mut n = [0 as Word; N];
+        from_be_bytes(&modulus.to_bytes_be(), &mut n);
+        let context = Modulus::new(&n).expect("odd");
+        let (mut x, mut r2, mut wide) = ([0 as Word; N], [0 as Word; N], vec![0 as Word; 2 * N]);
+        from_be_bytes(&base.to_bytes_be(), &mut x);
+        context.r_squared(modulus.bits() as usize, &mut r2, &mut wide);
+        context.pow_assign(&mut x, exponent, &mut r2, &mut wide);
+        let mut bytes = vec![0u8; N * WORD_BYTES];
+        to_be_bytes(&x, &mut bytes);
+        assert_eq!(
+            BigUint::from_bytes_be(&bytes),
+            base.modpow(&BigUint::from(exponent), modulus)
+        );
+    }
+
+    /// Small enough for Miri (`cargo +nightly miri test -p koppeltaal-kernel --lib`), which
+    /// runs the portable kernel: one RSA-2048-sized exponentiation and two small ones.
+    #[test]
+    fn exponentiations_match_num_bigint() {
+        let modulus = (BigUint::from(1u8) << 2048) - BigUint::from(159u8);
+        let base = (BigUint::from(1u8) << 2000) + BigUint::from(12345u32);
+        check::<{ 2048 / WORD_BITS }>(&modulus, &base, 65537);
+        check::<1>(&BigUint::from(1_000_003u32), &BigUint::from(3u8), 5);
+        check::<3>(
+            &((BigUint::from(1u8) << 150) + BigUint::from(1u8)),
+            &BigUint::from(7u8),
+            1_000_001,
+        );
+    }
+}

@@ -20,6 +20,10 @@ impl X86Adx {
     /// The kernel, if this CPU can run it: detected at run time with `std`, else known at
     /// compile time from the target features.
     pub(crate) fn detect() -> Option<X86Adx> {
+        // Miri runs no assembly: the portable kernel is what it checks.
+        if cfg!(miri) {
+            return None;
+        }
         #[cfg(feature = "std")]
         let present = std::is_x86_feature_detected!("bmi2") && std::is_x86_feature_detected!("adx");
         #[cfg(not(feature = "std"))]

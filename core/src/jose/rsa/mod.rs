@@ -1,12 +1,13 @@
 //! RSASSA-PKCS1-v1_5 verification (RS256, RS384, RS512) with keys of 2048 to 4096 bits.
 
 mod emsa;
-mod montgomery;
 
 pub use emsa::HashAlgorithm;
 
 use crate::error::Error;
-use montgomery::{MAX_WORDS, Modulus, WORD_BITS, WORD_BYTES, Word};
+use koppeltaal_kernel::{
+    MAX_WORDS, Modulus, WORD_BITS, WORD_BYTES, Word, from_be_bytes, ge, to_be_bytes,
+};
 
 const MIN_BITS: usize = RsaPublicKey::MIN_BITS;
 const MAX_BITS: usize = RsaPublicKey::MAX_BITS;
@@ -41,8 +42,6 @@ pub struct RsaPublicKey {
     /// `R² mod n` for the key's arithmetic size.
     #[cfg(not(feature = "compact-rsa-keys"))]
     r2: [Word; MAX_WORDS],
-    /// `-n⁻¹ mod 2^w`.
-    n0: Word,
     /// The public exponent.
     e: u64,
     /// Modulus length in bits.
@@ -92,7 +91,6 @@ impl RsaPublicKey {
             n: [0; MAX_WORDS],
             #[cfg(not(feature = "compact-rsa-keys"))]
             r2: [0; MAX_WORDS],
-            n0: 0,
             e: 0,
             bits: 0,
         }
@@ -126,8 +124,7 @@ impl RsaPublicKey {
         }
         self.e = e;
         self.bits = bits as u16;
-        montgomery::from_be_bytes(modulus, &mut self.n);
-        self.n0 = montgomery::neg_inverse(self.n[0]);
+        from_be_bytes(modulus, &mut self.n);
         #[cfg(not(feature = "compact-rsa-keys"))]
         match self.words() {
             WORDS_2048 => self.precompute::<WORDS_2048>(),
@@ -155,7 +152,7 @@ impl RsaPublicKey {
     /// Writes the modulus big-endian into `out[..self.modulus_len()]`, returning that slice.
     pub fn modulus_be_bytes<'o>(&self, out: &'o mut [u8; MAX_BYTES]) -> &'o [u8] {
         let out = &mut out[..self.modulus_len()];
-        montgomery::to_be_bytes(&self.n, out);
+        to_be_bytes(&self.n, out);
         out
     }
 
@@ -202,8 +199,8 @@ impl RsaPublicKey {
             return Err(Error::InvalidSignatureLength);
         }
         let mut x = [0 as Word; MAX_WORDS];
-        montgomery::from_be_bytes(signature, &mut x);
-        if montgomery::ge(&x, &self.n) {
+        from_be_bytes(signature, &mut x);
+        if ge(&x, &self.n) {
             return Err(Error::SignatureOutOfRange);
         }
         match self.words() {
@@ -212,7 +209,7 @@ impl RsaPublicKey {
             _ => self.public_op::<WORDS_4096>(&mut x),
         }
         let out = &mut out[..k];
-        montgomery::to_be_bytes(&x, out);
+        to_be_bytes(&x, out);
         Ok(out)
     }
 
@@ -237,7 +234,10 @@ impl RsaPublicKey {
         else {
             return;
         };
-        Modulus { n, n0: self.n0 }.r_squared(usize::from(self.bits), r2, &mut wide[..2 * N]);
+        let Some(modulus) = Modulus::new(n) else {
+            return; // even: refused by `load` before this is called
+        };
+        modulus.r_squared(usize::from(self.bits), r2, &mut wide[..2 * N]);
     }
 
     /// `x = x^e mod n`. Not inlined: one size class's buffers on the stack at a time (this
@@ -250,7 +250,9 @@ impl RsaPublicKey {
         let (Some(n), Some(x)) = (self.n.first_chunk::<N>(), x.first_chunk_mut::<N>()) else {
             return;
         };
-        let modulus = Modulus { n, n0: self.n0 };
+        let Some(modulus) = Modulus::new(n) else {
+            return; // even: refused by `load`
+        };
         #[cfg(not(feature = "compact-rsa-keys"))]
         if let Some(stored) = self.r2.first_chunk::<N>() {
             r2 = *stored;
