@@ -187,11 +187,18 @@ fn print_ratios(results: &[Measured]) {
             .iter()
             .filter(|measured| !measured.contender.is_ours())
         {
+            let ratio = ours.median().as_secs_f64() / peer.median().as_secs_f64();
+            // Two decimals, or three significant digits for a small ratio (an unoptimised
+            // peer in `--quick`), so that none prints as 0.00.
+            let decimals = if ratio >= 0.1 {
+                2
+            } else {
+                2 - ratio.log10().floor() as usize
+            };
             println!(
-                "ratio {}/{} {:.2}",
+                "ratio {}/{} {ratio:.decimals$}",
                 ours.contender.name(),
                 peer.contender.name(),
-                ours.median().as_secs_f64() / peer.median().as_secs_f64()
             );
         }
     }

@@ -29,6 +29,8 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(all(target_arch = "arm", feature = "umaal"))]
+mod arm_umaal;
 mod limbs;
 mod montgomery;
 mod portable;

@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn bytes_round_trip() {
         let bytes: [u8; 19] = core::array::from_fn(|i| i as u8 + 1);
-        let mut limbs = [0 as Word; 4];
+        let mut limbs = [0 as Word; 24 / WORD_BYTES];
         from_be_bytes(&bytes, &mut limbs);
         let mut back = [0u8; 19];
         to_be_bytes(&limbs, &mut back);

@@ -10,16 +10,24 @@ use crate::select::Kernel;
 /// Calls `self.<method>_with(kernel, args...)` with the kernel this thread uses, so that one
 /// public operation runs on one kernel, monomorphised (no indirect call per row).
 macro_rules! dispatch {
-    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {{
+        // A device built for UMAAL has nothing to choose: one kernel, one copy of the code.
+        #[cfg(all(target_arch = "arm", feature = "umaal", not(feature = "std")))]
+        {
+            $self.$method(crate::arm_umaal::ArmUmaal, $($arg),*)
+        }
+        #[cfg(not(all(target_arch = "arm", feature = "umaal", not(feature = "std"))))]
         match Kernel::current() {
             #[cfg(target_arch = "x86_64")]
             Kernel::X86Adx => match crate::x86_64_adx::X86Adx::detect() {
                 Some(kernel) => $self.$method(kernel, $($arg),*),
                 None => $self.$method(Portable, $($arg),*),
             },
+            #[cfg(all(target_arch = "arm", feature = "umaal"))]
+            Kernel::ArmUmaal => $self.$method(crate::arm_umaal::ArmUmaal, $($arg),*),
             _ => $self.$method(Portable, $($arg),*),
         }
-    };
+    }};
 }
 
 /// An odd modulus of `N` limbs with its Montgomery constant `-n⁻¹ mod 2^w`.
@@ -227,7 +235,7 @@ mod tests {
         let base = (BigUint::from(1u8) << 2000) + BigUint::from(12345u32);
         check::<{ 2048 / WORD_BITS }>(&modulus, &base, 65537);
         check::<1>(&BigUint::from(1_000_003u32), &BigUint::from(3u8), 5);
-        check::<3>(
+        check::<{ 192 / WORD_BITS }>(
             &((BigUint::from(1u8) << 150) + BigUint::from(1u8)),
             &BigUint::from(7u8),
             1_000_001,
