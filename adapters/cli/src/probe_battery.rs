@@ -281,7 +281,11 @@ mod tests {
             };
             let mut header =
                 Map::from_iter([("alg".into(), json!("RS512")), ("kid".into(), json!("k"))]);
-            let mut claims = Map::from_iter([("jti".into(), json!("j")), ("iat".into(), json!(1))]);
+            let mut claims = Map::from_iter([
+                ("jti".into(), json!("j")),
+                ("iat".into(), json!(1)),
+                ("exp".into(), json!(2)),
+            ]);
             let (header0, claims0) = (header.clone(), claims.clone());
             let signing = mutation(&setting, &mut header, &mut claims);
             if header != header0 || claims != claims0 || signing != Signing::Portal {

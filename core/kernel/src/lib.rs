@@ -33,6 +33,8 @@ extern crate std;
 mod arm_umaal;
 mod limbs;
 mod montgomery;
+#[cfg(target_pointer_width = "64")]
+pub mod p256;
 mod portable;
 mod select;
 #[cfg(target_arch = "x86_64")]

@@ -1,0 +1,135 @@
+//! ES256 verification against the `p256` crate (RustCrypto): on random keys and messages,
+//! genuine signatures verify in both, altered ones fail in both, random ones agree; and the
+//! scalars at the edges of their range.
+#![cfg(target_pointer_width = "64")]
+
+use koppeltaal_kernel::p256::{EcdsaError, verify_prehashed};
+use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use proptest::prelude::*;
+use sha2::{Digest, Sha256};
+
+fn coordinates(key: &VerifyingKey) -> ([u8; 32], [u8; 32]) {
+    let point = key.to_sec1_point(false);
+    let bytes = point.as_bytes();
+    (
+        bytes[1..33].try_into().unwrap(),
+        bytes[33..65].try_into().unwrap(),
+    )
+}
+
+fn key(seed: u64) -> SigningKey {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_be_bytes());
+    bytes[31] |= 1;
+    SigningKey::from_slice(&bytes).expect("a valid scalar")
+}
+
+/// (ours, p256's) verdict on a raw 64-byte signature.
+fn verdicts(
+    key: &VerifyingKey,
+    digest: &[u8; 32],
+    signature: &[u8; 64],
+) -> (Result<(), EcdsaError>, bool) {
+    let (x, y) = coordinates(key);
+    let ours = verify_prehashed(
+        &x,
+        &y,
+        digest,
+        signature[..32].try_into().unwrap(),
+        signature[32..].try_into().unwrap(),
+    );
+    let theirs = Signature::from_slice(signature)
+        .is_ok_and(|signature| key.verify_prehash(digest, &signature).is_ok());
+    (ours, theirs)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn genuine_signatures_verify_in_both(seed in any::<u64>(), message in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let signing = key(seed);
+        let digest: [u8; 32] = Sha256::digest(&message).into();
+        let signature: Signature = signing.sign_prehash(&digest).unwrap();
+        let (ours, theirs) = verdicts(signing.verifying_key(), &digest, &signature.to_bytes().into());
+        prop_assert_eq!(ours, Ok(()));
+        prop_assert!(theirs);
+        // The other half of s (n - s) verifies too: ECDSA does not require low s here.
+        let normalized = signature.normalize_s();
+        let (ours, theirs) = verdicts(signing.verifying_key(), &digest, &normalized.to_bytes().into());
+        prop_assert_eq!(ours.is_ok(), theirs);
+    }
+
+    #[test]
+    fn altered_signatures_and_digests_fail_in_both(seed in any::<u64>(), bit in 0usize..512, digest_bit in 0usize..256) {
+        let signing = key(seed);
+        let digest: [u8; 32] = Sha256::digest(seed.to_le_bytes()).into();
+        let signature: [u8; 64] = signing.sign_prehash(&digest).map(|s: Signature| s.to_bytes().into()).unwrap();
+        let mut altered = signature;
+        altered[bit / 8] ^= 1 << (bit % 8);
+        let (ours, theirs) = verdicts(signing.verifying_key(), &digest, &altered);
+        prop_assert!(ours.is_err() && !theirs);
+        let mut other_digest = digest;
+        other_digest[digest_bit / 8] ^= 1 << (digest_bit % 8);
+        let (ours, theirs) = verdicts(signing.verifying_key(), &other_digest, &signature);
+        prop_assert_eq!(ours, Err(EcdsaError::BadSignature));
+        prop_assert!(!theirs);
+    }
+
+    #[test]
+    fn random_signatures_agree(seed in any::<u64>(), signature in any::<[u8; 32]>(), s in any::<[u8; 32]>(), digest in any::<[u8; 32]>()) {
+        let signing = key(seed);
+        let mut raw = [0u8; 64];
+        raw[..32].copy_from_slice(&signature);
+        raw[32..].copy_from_slice(&s);
+        let (ours, theirs) = verdicts(signing.verifying_key(), &digest, &raw);
+        prop_assert_eq!(ours.is_ok(), theirs);
+    }
+}
+
+const N: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+#[test]
+fn scalars_at_the_edges_of_their_range() {
+    let signing = key(7);
+    let (x, y) = coordinates(signing.verifying_key());
+    let digest = [0x5a; 32];
+    let mut n_minus_1 = N;
+    n_minus_1[31] -= 1;
+    let one = {
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        one
+    };
+    for (r, s, expected) in [
+        ([0u8; 32], one, Err(EcdsaError::OutOfRange)),
+        (one, [0u8; 32], Err(EcdsaError::OutOfRange)),
+        (N, one, Err(EcdsaError::OutOfRange)),
+        (one, N, Err(EcdsaError::OutOfRange)),
+        ([0xff; 32], one, Err(EcdsaError::OutOfRange)),
+        (one, one, Err(EcdsaError::BadSignature)),
+        (n_minus_1, n_minus_1, Err(EcdsaError::BadSignature)),
+    ] {
+        assert_eq!(verify_prehashed(&x, &y, &digest, &r, &s), expected);
+    }
+    // A digest of all ones is above n: it is reduced, as p256 reduces it.
+    let digest = [0xff; 32];
+    let signature: Signature = signing.sign_prehash(&digest).unwrap();
+    let (ours, theirs) = verdicts(
+        signing.verifying_key(),
+        &digest,
+        &signature.to_bytes().into(),
+    );
+    assert_eq!((ours, theirs), (Ok(()), true));
+    // Not a point of the curve.
+    let mut bad_y = y;
+    bad_y[0] ^= 0x80;
+    assert_eq!(
+        verify_prehashed(&x, &bad_y, &digest, &one, &one),
+        Err(EcdsaError::InvalidKey)
+    );
+}
