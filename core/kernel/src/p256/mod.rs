@@ -243,6 +243,7 @@ mod tests {
     ];
 
     #[test]
+    #[cfg_attr(miri, ignore = "32 field inversions: minutes under Miri, and no unsafe code on the way")]
     fn the_generator_table_is_its_odd_multiples() {
         let g = public_point(&G_X, &G_Y).expect("G is on the curve");
         let g2 = Jacobian::from_affine(&g).double();
