@@ -1,9 +1,11 @@
 //! ES256 verification against the `p256` crate (RustCrypto): on random keys and messages,
 //! genuine signatures verify in both, altered ones fail in both, random ones agree; and the
-//! scalars at the edges of their range.
+//! scalars at the edges of their range. Every verdict is reached on every kernel this CPU has
+//! (the field multiplication differs per kernel), and they must agree.
 #![cfg(target_pointer_width = "64")]
 
 use koppeltaal_kernel::p256::{EcdsaError, verify_prehashed};
+use koppeltaal_kernel::{Kernel, with_kernel};
 use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use proptest::prelude::*;
@@ -25,6 +27,26 @@ fn key(seed: u64) -> SigningKey {
     SigningKey::from_slice(&bytes).expect("a valid scalar")
 }
 
+/// Our verdict, the same on every kernel this CPU has.
+fn verdict_on_every_kernel(
+    x: &[u8; 32],
+    y: &[u8; 32],
+    digest: &[u8],
+    r: &[u8; 32],
+    s: &[u8; 32],
+) -> Result<(), EcdsaError> {
+    let mut verdicts = Kernel::available().map(|kernel| {
+        let verdict = with_kernel(kernel, || verify_prehashed(x, y, digest, r, s))
+            .expect("an available kernel");
+        (kernel, verdict)
+    });
+    let (_, first) = verdicts.next().expect("the portable kernel at least");
+    for (kernel, verdict) in verdicts {
+        assert_eq!(verdict, first, "kernel {kernel} disagrees");
+    }
+    first
+}
+
 /// (ours, p256's) verdict on a raw 64-byte signature.
 fn verdicts(
     key: &VerifyingKey,
@@ -32,7 +54,7 @@ fn verdicts(
     signature: &[u8; 64],
 ) -> (Result<(), EcdsaError>, bool) {
     let (x, y) = coordinates(key);
-    let ours = verify_prehashed(
+    let ours = verdict_on_every_kernel(
         &x,
         &y,
         digest,
@@ -114,7 +136,7 @@ fn scalars_at_the_edges_of_their_range() {
         (one, one, Err(EcdsaError::BadSignature)),
         (n_minus_1, n_minus_1, Err(EcdsaError::BadSignature)),
     ] {
-        assert_eq!(verify_prehashed(&x, &y, &digest, &r, &s), expected);
+        assert_eq!(verdict_on_every_kernel(&x, &y, &digest, &r, &s), expected);
     }
     // A digest of all ones is above n: it is reduced, as p256 reduces it.
     let digest = [0xff; 32];
@@ -129,7 +151,7 @@ fn scalars_at_the_edges_of_their_range() {
     let mut bad_y = y;
     bad_y[0] ^= 0x80;
     assert_eq!(
-        verify_prehashed(&x, &bad_y, &digest, &one, &one),
+        verdict_on_every_kernel(&x, &bad_y, &digest, &one, &one),
         Err(EcdsaError::InvalidKey)
     );
 }

@@ -30,6 +30,9 @@
 mod g_table;
 mod mont4;
 mod point;
+mod scalar_inverse;
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+mod x86_64_adx;
 
 use core::fmt;
 
@@ -49,12 +52,27 @@ impl Params for FieldPrime {
         // -p⁻¹ mod 2^64
         1,
     ];
+    const P256_SHAPE: bool = true;
     const R2: [u64; 4] = [
         0x0000_0000_0000_0003,
         0xffff_fffb_ffff_ffff,
         0xffff_ffff_ffff_fffe,
         0x0000_0004_ffff_fffd,
     ];
+}
+
+/// The field prime with the x86-64 BMI2/ADX multiplication: used only after
+/// `X86Adx::detect` found those instructions (see `verify_prehashed`).
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FieldPrimeX86Adx;
+
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+impl Params for FieldPrimeX86Adx {
+    const M: [u64; 5] = FieldPrime::M;
+    const R2: [u64; 4] = FieldPrime::R2;
+    const P256_SHAPE: bool = true;
+    const X86_ADX: bool = true;
 }
 
 /// The group order `n`.
@@ -78,8 +96,6 @@ impl Params for GroupOrder {
     ];
 }
 
-/// A field element.
-pub(crate) type Fe = Residue<FieldPrime>;
 /// A scalar modulo the group order.
 type Scalar = Residue<GroupOrder>;
 
@@ -118,14 +134,14 @@ impl fmt::Display for EcdsaError {
 }
 
 /// The affine point `(x, y)` if it lies on the curve (`y² = x³ - 3x + b`, coordinates below p).
-fn public_point(x: &[u8; 32], y: &[u8; 32]) -> Option<Affine> {
+fn public_point<F: Params>(x: &[u8; 32], y: &[u8; 32]) -> Option<Affine<F>> {
     let (x, y) = (limbs_from_be(x), limbs_from_be(y));
     let p = limbs_of::<FieldPrime>();
     if !less_than(&x, &p) || !less_than(&y, &p) {
         return None;
     }
-    let (x, y) = (Fe::new(&x), Fe::new(&y));
-    let b = Fe::from_montgomery_limbs(B);
+    let (x, y) = (Residue::<F>::new(&x), Residue::<F>::new(&y));
+    let b = Residue::<F>::from_montgomery_limbs(B);
     let right = x.square().mul(&x).sub(&x.double().add(&x)).add(&b);
     (y.square() == right).then_some(Affine { x, y })
 }
@@ -147,7 +163,7 @@ fn digest_scalar(digest: &[u8]) -> [u64; 4] {
 }
 
 /// `u1·G + u2·Q`.
-fn double_scalar_mul(u1: &[u64; 4], u2: &[u64; 4], q: &Affine) -> Jacobian {
+fn double_scalar_mul<F: Params>(u1: &[u64; 4], u2: &[u64; 4], q: &Affine<F>) -> Jacobian<F> {
     let (g_digits, g_length) = wnaf(u1, 7);
     let (q_digits, q_length) = wnaf(u2, 5);
     // Odd multiples Q, 3Q, ..., 15Q.
@@ -163,8 +179,8 @@ fn double_scalar_mul(u1: &[u64; 4], u2: &[u64; 4], q: &Affine) -> Jacobian {
         if g_digit != 0 {
             let (x, y) = g_table::G_ODD_MULTIPLES[usize::from(g_digit.unsigned_abs() / 2)];
             let point = Affine {
-                x: Fe::from_montgomery_limbs(x),
-                y: Fe::from_montgomery_limbs(y),
+                x: Residue::from_montgomery_limbs(x),
+                y: Residue::from_montgomery_limbs(y),
             };
             acc = acc.add_affine(&if g_digit > 0 { point } else { point.neg() });
         }
@@ -179,6 +195,9 @@ fn double_scalar_mul(u1: &[u64; 4], u2: &[u64; 4], q: &Affine) -> Jacobian {
 
 /// Verifies an ECDSA P-256 signature `(r, s)` over a message whose hash is `digest`
 /// (SHA-256 for ES256), with the public key `(x, y)` (big-endian affine coordinates).
+///
+/// The field arithmetic follows [`Kernel::current`](crate::Kernel::current): the x86-64
+/// BMI2/ADX multiplication where chosen, else portable Rust.
 pub fn verify_prehashed(
     x: &[u8; 32],
     y: &[u8; 32],
@@ -186,13 +205,35 @@ pub fn verify_prehashed(
     r: &[u8; 32],
     s: &[u8; 32],
 ) -> Result<(), EcdsaError> {
-    let q = public_point(x, y).ok_or(EcdsaError::InvalidKey)?;
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    if crate::Kernel::current() == crate::Kernel::X86Adx
+        && crate::x86_64_adx::X86Adx::detect().is_some()
+    {
+        // The one place `FieldPrimeX86Adx` is used: the CPU has BMI2 and ADX (just detected).
+        return verify_over::<FieldPrimeX86Adx>(x, y, digest, r, s);
+    }
+    verify_over::<FieldPrime>(x, y, digest, r, s)
+}
+
+/// [`verify_prehashed`] with the field arithmetic of `F`.
+fn verify_over<F: Params>(
+    x: &[u8; 32],
+    y: &[u8; 32],
+    digest: &[u8],
+    r: &[u8; 32],
+    s: &[u8; 32],
+) -> Result<(), EcdsaError> {
+    let q = public_point::<F>(x, y).ok_or(EcdsaError::InvalidKey)?;
     let (r, s) = (
         nonzero_scalar(r).ok_or(EcdsaError::OutOfRange)?,
         nonzero_scalar(s).ok_or(EcdsaError::OutOfRange)?,
     );
     let e = digest_scalar(digest);
-    let w = Scalar::new(&s).invert();
+    // n is prime and s in [1, n): the inverse exists.
+    let w = Scalar::new(
+        &scalar_inverse::invert(&s, &limbs_of::<GroupOrder>(), GroupOrder::M[4])
+            .ok_or(EcdsaError::OutOfRange)?,
+    );
     let u1 = Scalar::new(&e).mul(&w).value();
     let u2 = Scalar::new(&r).mul(&w).value();
     let point = double_scalar_mul(&u1, &u2, &q);
@@ -202,13 +243,13 @@ pub fn verify_prehashed(
     // x(R) = X/Z² lies in [0, p); x(R) mod n == r means x(R) is r, or r + n when that is
     // below p. Compare X with r·Z² instead of inverting Z.
     let z2 = point.z.square();
-    if Fe::new(&r).mul(&z2) == point.x {
+    if Residue::<F>::new(&r).mul(&z2) == point.x {
         return Ok(());
     }
     let (r_plus_n, carry) = add_limbs(&r, &limbs_of::<GroupOrder>());
     if carry == 0
         && less_than(&r_plus_n, &limbs_of::<FieldPrime>())
-        && Fe::new(&r_plus_n).mul(&z2) == point.x
+        && Residue::<F>::new(&r_plus_n).mul(&z2) == point.x
     {
         return Ok(());
     }
@@ -243,9 +284,12 @@ mod tests {
     ];
 
     #[test]
-    #[cfg_attr(miri, ignore = "32 field inversions: minutes under Miri, and no unsafe code on the way")]
+    #[cfg_attr(
+        miri,
+        ignore = "32 field inversions: minutes under Miri, and no unsafe code on the way"
+    )]
     fn the_generator_table_is_its_odd_multiples() {
-        let g = public_point(&G_X, &G_Y).expect("G is on the curve");
+        let g = public_point::<FieldPrime>(&G_X, &G_Y).expect("G is on the curve");
         let g2 = Jacobian::from_affine(&g).double();
         let mut multiple = Jacobian::from_affine(&g);
         for (index, (x, y)) in g_table::G_ODD_MULTIPLES.iter().enumerate() {
@@ -317,8 +361,8 @@ mod tests {
     fn points_off_the_curve_and_scalars_out_of_range_are_refused() {
         let mut y = G_Y;
         y[31] ^= 1;
-        assert_eq!(public_point(&G_X, &y), None);
-        assert_eq!(public_point(&[0xff; 32], &G_Y), None);
+        assert_eq!(public_point::<FieldPrime>(&G_X, &y), None);
+        assert_eq!(public_point::<FieldPrime>(&[0xff; 32], &G_Y), None);
         assert!(nonzero_scalar(&[0; 32]).is_none());
         let mut n = [0u8; 32];
         for (index, limb) in limbs_of::<GroupOrder>().iter().enumerate() {

@@ -9,33 +9,113 @@
 use crate::limbs::{Wide, adc, mac};
 
 /// A modulus and its Montgomery constants.
-pub(crate) trait Params: Copy + 'static {
+pub(crate) trait Params: Copy + PartialEq + Eq + core::fmt::Debug + 'static {
     /// The modulus, little-endian limbs, then `-M⁻¹ mod 2^64`.
     const M: [u64; 5];
     /// `R² mod M`.
     const R2: [u64; 4];
+    /// Whether the modulus has the shape of the P-256 field prime, `2^256 - 2^224 + 2^192 +
+    /// 2^96 - 1`: then `-M⁻¹ mod 2^64 = 1` and a reduction step needs one multiplication
+    /// instead of five.
+    const P256_SHAPE: bool = false;
+    /// Whether multiplication runs the x86-64 BMI2/ADX code (P-256 field prime only). Code
+    /// that uses such a `Params` runs only where `X86Adx::detect` found the instructions.
+    const X86_ADX: bool = false;
 }
 
-/// `a·b·R⁻¹ mod M` for `a, b < M` (CIOS, fully unrolled by the compiler), fully reduced.
+/// `a·b` as eight limbs (schoolbook; product scanning was measured slower).
+#[inline(always)]
+fn mul_wide(a: &[u64; 4], b: &[u64; 4]) -> [u64; 8] {
+    let mut t = [0u64; 8];
+    for (i, &b_i) in b.iter().enumerate() {
+        let mut carry = 0;
+        for (j, &a_j) in a.iter().enumerate() {
+            (t[i + j], carry) = mac(t[i + j], a_j, b_i, carry);
+        }
+        t[i + 4] = carry;
+    }
+    t
+}
+
+/// `a²` as eight limbs: the six cross products once, doubled, then the four squares
+/// (10 multiplications instead of 16).
+#[inline(always)]
+fn square_wide(a: &[u64; 4]) -> [u64; 8] {
+    let mut t = [0u64; 8];
+    // Cross products a_i·a_j for i < j.
+    for i in 0..3 {
+        let mut carry = 0;
+        for j in i + 1..4 {
+            (t[i + j], carry) = mac(t[i + j], a[i], a[j], carry);
+        }
+        t[i + 4] = carry;
+    }
+    // Double them (the top bit of t[7] shifts out as zero: the cross sum is below 2^511).
+    let mut high_bit = 0;
+    for limb in t.iter_mut().skip(1) {
+        let next = *limb >> 63;
+        *limb = (*limb << 1) | high_bit;
+        high_bit = next;
+    }
+    // Add the squares a_i² at limbs 2i, 2i+1.
+    let mut carry = 0;
+    for i in 0..4 {
+        let square = Wide::from(a[i]) * Wide::from(a[i]);
+        (t[2 * i], carry) = adc(t[2 * i], square as u64, carry);
+        (t[2 * i + 1], carry) = adc(t[2 * i + 1], (square >> 64) as u64, carry);
+    }
+    t
+}
+
+/// `t·R⁻¹ mod M` for `t < M·2^256` (word-by-word Montgomery reduction), fully reduced.
+#[inline(always)]
+fn reduce<P: Params>(mut t: [u64; 8]) -> [u64; 4] {
+    let mut top = 0;
+    for i in 0..4 {
+        let carry = if P::P256_SHAPE {
+            // m = t_i (since -M⁻¹ = 1). Adding m·M clears limb i and carries m, and
+            // m·(2^64 - 1) + m at limb 0 of the rest is m·2^32 at limb 1 (M's limb 2 is 0).
+            let m = t[i];
+            let wide = Wide::from(t[i + 1]) + (Wide::from(m) << 32);
+            t[i + 1] = wide as u64;
+            let wide = Wide::from(t[i + 2]) + (wide >> 64);
+            t[i + 2] = wide as u64;
+            let (low, high) = mac(t[i + 3], m, P::M[3], (wide >> 64) as u64);
+            t[i + 3] = low;
+            high
+        } else {
+            let m = t[i].wrapping_mul(P::M[4]);
+            let (_, mut carry) = mac(t[i], m, P::M[0], 0);
+            for j in 1..4 {
+                (t[i + j], carry) = mac(t[i + j], m, P::M[j], carry);
+            }
+            carry
+        };
+        (t[i + 4], top) = adc(t[i + 4], carry, top);
+    }
+    final_subtraction::<P>([t[4], t[5], t[6], t[7]], top)
+}
+
+/// `a·b·R⁻¹ mod M` for `a, b < M`, fully reduced.
 #[inline(always)]
 fn mont_mul<P: Params>(a: &[u64; 4], b: &[u64; 4]) -> [u64; 4] {
-    let mut t = [0u64; 6];
-    for &b_i in b {
-        let mut carry = 0;
-        for j in 0..4 {
-            (t[j], carry) = mac(t[j], a[j], b_i, carry);
-        }
-        (t[4], t[5]) = adc(t[4], carry, 0);
-        let m = t[0].wrapping_mul(P::M[4]);
-        let (_, mut carry) = mac(t[0], m, P::M[0], 0);
-        for j in 1..4 {
-            (t[j - 1], carry) = mac(t[j], m, P::M[j], carry);
-        }
-        let (low, high) = adc(t[4], carry, 0);
-        t[3] = low;
-        t[4] = t[5] + high;
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    if P::X86_ADX {
+        // SAFETY: a `Params` with `X86_ADX` is used only after `X86Adx::detect` found BMI2
+        // and ADX on this CPU (its documentation says so, and `verify_prehashed` is the one
+        // place that picks it).
+        return unsafe { super::x86_64_adx::mul(a, b) };
     }
-    final_subtraction::<P>([t[0], t[1], t[2], t[3]], t[4])
+    reduce::<P>(mul_wide(a, b))
+}
+
+/// `a²·R⁻¹ mod M` for `a < M`, fully reduced.
+#[inline(always)]
+fn mont_square<P: Params>(a: &[u64; 4]) -> [u64; 4] {
+    if P::X86_ADX {
+        return mont_mul::<P>(a, a);
+    }
+    reduce::<P>(square_wide(a))
 }
 
 /// `value + top·2^256` (below `2M`) reduced below `M`. Branch-free: whether to subtract is
@@ -167,6 +247,17 @@ impl<P: Params> Residue<P> {
         self.add(self)
     }
 
+    /// `self/2`: `self` if even, else `(self + M)/2`, without a branch.
+    #[inline(always)]
+    pub(crate) fn half(&self) -> Self {
+        let mask = (self.limbs[0] & 1).wrapping_neg();
+        let m = modulus::<P>();
+        let addend: [u64; 4] = core::array::from_fn(|i| m[i] & mask);
+        let (sum, carry) = add4(&self.limbs, &addend);
+        let next = [sum[1], sum[2], sum[3], carry];
+        Self::from_montgomery_limbs(core::array::from_fn(|i| (sum[i] >> 1) | (next[i] << 63)))
+    }
+
     pub(crate) fn neg(&self) -> Self {
         Self::ZERO.sub(self)
     }
@@ -179,10 +270,11 @@ impl<P: Params> Residue<P> {
 
     #[inline(always)]
     pub(crate) fn square(&self) -> Self {
-        self.mul(self)
+        Self::from_montgomery_limbs(mont_square::<P>(&self.limbs))
     }
 
     /// `self^exponent` (exponent as little-endian limbs), left to right.
+    #[cfg(test)]
     pub(crate) fn pow(&self, exponent: &[u64; 4]) -> Self {
         let mut result = Self::one();
         for limb in exponent.iter().rev() {
@@ -197,6 +289,7 @@ impl<P: Params> Residue<P> {
     }
 
     /// The inverse (Fermat: `self^(M-2)`); zero for zero.
+    #[cfg(test)]
     pub(crate) fn invert(&self) -> Self {
         let (exponent, _) = sub4(&modulus::<P>(), &[2, 0, 0, 0]);
         self.pow(&exponent)
