@@ -35,6 +35,11 @@ mod limbs;
 mod montgomery;
 #[cfg(target_pointer_width = "64")]
 pub mod p256;
+// Unused by a UMAAL device build, which compiles that kernel alone.
+#[cfg_attr(
+    all(target_arch = "arm", feature = "umaal", not(feature = "std")),
+    allow(dead_code)
+)]
 mod portable;
 mod select;
 #[cfg(target_arch = "x86_64")]

@@ -27,6 +27,10 @@ pub const MAX_WORDS: usize = 4096 / WORD_BITS;
 
 /// `acc + a·b + carry`, as (low, high). Cannot overflow: (2^w-1)² + 2(2^w-1) = 2^2w - 1.
 #[inline(always)]
+#[cfg_attr(
+    all(target_arch = "arm", feature = "umaal", not(feature = "std")),
+    allow(dead_code)
+)]
 pub(crate) fn mac(acc: Word, a: Word, b: Word, carry: Word) -> (Word, Word) {
     let wide = Wide::from(acc) + Wide::from(a) * Wide::from(b) + Wide::from(carry);
     (wide as Word, (wide >> WORD_BITS) as Word)

@@ -4,7 +4,10 @@
 
 use crate::AddMul;
 use crate::limbs::{WORD_BITS, Wide, Word, adc, ge, neg_inverse, sub_assign};
+// A UMAAL device build compiles one kernel and chooses nothing (see `dispatch!`).
+#[cfg(not(all(target_arch = "arm", feature = "umaal", not(feature = "std"))))]
 use crate::portable::Portable;
+#[cfg(not(all(target_arch = "arm", feature = "umaal", not(feature = "std"))))]
 use crate::select::Kernel;
 
 /// Calls `self.<method>_with(kernel, args...)` with the kernel this thread uses, so that one

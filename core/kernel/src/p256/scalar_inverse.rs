@@ -110,6 +110,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "200 Fermat inversions: minutes under Miri, and no unsafe code on the way"
+    )]
     fn agrees_with_fermat_at_the_edges_and_in_between() {
         let n_minus = |k: u64| sub4(&N, &[k, 0, 0, 0]).0;
         let mut values = std::vec![
