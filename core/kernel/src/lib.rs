@@ -1,6 +1,7 @@
 //! The big-number kernel of koppeltaal-rs: fixed-size, variable-time Montgomery arithmetic for
-//! RSA public-key operations (signature verification, RSA-OAEP key wrapping), with a portable
-//! kernel in safe Rust and, where the CPU has them, faster ones in assembly.
+//! RSA public-key operations (signature verification, RSA-OAEP key wrapping) and ECDSA P-256
+//! verification ([`p256`], 64-bit targets), with a portable kernel in safe Rust and, where the
+//! CPU has them, faster ones in assembly (x86-64 BMI2/ADX, AArch64, 32-bit Arm `UMAAL`).
 //!
 //! Every input here is public (modulus, exponent, signature), so variable time is fine; do
 //! not use this crate with secrets.
@@ -29,6 +30,8 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(all(target_arch = "aarch64", not(miri)))]
+mod aarch64;
 #[cfg(all(target_arch = "arm", feature = "umaal"))]
 mod arm_umaal;
 mod limbs;

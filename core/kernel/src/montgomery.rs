@@ -26,6 +26,8 @@ macro_rules! dispatch {
                 Some(kernel) => $self.$method(kernel, $($arg),*),
                 None => $self.$method(Portable, $($arg),*),
             },
+            #[cfg(all(target_arch = "aarch64", not(miri)))]
+            Kernel::Arm64 => $self.$method(crate::aarch64::Arm64, $($arg),*),
             #[cfg(all(target_arch = "arm", feature = "umaal"))]
             Kernel::ArmUmaal => $self.$method(crate::arm_umaal::ArmUmaal, $($arg),*),
             _ => $self.$method(Portable, $($arg),*),

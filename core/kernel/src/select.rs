@@ -12,22 +12,30 @@ pub enum Kernel {
     Portable,
     /// x86-64 with BMI2 and ADX (`mulx`, `adcx`, `adox`).
     X86Adx,
+    /// 64-bit Arm (AArch64): every such CPU.
+    Arm64,
     /// 32-bit Arm with `UMAAL` (Cortex-M4/M7/M33, Armv6+ A-profile), feature `umaal`.
     ArmUmaal,
 }
 
 /// Every kernel, fastest first.
-const ALL: [Kernel; 3] = [Kernel::X86Adx, Kernel::ArmUmaal, Kernel::Portable];
+const ALL: [Kernel; 4] = [
+    Kernel::X86Adx,
+    Kernel::Arm64,
+    Kernel::ArmUmaal,
+    Kernel::Portable,
+];
 
 /// 0: not yet detected; otherwise the index in `ALL` plus one.
 static DETECTED: AtomicU8 = AtomicU8::new(0);
 
 impl Kernel {
-    /// A short name: `portable`, `x86-adx`, `arm-umaal`.
+    /// A short name: `portable`, `x86-adx`, `arm64`, `arm-umaal`.
     pub const fn name(self) -> &'static str {
         match self {
             Kernel::Portable => "portable",
             Kernel::X86Adx => "x86-adx",
+            Kernel::Arm64 => "arm64",
             Kernel::ArmUmaal => "arm-umaal",
         }
     }
@@ -41,6 +49,8 @@ impl Kernel {
             Kernel::X86Adx => crate::x86_64_adx::X86Adx::detect().is_some(),
             #[cfg(not(target_arch = "x86_64"))]
             Kernel::X86Adx => false,
+            // Miri runs no assembly.
+            Kernel::Arm64 => cfg!(all(target_arch = "aarch64", not(miri))),
             Kernel::ArmUmaal => cfg!(all(target_arch = "arm", feature = "umaal")),
         }
     }

@@ -148,7 +148,12 @@ fn edge_values_in_every_class() {
 fn even_moduli_and_unavailable_kernels_are_refused() {
     assert!(Modulus::new(&[4 as Word, 1]).is_none());
     assert!(Modulus::<0>::new(&[]).is_none());
-    for kernel in [Kernel::Portable, Kernel::X86Adx] {
+    for kernel in [
+        Kernel::Portable,
+        Kernel::X86Adx,
+        Kernel::Arm64,
+        Kernel::ArmUmaal,
+    ] {
         let result = with_kernel(kernel, Kernel::current);
         assert_eq!(result.is_ok(), kernel.is_available(), "{kernel}");
     }

@@ -20,6 +20,7 @@ pub(crate) trait Params: Copy + PartialEq + Eq + core::fmt::Debug + 'static {
     const P256_SHAPE: bool = false;
     /// Whether multiplication runs the x86-64 BMI2/ADX code (P-256 field prime only). Code
     /// that uses such a `Params` runs only where `X86Adx::detect` found the instructions.
+    #[cfg_attr(not(all(target_arch = "x86_64", not(miri))), allow(dead_code))]
     const X86_ADX: bool = false;
 }
 
