@@ -1,7 +1,7 @@
 //! The big-number kernel of koppeltaal-rs: fixed-size, variable-time Montgomery arithmetic for
 //! RSA public-key operations (signature verification, RSA-OAEP key wrapping) and ECDSA P-256
 //! verification ([`p256`], 64-bit targets), with a portable kernel in safe Rust and, where the
-//! CPU has them, faster ones in assembly (x86-64 BMI2/ADX, AArch64, 32-bit Arm `UMAAL`).
+//! CPU has them, faster ones (x86-64 BMI2/ADX and AVX-512 IFMA, AArch64, 32-bit Arm `UMAAL`).
 //!
 //! Every input here is public (modulus, exponent, signature), so variable time is fine; do
 //! not use this crate with secrets.
@@ -47,6 +47,8 @@ mod portable;
 mod select;
 #[cfg(target_arch = "x86_64")]
 mod x86_64_adx;
+#[cfg(target_arch = "x86_64")]
+mod x86_64_ifma;
 
 pub use limbs::{MAX_WORDS, WORD_BITS, WORD_BYTES, Wide, Word, from_be_bytes, ge, to_be_bytes};
 pub use montgomery::Modulus;

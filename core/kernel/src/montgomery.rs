@@ -22,7 +22,8 @@ macro_rules! dispatch {
         #[cfg(not(all(target_arch = "arm", feature = "umaal", not(feature = "std"))))]
         match Kernel::current() {
             #[cfg(target_arch = "x86_64")]
-            Kernel::X86Adx => match crate::x86_64_adx::X86Adx::detect() {
+            // The IFMA kernel has only an exponentiation: its other operations are these.
+            Kernel::X86Adx | Kernel::X86Ifma => match crate::x86_64_adx::X86Adx::detect() {
                 Some(kernel) => $self.$method(kernel, $($arg),*),
                 None => $self.$method(Portable, $($arg),*),
             },
@@ -98,7 +99,69 @@ impl<'k, const N: usize> Modulus<'k, N> {
         r2: &mut [Word; N],
         wide: &mut [Word],
     ) {
+        #[cfg(target_arch = "x86_64")]
+        if Kernel::current() == Kernel::X86Ifma
+            && let Some(kernel) = crate::x86_64_ifma::X86Ifma::detect()
+            && kernel.pow(self, x, exponent, r2)
+        {
+            return;
+        }
         dispatch!(self.pow_with(x, exponent, r2, wide))
+    }
+
+    /// `x = x·2^shift mod n`, for `x < n` and `shift` in `1..64`: one quotient digit
+    /// estimated from the top words (Knuth's algorithm D, off by at most two), one
+    /// multiply-and-subtract, at most two corrections. By doublings when `n` has fewer than
+    /// two words or a zero top word.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub(crate) fn mul_pow2(&self, x: &mut [Word; N], shift: u32) {
+        let n = self.n;
+        let (n_top, n_next) = match n.len().checked_sub(2) {
+            Some(next) if n[next + 1] != 0 && (1..WORD_BITS as u32).contains(&shift) => {
+                (n[next + 1], n[next])
+            }
+            _ => return (0..shift).for_each(|_| self.double(x)),
+        };
+        // v = top·2^(w·N) + x, the shifted number, below n·2^shift.
+        let mut top = 0;
+        for limb in x.iter_mut() {
+            let out = *limb >> (WORD_BITS as u32 - shift);
+            *limb = (*limb << shift) | top;
+            top = out;
+        }
+        // Normalise (the divisor's top bit set) to estimate q = ⌊v / n⌋ from the top words.
+        let zeros = n_top.leading_zeros();
+        let join = |high: Word, low: Word| match zeros {
+            0 => high,
+            z => (high << z) | (low >> (WORD_BITS as u32 - z)),
+        };
+        let divisor = join(n_top, n_next);
+        let (x_top, x_next) = (x[N - 1], x[N - 2]);
+        let dividend =
+            (Wide::from(join(top, x_top)) << WORD_BITS) | Wide::from(join(x_top, x_next));
+        let estimate = (dividend / Wide::from(divisor)).min(Wide::from(Word::MAX)) as Word;
+        // x -= estimate·n, with the top word signed: the estimate is at most two too big.
+        let (mut product_carry, mut borrow) = (0, 0);
+        for (limb, &n_i) in x.iter_mut().zip(n) {
+            let (low, high) = crate::limbs::mac(0, estimate, n_i, product_carry);
+            product_carry = high;
+            let (difference, b1) = limb.overflowing_sub(low);
+            let (difference, b2) = difference.overflowing_sub(borrow);
+            *limb = difference;
+            borrow = Word::from(b1) + Word::from(b2);
+        }
+        let mut high = i128::from(top) - i128::from(product_carry) - i128::from(borrow);
+        for _ in 0..2 {
+            if high >= 0 {
+                break;
+            }
+            let mut carry = 0;
+            for (limb, &n_i) in x.iter_mut().zip(n) {
+                (*limb, carry) = adc(*limb, n_i, carry);
+            }
+            high += i128::from(carry);
+        }
+        debug_assert_eq!(high, 0);
     }
 
     /// `out = R² mod n`; `bits` is the bit length of `n`, `wide` (2N limbs) is clobbered.
@@ -245,5 +308,49 @@ mod tests {
             &BigUint::from(7u8),
             1_000_001,
         );
+    }
+
+    fn check_mul_pow2<const N: usize>(modulus: &BigUint, x: &BigUint, shift: u32) {
+        let mut n = [0 as Word; N];
+        from_be_bytes(&modulus.to_bytes_be(), &mut n);
+        let context = Modulus::new(&n).expect("odd");
+        let mut limbs = [0 as Word; N];
+        from_be_bytes(&x.to_bytes_be(), &mut limbs);
+        context.mul_pow2(&mut limbs, shift);
+        let mut bytes = vec![0u8; N * WORD_BYTES];
+        to_be_bytes(&limbs, &mut bytes);
+        assert_eq!(
+            BigUint::from_bytes_be(&bytes),
+            (x << shift) % modulus,
+            "{x} << {shift} mod {modulus}"
+        );
+    }
+
+    /// The quotient estimate is exact or at most two too big: moduli with a full top word,
+    /// with leading zeros, with a zero top word (doublings), and x at n - 1.
+    #[test]
+    fn multiplications_by_powers_of_two_match_num_bigint() {
+        let one = BigUint::from(1u8);
+        let moduli = [
+            (&one << 2048) - BigUint::from(159u8),
+            (&one << 2047) + BigUint::from(1u8),
+            (&one << 2000) + (&one << 1999) + BigUint::from(1u8),
+            (&one << 1900) + BigUint::from(12345u32),
+            ((&one << 2048) - BigUint::from(1u8)) / BigUint::from(3u8),
+        ];
+        for modulus in &moduli {
+            for x in [
+                BigUint::from(0u8),
+                BigUint::from(1u8),
+                modulus - &one,
+                modulus >> 1,
+                (modulus * BigUint::from(7u8)) / BigUint::from(11u8),
+            ] {
+                for shift in [1, 2, 12, 24, 33, 48, 63] {
+                    check_mul_pow2::<{ 2048 / WORD_BITS }>(modulus, &x, shift);
+                }
+            }
+        }
+        check_mul_pow2::<1>(&BigUint::from(1_000_003u32), &BigUint::from(999_999u32), 40);
     }
 }

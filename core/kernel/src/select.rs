@@ -12,6 +12,9 @@ pub enum Kernel {
     Portable,
     /// x86-64 with BMI2 and ADX (`mulx`, `adcx`, `adox`).
     X86Adx,
+    /// x86-64 with AVX-512 IFMA (52-bit digits, eight per register) for RSA exponentiation,
+    /// and BMI2/ADX for the rest.
+    X86Ifma,
     /// 64-bit Arm (AArch64): every such CPU.
     Arm64,
     /// 32-bit Arm with `UMAAL` (Cortex-M4/M7/M33, Armv6+ A-profile), feature `umaal`.
@@ -19,7 +22,8 @@ pub enum Kernel {
 }
 
 /// Every kernel, fastest first.
-const ALL: [Kernel; 4] = [
+const ALL: [Kernel; 5] = [
+    Kernel::X86Ifma,
     Kernel::X86Adx,
     Kernel::Arm64,
     Kernel::ArmUmaal,
@@ -30,11 +34,12 @@ const ALL: [Kernel; 4] = [
 static DETECTED: AtomicU8 = AtomicU8::new(0);
 
 impl Kernel {
-    /// A short name: `portable`, `x86-adx`, `arm64`, `arm-umaal`.
+    /// A short name: `portable`, `x86-adx`, `x86-ifma`, `arm64`, `arm-umaal`.
     pub const fn name(self) -> &'static str {
         match self {
             Kernel::Portable => "portable",
             Kernel::X86Adx => "x86-adx",
+            Kernel::X86Ifma => "x86-ifma",
             Kernel::Arm64 => "arm64",
             Kernel::ArmUmaal => "arm-umaal",
         }
@@ -47,8 +52,13 @@ impl Kernel {
             Kernel::Portable => true,
             #[cfg(target_arch = "x86_64")]
             Kernel::X86Adx => crate::x86_64_adx::X86Adx::detect().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::X86Ifma => {
+                crate::x86_64_ifma::X86Ifma::detect().is_some()
+                    && crate::x86_64_adx::X86Adx::detect().is_some()
+            }
             #[cfg(not(target_arch = "x86_64"))]
-            Kernel::X86Adx => false,
+            Kernel::X86Adx | Kernel::X86Ifma => false,
             // Miri runs no assembly.
             Kernel::Arm64 => cfg!(all(target_arch = "aarch64", not(miri))),
             Kernel::ArmUmaal => cfg!(all(target_arch = "arm", feature = "umaal")),

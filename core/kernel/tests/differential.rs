@@ -151,6 +151,7 @@ fn even_moduli_and_unavailable_kernels_are_refused() {
     for kernel in [
         Kernel::Portable,
         Kernel::X86Adx,
+        Kernel::X86Ifma,
         Kernel::Arm64,
         Kernel::ArmUmaal,
     ] {

@@ -206,8 +206,10 @@ pub fn verify_prehashed(
     s: &[u8; 32],
 ) -> Result<(), EcdsaError> {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
-    if crate::Kernel::current() == crate::Kernel::X86Adx
-        && crate::x86_64_adx::X86Adx::detect().is_some()
+    if matches!(
+        crate::Kernel::current(),
+        crate::Kernel::X86Adx | crate::Kernel::X86Ifma
+    ) && crate::x86_64_adx::X86Adx::detect().is_some()
     {
         // The one place `FieldPrimeX86Adx` is used: the CPU has BMI2 and ADX (just detected).
         return verify_over::<FieldPrimeX86Adx>(x, y, digest, r, s);
