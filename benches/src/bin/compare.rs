@@ -190,10 +190,11 @@ fn print_ratios(results: &[Measured]) {
             let ratio = ours.median().as_secs_f64() / peer.median().as_secs_f64();
             // Two decimals, or three significant digits for a small ratio (an unoptimised
             // peer in `--quick`), so that none prints as 0.00.
+            // (log10 is negative there: subtract it as a float, then cap for a zero median.)
             let decimals = if ratio >= 0.1 {
                 2
             } else {
-                2 - ratio.log10().floor() as usize
+                (2.0 - ratio.log10().floor()).min(12.0) as usize
             };
             println!(
                 "ratio {}/{} {ratio:.decimals$}",
