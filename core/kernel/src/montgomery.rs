@@ -89,7 +89,7 @@ impl<'k, const N: usize> Modulus<'k, N> {
     /// `x = x^exponent mod n`, in place, for `x < n` and `exponent >= 1`.
     ///
     /// `r2` holds `R² mod n` on entry and is clobbered (it then holds the base in Montgomery
-    /// form); `wide` (2N limbs) is shared by every step. The caller owns both buffers, so an
+    /// form, or `K² mod n` on the IFMA kernel); `wide` (2N limbs) is shared by every step. The caller owns both buffers, so an
     /// exponentiation needs no more than `x`, `r2` and `wide`: the least stack a left-to-right
     /// square and multiply can take (it matters on a device).
     pub fn pow_assign(

@@ -154,7 +154,7 @@ unsafe fn amm<const V: usize>(
     b: &Digits<V>,
     context: &Context<'_, V>,
 ) {
-    // Each lane grows by less than 4·2^52 per step, and there are at most 80 steps: no lane
+    // Each lane grows by less than 4·2^52 per step, and there are at most 79 steps: no lane
     // overflows 64 bits.
     let load = |row: &[u64; LANES]| -> __m512i {
         // SAFETY: an unaligned load of eight u64, which `row` is.
