@@ -45,7 +45,7 @@ pub(crate) fn adc(a: Word, b: Word, carry: Word) -> (Word, Word) {
 
 /// `a - b - borrow`, as (difference, borrow).
 #[inline(always)]
-fn sbb(a: Word, b: Word, borrow: Word) -> (Word, Word) {
+pub(crate) fn sbb(a: Word, b: Word, borrow: Word) -> (Word, Word) {
     let wide = Wide::from(a).wrapping_sub(Wide::from(b) + Wide::from(borrow));
     (wide as Word, ((wide >> WORD_BITS) as Word) & 1)
 }

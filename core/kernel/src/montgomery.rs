@@ -3,7 +3,7 @@
 //! reductions one row per limb. Which kernel runs is chosen once per public operation.
 
 use crate::AddMul;
-use crate::limbs::{WORD_BITS, Wide, Word, adc, ge, neg_inverse, sub_assign};
+use crate::limbs::{WORD_BITS, Wide, Word, adc, ge, neg_inverse, sbb, sub_assign};
 // A UMAAL device build compiles one kernel and chooses nothing (see `dispatch!`).
 #[cfg(not(all(target_arch = "arm", feature = "umaal", not(feature = "std"))))]
 use crate::portable::Portable;
@@ -89,9 +89,10 @@ impl<'k, const N: usize> Modulus<'k, N> {
     /// `x = x^exponent mod n`, in place, for `x < n` and `exponent >= 1`.
     ///
     /// `r2` holds `R² mod n` on entry and is clobbered (it then holds the base in Montgomery
-    /// form, or `K² mod n` on the IFMA kernel); `wide` (2N limbs) is shared by every step. The caller owns both buffers, so an
-    /// exponentiation needs no more than `x`, `r2` and `wide`: the least stack a left-to-right
-    /// square and multiply can take (it matters on a device).
+    /// form, or `K² mod n` on the IFMA kernel); `wide` (2N limbs) is shared by every step.
+    /// The caller owns both buffers, so an exponentiation needs no more than `x`, `r2` and
+    /// `wide`: the least stack a left-to-right square and multiply can take (it matters on a
+    /// device).
     pub fn pow_assign(
         &self,
         x: &mut [Word; N],
@@ -145,10 +146,7 @@ impl<'k, const N: usize> Modulus<'k, N> {
         for (limb, &n_i) in x.iter_mut().zip(n) {
             let (low, high) = crate::limbs::mac(0, estimate, n_i, product_carry);
             product_carry = high;
-            let (difference, b1) = limb.overflowing_sub(low);
-            let (difference, b2) = difference.overflowing_sub(borrow);
-            *limb = difference;
-            borrow = Word::from(b1) + Word::from(b2);
+            (*limb, borrow) = sbb(*limb, low, borrow);
         }
         let mut high = i128::from(top) - i128::from(product_carry) - i128::from(borrow);
         for _ in 0..2 {
