@@ -2,8 +2,9 @@
 //!
 //! Each key is a flag of `serve` (`jwks-url` or `jwks_url`); a string or number is its value, an
 //! array a repeated flag, `true` a flag without value (`false` leaves it out). The file's
-//! options are put before the command line's, and an option given on the command line replaces
-//! the file's.
+//! options are put before the command line's, and an option given on the command line, or in
+//! its `KOPPELTAAL_*` environment variable, replaces the file's. Without `--config`, the file
+//! may be named by `KOPPELTAAL_CONFIG`.
 
 use std::ffi::OsString;
 
@@ -22,7 +23,7 @@ pub(crate) fn expand(arguments: Vec<OsString>) -> Result<Vec<OsString>, String> 
             _ => {}
         }
     }
-    let Some(path) = path else {
+    let Some(path) = path.or_else(|| std::env::var_os("KOPPELTAAL_CONFIG")) else {
         return Ok(arguments);
     };
     let text = std::fs::read_to_string(&path)
@@ -42,7 +43,8 @@ pub(crate) fn expand(arguments: Vec<OsString>) -> Result<Vec<OsString>, String> 
         if flag == "config" {
             return Err("--config: a configuration file cannot name another".into());
         }
-        if given.contains(&flag) {
+        let env = format!("KOPPELTAAL_{}", flag.replace('-', "_").to_ascii_uppercase());
+        if given.contains(&flag) || std::env::var_os(env).is_some() {
             continue;
         }
         let values: Vec<&toml::Value> = match value {

@@ -11,8 +11,9 @@ use koppeltaal_host::{
 use serde_json::Value;
 
 use crate::Failure;
-use crate::endpoint::{Endpoint, LogFormat};
-use crate::http_server::{HttpServer, Limits, Request, Response};
+use koppeltaal_gateway::{
+    Gateway, GatewayConfig, HttpServer, Limits, LogFormat, Request, Response, TrustedProxies,
+};
 
 const PORTAL: &str = "https://portal.example.org";
 const MODULE: &str = "Device/42";
@@ -34,6 +35,7 @@ pub(crate) fn run() -> Result<(), Failure> {
     let jwks_server = HttpServer::start(
         "127.0.0.1:0",
         Limits::default(),
+        TrustedProxies::default(),
         Arc::new(move |request: &Request| match request.path.as_str() {
             "/.well-known/jwks.json" => Response::new(200, "application/json", served.clone()),
             _ => Response::text(404, "not found\n"),
@@ -55,13 +57,9 @@ pub(crate) fn run() -> Result<(), Failure> {
         .replay(MemoryReplayStore::new(1 << 16))
         .clock(Arc::clone(&clock))
         .build()?;
-    let endpoint = Arc::new(Endpoint::new(receiver, LogFormat::Off));
-    let handler = Arc::clone(&endpoint);
-    let module = HttpServer::start(
-        "127.0.0.1:0",
-        Limits::default(),
-        Arc::new(move |request: &Request| handler.handle(request)),
-    )?;
+    let mut config = GatewayConfig::new("127.0.0.1:0", receiver.clone());
+    config.log_format = LogFormat::Off;
+    let module = Gateway::start(config)?;
     let launch_url = format!("http://{}/launch", module.address());
     println!("module  receives launches at {launch_url} (audience {MODULE}), trusting {PORTAL}\n");
 
@@ -126,8 +124,8 @@ pub(crate) fn run() -> Result<(), Failure> {
     }
 
     println!("\nSpeed, one core:");
-    measure(&endpoint.receiver, &signer, &policy, &jwks, now)?;
-    module.stop(Duration::from_secs(5));
+    measure(&receiver, &signer, &policy, &jwks, now)?;
+    module.stop();
     jwks_server.stop(Duration::from_secs(5));
     Ok(())
 }

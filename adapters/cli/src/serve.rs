@@ -1,10 +1,18 @@
-//! `koppeltaal serve`: a reference module-side launch endpoint.
+//! `koppeltaal serve`: the launch gateway ([`koppeltaal_gateway`]) with its configuration from
+//! flags, a TOML file (`--config`) and `KOPPELTAAL_*` environment variables (flags win over the
+//! environment, the environment over the file), and signal handling.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
 use koppeltaal_core::Algorithm;
+use std::time::Duration;
+
+use koppeltaal_gateway::{
+    Budget, Cidr, CookieKeys, GatewayConfig, Limits, LogFormat, Pages, ShofGateway, TrustedProxies,
+    Upstream, log_line,
+};
 use koppeltaal_host::{
     Clock, HostError, HttpOptions, JournalOptions, JournalReplayStore, KeyCacheOptions, KeySource,
     LaunchReceiver, MemoryReplayStore, NonceCheck, PrivateKey, RedisFailure, RedisOptions,
@@ -12,10 +20,6 @@ use koppeltaal_host::{
     jwks_document,
 };
 
-use crate::endpoint::{Endpoint, LogFormat, log_line};
-use crate::gateway::Upstream;
-use crate::http_server::{HttpServer, Limits, Request};
-use crate::shof_endpoint::ShofEndpoint;
 use crate::verify::{key_source, policy, with_decryption_keys};
 use crate::{Failure, introspector, parse_algorithm};
 
@@ -27,115 +31,252 @@ pub(crate) struct ServeArgs {
     /// Read the options from this TOML file: `listen = "0.0.0.0:8080"`, `jwks-url = "..."`,
     /// `fhir-server = ["...", "..."]`, `skip-nonce-check = true`, ... (each key a flag of this
     /// command, `_` or `-`); flags on the command line override it.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "KOPPELTAAL_CONFIG")]
     config: Option<PathBuf>,
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", env = "KOPPELTAAL_LISTEN")]
     listen: String,
     /// Verify with the keys of this JWKS file.
-    #[arg(long)]
+    #[arg(long, env = "KOPPELTAAL_JWKS")]
     jwks: Option<PathBuf>,
     /// Verify with keys fetched from this JWKS URL (cached, refreshed on rotation).
-    #[arg(long)]
+    #[arg(long, env = "KOPPELTAAL_JWKS_URL")]
     jwks_url: Option<String>,
     /// Let the auth server vouch for each launch by token introspection (needs --key,
     /// --client-id and --token-endpoint or --fhir-base). The introspection endpoint is the one
     /// given here, or else the one the server advertises.
     #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "URL",
-          requires_all = ["key", "client_id", "auth_server"])]
+          requires_all = ["key", "client_id", "auth_server"], env = "KOPPELTAAL_INTROSPECT")]
     introspect: Option<String>,
     /// The auth server's token endpoint (for introspection): the `aud` of the assertions.
-    #[arg(long, requires = "introspect")]
+    #[arg(long, requires = "introspect", env = "KOPPELTAAL_TOKEN_ENDPOINT")]
     token_endpoint: Option<String>,
     /// A FHIR base URL to discover the auth server's endpoints from (for introspection).
-    #[arg(long, requires = "introspect")]
+    #[arg(long, requires = "introspect", env = "KOPPELTAAL_FHIR_BASE")]
     fhir_base: Option<String>,
     /// This module's client id (for introspection and SHOF launches).
-    #[arg(long)]
+    #[arg(long, env = "KOPPELTAAL_CLIENT_ID")]
     client_id: Option<String>,
     /// Also receive SMART HTI on FHIR (SHOF) launches (a form with `iss` and `launch`), with
     /// the browser sent back to this URI, whose path this server then answers (needs --key,
     /// --client-id and --fhir-server).
-    #[arg(long, requires_all = ["key", "client_id", "fhir_servers"])]
+    #[arg(long, requires_all = ["key", "client_id", "fhir_servers"], env = "KOPPELTAAL_REDIRECT_URI")]
     redirect_uri: Option<String>,
     /// A FHIR server a SHOF launch may name as `iss` (repeatable); any other is refused.
-    #[arg(long = "fhir-server", value_name = "URL", requires = "redirect_uri")]
+    #[arg(
+        long = "fhir-server",
+        value_name = "URL",
+        requires = "redirect_uri",
+        value_delimiter = ',',
+        env = "KOPPELTAAL_FHIR_SERVER"
+    )]
     fhir_servers: Vec<String>,
     /// For SHOF: do not require the id_token's `nonce` to be the one sent. Only for an
     /// authorization server that does not echo it (Koppeltaal's authentication service as of
     /// e6383ae4 puts its own random nonce there); PKCE and the browser-bound state still hold.
-    #[arg(long, requires = "redirect_uri")]
+    #[arg(long, requires = "redirect_uri", env = "KOPPELTAAL_SKIP_NONCE_CHECK")]
     skip_nonce_check: bool,
     /// This module's private key: signs client assertions (introspection, SHOF), and its public
     /// half is published at /.well-known/jwks.json.
-    #[arg(long)]
+    #[arg(long, env = "KOPPELTAAL_KEY")]
     key: Option<PathBuf>,
     /// Decrypt encrypted launches (HTI:jwe) with this private key (PEM, RSA); repeatable.
-    #[arg(long = "decryption-key", value_name = "FILE")]
+    #[arg(
+        long = "decryption-key",
+        value_name = "FILE",
+        value_delimiter = ',',
+        env = "KOPPELTAAL_DECRYPTION_KEY"
+    )]
     decryption_keys: Vec<PathBuf>,
     /// The trusted issuer (`iss`), compared exactly.
-    #[arg(long)]
+    #[arg(long, env = "KOPPELTAAL_ISSUER")]
     issuer: String,
     /// This module's audience, e.g. Device/42.
-    #[arg(long)]
+    #[arg(long, env = "KOPPELTAAL_AUDIENCE")]
     audience: String,
     /// Also accept this algorithm (RS512 always is); repeatable.
-    #[arg(long = "alg", value_parser = parse_algorithm)]
+    #[arg(long = "alg", value_parser = parse_algorithm, value_delimiter = ',', env = "KOPPELTAAL_ALG")]
     algorithms: Vec<Algorithm>,
     /// Clock leeway in seconds.
-    #[arg(long, default_value_t = koppeltaal_core::Policy::DEFAULT_LEEWAY)]
+    #[arg(long, default_value_t = koppeltaal_core::Policy::DEFAULT_LEEWAY, env = "KOPPELTAAL_LEEWAY")]
     leeway: u64,
     /// Remember accepted launches in this journal, so a restart opens no replay window
     /// (without it, and without --replay-store, they are remembered in memory only).
-    #[arg(long, conflicts_with = "replay_store")]
+    #[arg(
+        long,
+        conflicts_with = "replay_store",
+        env = "KOPPELTAAL_REPLAY_JOURNAL"
+    )]
     replay_journal: Option<PathBuf>,
     /// Share accepted launches with other instances through Redis (`redis://host:port/db`):
     /// a launch replayed to another instance is refused too. When Redis is unavailable,
     /// launches are refused (code 913) unless --redis-fallback-memory is given.
-    #[arg(long)]
+    #[arg(long, env = "KOPPELTAAL_REPLAY_STORE")]
     replay_store: Option<String>,
     /// While Redis is unavailable, check launches against this instance's memory instead of
     /// refusing them (a replay to another instance then goes unnoticed).
-    #[arg(long, requires = "replay_store")]
+    #[arg(
+        long,
+        requires = "replay_store",
+        env = "KOPPELTAAL_REDIS_FALLBACK_MEMORY"
+    )]
     redis_fallback_memory: bool,
     /// How many unexpired launches the replay store holds.
-    #[arg(long, default_value_t = 1 << 16)]
+    #[arg(long, default_value_t = 1 << 16, env = "KOPPELTAAL_REPLAY_CAPACITY")]
     replay_capacity: usize,
     /// Requests handled at once (connections still reading their request do not count).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, env = "KOPPELTAAL_WORKERS")]
     workers: usize,
     /// Seconds a client may take to send its whole request (head and body); a slower one is
     /// answered 408 and cut off.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, env = "KOPPELTAAL_REQUEST_DEADLINE")]
     request_deadline: u64,
     /// Connections open at once; more are answered 503 at once.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, env = "KOPPELTAAL_MAX_CONNECTIONS")]
     max_connections: usize,
-    /// Connections open at once from one client address; 0 for no limit (behind a load
-    /// balancer or reverse proxy every connection has its address: use 0 there).
-    #[arg(long, default_value_t = 32)]
+    /// Connections open at once from one client (an IPv4 address or an IPv6 /64); 0 for no
+    /// limit. Through a --trusted-proxy, requests in flight per forwarded client instead.
+    #[arg(
+        long,
+        default_value_t = 32,
+        env = "KOPPELTAAL_MAX_CONNECTIONS_PER_CLIENT"
+    )]
     max_connections_per_client: usize,
     /// Hand every accepted launch to this application (`POST`, JSON) and relay its answer to
     /// the browser: a gateway in front of the module application.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "KOPPELTAAL_UPSTREAM")]
     upstream: Option<String>,
     /// Sign what is handed to the application with the secret in this file (HMAC-SHA256 over
     /// the timestamp and the body, header `X-Koppeltaal-Signature: t=...,v1=...`).
-    #[arg(long, value_name = "FILE", requires = "upstream")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "upstream",
+        env = "KOPPELTAAL_UPSTREAM_SECRET"
+    )]
     upstream_secret: Option<PathBuf>,
     /// Seconds the application has to answer a hand-off (then 504).
-    #[arg(long, default_value_t = 10, requires = "upstream")]
+    #[arg(
+        long,
+        default_value_t = 10,
+        requires = "upstream",
+        env = "KOPPELTAAL_UPSTREAM_TIMEOUT"
+    )]
     upstream_timeout: u64,
     /// How each launch is logged on stderr.
-    #[arg(long, value_enum, default_value = "text")]
-    log_format: LogFormat,
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "KOPPELTAAL_LOG_FORMAT"
+    )]
+    log_format: LogChoice,
     /// Seconds requests in flight may take to finish after SIGTERM or SIGINT.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, env = "KOPPELTAAL_SHUTDOWN_GRACE")]
     shutdown_grace: u64,
+    /// A reverse proxy or load balancer (address or CIDR network; repeatable, or
+    /// comma-separated) whose `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` /
+    /// `X-Request-Id` are believed: the client it forwards for is then the one logged, capped
+    /// and told to the application. From any other peer those headers are ignored.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        env = "KOPPELTAAL_TRUSTED_PROXY"
+    )]
+    trusted_proxies: Vec<Cidr>,
+    /// Serve `GET /metrics` (Prometheus) on this address, away from the launch listener
+    /// (which never serves it), e.g. 127.0.0.1:9090.
+    #[arg(long, value_name = "ADDR", env = "KOPPELTAAL_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
+    /// Seal SHOF launches in progress (kept in the browser's cookie) with a key derived from
+    /// this file's secret (at least 32 bytes). Every instance behind one load balancer needs
+    /// the same. Without it, a random key per process (a start-up warning says so).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "redirect_uri",
+        env = "KOPPELTAAL_COOKIE_SECRET"
+    )]
+    cookie_secret: Option<PathBuf>,
+    /// The previous cookie secret, during a rotation: it still opens the cookies it sealed.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "cookie_secret",
+        env = "KOPPELTAAL_COOKIE_SECRET_PREVIOUS"
+    )]
+    cookie_secret_previous: Option<PathBuf>,
+    /// SHOF launches waiting on their servers at once (discovery, code exchange, JWKS); more
+    /// are answered 503 (917), so a hanging FHIR server cannot take every worker.
+    #[arg(long, value_name = "N", env = "KOPPELTAAL_SHOF_CONCURRENCY")]
+    shof_concurrency: Option<usize>,
+    /// Encrypted launches one client may send per minute (each costs an RSA private-key
+    /// operation); more are answered 429. 0 for no limit.
+    #[arg(long, default_value_t = 60, env = "KOPPELTAAL_JWE_PER_MINUTE")]
+    jwe_per_minute: u32,
+    /// Encrypted launches one client may send in a burst.
+    #[arg(long, default_value_t = 20, env = "KOPPELTAAL_JWE_BURST")]
+    jwe_burst: u32,
+    /// Seconds a kept-alive connection may stay idle between requests (0: close after each
+    /// answer).
+    #[arg(long, default_value_t = 5, env = "KOPPELTAAL_KEEP_ALIVE")]
+    keep_alive: u64,
+    /// Allow plain http to servers found through discovery (SHOF, introspection) and to
+    /// non-loopback hosts: for test networks only.
+    #[arg(long, env = "KOPPELTAAL_ALLOW_INSECURE_HTTP")]
+    allow_insecure_http: bool,
+    /// An HTML template for refusal pages, with placeholders {{lang}}, {{title}},
+    /// {{heading}}, {{message}}, {{support}}, {{code}}, {{request_id}}, {{logo_url}}
+    /// (each replaced by escaped text).
+    #[arg(long, value_name = "FILE", env = "KOPPELTAAL_PAGE_TEMPLATE")]
+    page_template: Option<PathBuf>,
+    /// A logo shown on refusal pages (a URL; `{{logo_url}}` in a template).
+    #[arg(long, value_name = "URL", env = "KOPPELTAAL_PAGE_LOGO")]
+    page_logo: Option<String>,
+}
+
+/// How launches are logged on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogChoice {
+    /// Nothing.
+    Off,
+    /// `hti launch accepted code=0 name=Accepted request=... client=... iss=... sub=...`,
+    /// client input escaped.
+    Text,
+    /// One JSON object per launch: time, request id, flow, outcome, code, name, issuer,
+    /// audience, the pseudonymous `sub`, client, duration; never a token.
+    Json,
+}
+
+impl From<LogChoice> for LogFormat {
+    fn from(choice: LogChoice) -> LogFormat {
+        match choice {
+            LogChoice::Off => LogFormat::Off,
+            LogChoice::Text => LogFormat::Text,
+            LogChoice::Json => LogFormat::Json,
+        }
+    }
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
+    let config = gateway_config(args)?;
+    // SIGTERM or SIGINT: stop accepting, let the requests in flight finish, exit.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    koppeltaal_gateway::serve(config, &stop)?;
+    Ok(())
+}
+
+/// The gateway `args` describe.
+fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let http = HttpOptions {
+        allow_insecure_http: args.allow_insecure_http,
+        ..HttpOptions::default()
+    };
     let policy = policy(&args.audience, &args.algorithms, args.leeway)?;
     let replay: Arc<dyn ReplayStore> = match (&args.replay_journal, &args.replay_store) {
         (Some(path), _) => Arc::new(JournalReplayStore::open(
@@ -170,7 +311,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let mut remote_keys = None;
     let receiver = match (&args.introspect, &key, &args.client_id) {
         (Some(endpoint), Some(key), Some(client_id)) => {
-            let builder = TokenClient::builder(client_id, key.signer(None)?);
+            let builder = TokenClient::builder(client_id, key.signer(None)?).http(http.clone());
             let builder = match (&args.token_endpoint, &args.fhir_base) {
                 (Some(endpoint), _) => builder.token_endpoint(endpoint),
                 (None, Some(base)) => builder.fhir_base(base),
@@ -181,8 +322,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             let builder = LaunchReceiver::builder(policy)
                 .introspection(introspector)
                 .issuer(&args.issuer)
-                .replay(replay)
-                .clock(clock);
+                .replay(Arc::clone(&replay))
+                .clock(Arc::clone(&clock));
             with_decryption_keys(builder, &args.decryption_keys)?.build()?
         }
         _ => {
@@ -190,7 +331,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
                 Some(url) => {
                     let remote = Arc::new(
                         RemoteKeys::new(
-                            HttpOptions::default(),
+                            http.clone(),
                             KeyCacheOptions::default(),
                             Arc::clone(&clock),
                         )
@@ -203,31 +344,42 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             };
             let builder = LaunchReceiver::builder(policy)
                 .keys(keys)
-                .replay(replay)
-                .clock(clock);
+                .replay(Arc::clone(&replay))
+                .clock(Arc::clone(&clock));
             with_decryption_keys(builder, &args.decryption_keys)?.build()?
         }
     };
-    let own_jwks = key.as_ref().map(|key| jwks_document(&[key])).transpose()?;
-    let shof = match (&args.redirect_uri, &key, &args.client_id) {
+    if args.request_deadline == 0 {
+        return Err(koppeltaal_core::Error::InvalidConfiguration.into());
+    }
+    let mut config = GatewayConfig::new(&args.listen, receiver);
+    config.own_jwks = key.as_ref().map(|key| jwks_document(&[key])).transpose()?;
+    config.remote_keys = remote_keys;
+    config.limits = Limits {
+        workers: args.workers.max(1),
+        request_deadline: Duration::from_secs(args.request_deadline),
+        max_connections: args.max_connections.max(1),
+        max_per_client: args.max_connections_per_client,
+        keep_alive: Duration::from_secs(args.keep_alive),
+        ..Limits::default()
+    };
+    config.shof = match (&args.redirect_uri, &key, &args.client_id) {
         (Some(redirect_uri), Some(key), Some(client_id)) => {
-            let Some((return_path, loopback)) = ShofEndpoint::parts_of(redirect_uri) else {
-                return Err(HostError::InvalidUrl(redirect_uri.clone()).into());
-            };
             let servers: Vec<&str> = args.fhir_servers.iter().map(String::as_str).collect();
             let mut options = ShofOptions::new(client_id, redirect_uri, &servers);
+            options.http = http.clone();
             if args.skip_nonce_check {
                 options.nonce = NonceCheck::NotEchoed;
             }
-            Some(ShofEndpoint {
-                launcher: ShofLauncher::new(options, key.signer(None)?),
-                return_path,
-                secure_cookie: !loopback,
-            })
+            let launcher = ShofLauncher::new(options, key.signer(None)?)
+                .with_replay_store(Arc::clone(&replay));
+            let cookie_keys = cookie_keys(&args)?;
+            let concurrency = args.shof_concurrency.unwrap_or((args.workers / 2).max(1));
+            Some(ShofGateway::new(launcher, cookie_keys, concurrency)?)
         }
         _ => None,
     };
-    let upstream = match &args.upstream {
+    config.upstream = match &args.upstream {
         Some(url) => {
             let secret = args
                 .upstream_secret
@@ -243,49 +395,46 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             Some(Upstream::new(
                 url,
                 secret,
-                std::time::Duration::from_secs(args.upstream_timeout.max(1)),
+                Duration::from_secs(args.upstream_timeout.max(1)),
             ))
         }
         None => None,
     };
-    let endpoint = Arc::new(Endpoint {
-        shof,
-        own_jwks,
-        upstream,
-        remote_keys,
-        ..Endpoint::new(receiver, args.log_format)
-    });
-    if args.request_deadline == 0 {
-        return Err(koppeltaal_core::Error::InvalidConfiguration.into());
-    }
-    let limits = Limits {
-        workers: args.workers,
-        request_deadline: std::time::Duration::from_secs(args.request_deadline),
-        max_connections: args.max_connections.max(1),
-        max_per_client: args.max_connections_per_client,
-        ..Limits::default()
+    config.trusted_proxies = TrustedProxies::new(args.trusted_proxies.clone());
+    config.log_format = args.log_format.into();
+    config.metrics_listen = args.metrics_listen.clone();
+    config.pages = match &args.page_template {
+        Some(path) => {
+            Pages::from_template_file(path, args.page_logo.clone()).map_err(HostError::Key)?
+        }
+        None => Pages::new(args.page_logo.clone()),
     };
-    let server = HttpServer::start(
-        &args.listen,
-        limits,
-        Arc::new(move |request: &Request| endpoint.handle(request)),
-    )?;
-    log_line(format_args!(
-        "koppeltaal serve: listening on http://{} (POST /launch, GET /healthz, GET /metrics)",
-        server.address()
-    ));
-    // SIGTERM or SIGINT: stop accepting, let the requests in flight finish, exit.
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    config.expensive_budget = Budget {
+        per_minute: args.jwe_per_minute,
+        burst: args.jwe_burst,
+    };
+    config.shutdown_grace = Duration::from_secs(args.shutdown_grace);
+    Ok(config)
+}
+
+/// The SHOF cookie keys: from --cookie-secret (and its predecessor), or random for this
+/// process, with a warning.
+fn cookie_keys(args: &ServeArgs) -> Result<CookieKeys, Failure> {
+    let read = |path: &PathBuf| -> Result<Vec<u8>, Failure> {
+        Ok(std::fs::read(path)?.trim_ascii().to_vec())
+    };
+    match &args.cookie_secret {
+        Some(path) => {
+            let current = read(path)?;
+            let previous = args.cookie_secret_previous.as_ref().map(read).transpose()?;
+            Ok(CookieKeys::from_secrets(&current, previous.as_deref()).map_err(HostError::Key)?)
+        }
+        None => {
+            log_line(format_args!(
+                "koppeltaal serve: warning: no --cookie-secret: SHOF launches are sealed with a random key of this process; \
+                 several instances (or a restart) need one shared secret"
+            ));
+            Ok(CookieKeys::random())
+        }
     }
-    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    log_line(format_args!(
-        "koppeltaal serve: shutting down, finishing the requests in flight"
-    ));
-    server.stop(std::time::Duration::from_secs(args.shutdown_grace));
-    log_line(format_args!("koppeltaal serve: stopped"));
-    Ok(())
 }

@@ -62,9 +62,12 @@ pub enum HostError {
     /// A SHOF launch came back with a `state` this module did not make, already used, or
     /// expired.
     UnknownState,
-    /// As many SHOF launches are in progress as configured; a new one is refused until some
-    /// finish or expire.
+    /// As many SHOF launches are waiting on their servers as configured; a new one is refused
+    /// until some finish.
     TooManyPendingLaunches,
+    /// The client spent its budget of expensive work (encrypted launches: each costs an RSA
+    /// private-key operation); refused until the budget refills.
+    Throttled,
     /// A server answered an authorized request with an error status.
     Refused {
         /// The status code.
@@ -164,6 +167,7 @@ host_codes! {
     UnknownFhirServer(_) = 915, "the launch names a FHIR server that is not trusted";
     UnknownState = 916, "the launch's state is unknown, used or expired";
     TooManyPendingLaunches = 917, "too many launches are in progress";
+    Throttled = 918, "too many expensive requests from this client";
 }
 
 impl fmt::Display for HostError {
@@ -210,6 +214,7 @@ impl fmt::Display for HostError {
                 f.write_str("the launch's state is unknown, used or expired")
             }
             HostError::TooManyPendingLaunches => f.write_str("too many launches are in progress"),
+            HostError::Throttled => f.write_str("too many expensive requests from this client"),
             HostError::Refused {
                 status,
                 body,

@@ -102,6 +102,20 @@ impl Http {
         }
     }
 
+    /// Checks `url`, found in a document fetched from `source`: as [`check_url`](Self::check_url),
+    /// and `https` unless `source` itself is plain `http` (a loopback test server the operator
+    /// configured) or insecure http is allowed. A discovery document served over `https` cannot
+    /// send this client to plain `http`, not even on loopback (a request forgery towards local
+    /// services).
+    pub(crate) fn check_discovered_url(&self, url: &str, source: &str) -> Result<bool, HostError> {
+        let https = self.check_url(url)?;
+        let source_is_https = self.check_url(source).unwrap_or(true);
+        if !https && source_is_https && !self.options.allow_insecure_http {
+            return Err(HostError::InsecureUrl(url.to_owned()));
+        }
+        Ok(https)
+    }
+
     /// GET `url` accepting JSON.
     pub(crate) fn get_json(&self, url: &str) -> Result<Response, HostError> {
         let https = self.check_url(url)?;
@@ -256,6 +270,20 @@ mod tests {
         });
         assert_eq!(
             lax.check_url("http://auth.example.org/jwks").ok(),
+            Some(false)
+        );
+        assert!(matches!(
+            http.check_discovered_url("http://127.0.0.1/token", "https://fhir.example.org/fhir"),
+            Err(HostError::InsecureUrl(_))
+        ));
+        assert_eq!(
+            http.check_discovered_url("http://127.0.0.1/token", "http://127.0.0.1:9/fhir")
+                .ok(),
+            Some(false)
+        );
+        assert_eq!(
+            lax.check_discovered_url("http://127.0.0.1/token", "https://fhir.example.org/fhir")
+                .ok(),
             Some(false)
         );
     }

@@ -84,7 +84,7 @@ pub use receiver::{
 pub use redis_store::{RedisFailure, RedisOptions, RedisReplayStore};
 pub use remote_keys::{HOST_KEY_CAPACITY, HostKeySet, KeyCacheOptions, RemoteKeys};
 pub use replay_store::{JournalOptions, JournalReplayStore, MemoryReplayStore, ReplayStore};
-pub use shof::{NonceCheck, ShofLaunch, ShofLauncher, ShofOptions, ShofRedirect};
+pub use shof::{NonceCheck, PendingShof, ShofLaunch, ShofLauncher, ShofOptions, ShofRedirect};
 pub use token::{AccessToken, JWT_BEARER, TokenClient, TokenClientBuilder};
 
 /// The README's examples, compiled and run as doc-tests.

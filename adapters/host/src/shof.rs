@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use koppeltaal_core::{Error, ReplayKey};
+
 use base64ct::{Base64UrlUnpadded, Encoding};
 use koppeltaal_core::{AlgorithmSet, IdTokenClaims, IdTokenExpectations, Policy, Unverified};
 use rand_core::Rng;
@@ -20,6 +22,7 @@ use crate::http::{Http, HttpOptions};
 use crate::keys::SharedSigner;
 use crate::random::os_rng;
 use crate::remote_keys::{KeyCacheOptions, RemoteKeys};
+use crate::replay_store::{MemoryReplayStore, ReplayStore};
 use crate::token::{JWT_BEARER, TokenClient, error_response};
 
 /// Whether the id_token's `nonce` must be the one sent.
@@ -50,8 +53,6 @@ pub struct ShofOptions {
     pub scope: String,
     /// How long a browser has to come back.
     pub state_lifetime: Duration,
-    /// Launches in progress at most; beyond, new ones are refused until some finish or expire.
-    pub max_pending: usize,
     /// The id_token's longest acceptable lifetime `exp - iat`, seconds.
     pub id_token_max_lifetime: u64,
     /// Clock leeway for the id_token, seconds.
@@ -66,8 +67,7 @@ pub struct ShofOptions {
 
 impl ShofOptions {
     /// Options for `client_id` returning to `redirect_uri`, trusting `fhir_servers`: scope
-    /// `launch openid fhirUser`, 10 minutes to come back, 10 000 launches in progress, id_tokens
-    /// of at most an hour, 60 s leeway, the HTI algorithms, the nonce required.
+    /// `launch openid fhirUser`, 10 minutes to come back, id_tokens of at most an hour, 60 s leeway, the HTI algorithms, the nonce required.
     pub fn new(client_id: &str, redirect_uri: &str, fhir_servers: &[&str]) -> ShofOptions {
         ShofOptions {
             client_id: client_id.to_owned(),
@@ -75,7 +75,6 @@ impl ShofOptions {
             fhir_servers: fhir_servers.iter().map(|url| (*url).to_owned()).collect(),
             scope: "launch openid fhirUser".into(),
             state_lifetime: Duration::from_secs(600),
-            max_pending: 10_000,
             id_token_max_lifetime: 3600,
             leeway: Policy::DEFAULT_LEEWAY,
             algorithms: AlgorithmSet::HTI,
@@ -85,13 +84,118 @@ impl ShofOptions {
     }
 }
 
-/// Where to send the browser, and the `state` to bind to it (a cookie).
+/// Where to send the browser, and what to keep until it comes back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShofRedirect {
     /// The authorization request.
     pub url: String,
-    /// The `state` of this launch: single-use, valid for the options' `state_lifetime`.
+    /// The launch in progress: the caller keeps it (bound to the browser, e.g. in a sealed
+    /// cookie) and hands it to [`ShofLauncher::finish`]. The launcher keeps nothing.
+    pub pending: PendingShof,
+}
+
+/// A SHOF launch begun and not yet finished: the secrets of its authorization request.
+///
+/// The launcher holds no memory per launch (so no flood of launch forms can fill it, and a
+/// launch begun on one instance can finish on another): the caller keeps this, confidential
+/// and integrity-protected (it holds the PKCE verifier), until the browser returns.
+/// [`to_bytes`](PendingShof::to_bytes) and [`from_bytes`](PendingShof::from_bytes) give it a
+/// compact, bounded binary form to seal.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingShof {
+    /// The `state` sent to the authorization server; the browser returns it.
     pub state: String,
+    /// The FHIR server the launch came through (`iss`), one of the configured ones.
+    pub fhir_server: String,
+    /// The `nonce` the id_token must carry.
+    pub nonce: String,
+    /// The PKCE code verifier.
+    pub code_verifier: String,
+    /// When the browser's time to return runs out (Unix seconds).
+    pub expires_at: u64,
+}
+
+impl core::fmt::Debug for PendingShof {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PendingShof")
+            .field("state", &self.state)
+            .field("fhir_server", &self.fhir_server)
+            .field("nonce", &"<redacted>")
+            .field("code_verifier", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// The version byte of [`PendingShof::to_bytes`].
+const PENDING_FORMAT: u8 = 1;
+/// The longest text field of a [`PendingShof`] accepted by [`PendingShof::from_bytes`].
+const MAX_PENDING_FIELD: usize = 2048;
+
+impl PendingShof {
+    /// A compact binary form: a version byte, the expiry (8 bytes, big-endian), then each text
+    /// field with a 2-byte length.
+    ///
+    /// ```
+    /// use koppeltaal_host::PendingShof;
+    /// let pending = PendingShof {
+    ///     state: "s".into(), fhir_server: "https://fhir.example.org".into(),
+    ///     nonce: "n".into(), code_verifier: "v".into(), expires_at: 1_700_000_600,
+    /// };
+    /// assert_eq!(PendingShof::from_bytes(&pending.to_bytes()), Ok(pending));
+    /// ```
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let fields = [
+            &self.state,
+            &self.fhir_server,
+            &self.nonce,
+            &self.code_verifier,
+        ];
+        let mut bytes = Vec::with_capacity(9 + fields.iter().map(|f| 2 + f.len()).sum::<usize>());
+        bytes.push(PENDING_FORMAT);
+        bytes.extend_from_slice(&self.expires_at.to_be_bytes());
+        for field in fields {
+            let field = &field.as_bytes()[..field.len().min(MAX_PENDING_FIELD)];
+            bytes.extend_from_slice(&(field.len() as u16).to_be_bytes());
+            bytes.extend_from_slice(field);
+        }
+        bytes
+    }
+
+    /// Reads [`to_bytes`](PendingShof::to_bytes)' form; anything else is
+    /// [`HostError::UnknownState`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<PendingShof, HostError> {
+        let (&format, rest) = bytes.split_first().ok_or(HostError::UnknownState)?;
+        if format != PENDING_FORMAT || rest.len() < 8 {
+            return Err(HostError::UnknownState);
+        }
+        let (expiry, mut rest) = rest.split_at(8);
+        let mut field = || -> Result<String, HostError> {
+            if rest.len() < 2 {
+                return Err(HostError::UnknownState);
+            }
+            let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+            if len > MAX_PENDING_FIELD || rest.len() < 2 + len {
+                return Err(HostError::UnknownState);
+            }
+            let text = core::str::from_utf8(&rest[2..2 + len])
+                .map_err(|_| HostError::UnknownState)?
+                .to_owned();
+            rest = &rest[2 + len..];
+            Ok(text)
+        };
+        let pending = PendingShof {
+            state: field()?,
+            fhir_server: field()?,
+            nonce: field()?,
+            code_verifier: field()?,
+            expires_at: u64::from_be_bytes(expiry.try_into().map_err(|_| HostError::UnknownState)?),
+        };
+        if !rest.is_empty() {
+            return Err(HostError::UnknownState);
+        }
+        Ok(pending)
+    }
 }
 
 /// A finished SHOF launch.
@@ -108,13 +212,6 @@ pub struct ShofLaunch {
     pub token_response: Value,
 }
 
-struct Pending {
-    fhir_server: String,
-    nonce: String,
-    verifier: String,
-    expires_at: u64,
-}
-
 /// An authorization server met through a FHIR server's configuration.
 struct Server {
     configuration: SmartConfiguration,
@@ -126,6 +223,12 @@ struct Server {
 
 /// Starts and finishes SHOF launches for one module; thread-safe, share it in an `Arc`.
 ///
+/// It keeps no state per launch: [`begin`](ShofLauncher::begin) hands the caller a
+/// [`PendingShof`] to keep with the browser, and [`finish`](ShofLauncher::finish) takes it back.
+/// Each `state` is used once: finishing records it in a [`ReplayStore`] (this process's memory
+/// unless [`with_replay_store`](ShofLauncher::with_replay_store) names one shared by every
+/// instance).
+///
 /// ```no_run
 /// use koppeltaal_host::{PrivateKey, ShofLauncher, ShofOptions};
 /// let key = PrivateKey::read_pem_file("/etc/module/key.pem")?;
@@ -134,9 +237,9 @@ struct Server {
 /// let launcher = ShofLauncher::new(options, key.signer(None)?);
 /// // The portal's form post: `iss` and `launch`.
 /// let redirect = launcher.begin("https://fhir.example.org/fhir", "eyJ...")?;
-/// // ... 303 to redirect.url, a cookie holding redirect.state; the browser comes back with
-/// // `code` and `state`:
-/// let launch = launcher.finish("the-code", &redirect.state)?;
+/// // ... 303 to redirect.url, redirect.pending kept with the browser (sealed); it comes back
+/// // with `code` and `state`:
+/// let launch = launcher.finish("the-code", "the-returned-state", &redirect.pending)?;
 /// println!("{:?} for {:?}", launch.id_token.fhir_user(), launch.context.get("resource"));
 /// # Ok::<(), koppeltaal_host::HostError>(())
 /// ```
@@ -146,7 +249,7 @@ pub struct ShofLauncher {
     clock: Arc<dyn Clock>,
     http: Http,
     servers: Mutex<HashMap<String, Arc<Server>>>,
-    pending: Mutex<HashMap<String, Pending>>,
+    used_states: Arc<dyn ReplayStore>,
 }
 
 /// The longest `launch` parameter passed on (an HTI token, possibly encrypted).
@@ -156,6 +259,15 @@ fn random_text() -> String {
     let mut bytes = [0u8; 32];
     os_rng().fill_bytes(&mut bytes);
     Base64UrlUnpadded::encode_string(&bytes)
+}
+
+/// Whether two secrets are equal, in time independent of where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |diff, (x, y)| diff | (x ^ y))
+            == 0
 }
 
 fn same_url(a: &str, b: &str) -> bool {
@@ -171,8 +283,15 @@ impl ShofLauncher {
             signer,
             clock: Arc::new(SystemClock),
             servers: Mutex::new(HashMap::new()),
-            pending: Mutex::new(HashMap::new()),
+            used_states: Arc::new(MemoryReplayStore::new(1 << 16)),
         }
+    }
+
+    /// The same launcher recording used `state`s in `store`: with a store shared by several
+    /// instances, a launch finished on one cannot be finished again on another.
+    pub fn with_replay_store(mut self, store: Arc<dyn ReplayStore>) -> ShofLauncher {
+        self.used_states = store;
+        self
     }
 
     /// The same launcher on another clock.
@@ -210,18 +329,6 @@ impl ShofLauncher {
         let server = self.server(&fhir_server)?;
         let (state, nonce, verifier) = (random_text(), random_text(), random_text());
         let challenge = Base64UrlUnpadded::encode_string(&Sha256::digest(verifier.as_bytes()));
-        self.remember(
-            &state,
-            Pending {
-                fhir_server: fhir_server.clone(),
-                nonce: nonce.clone(),
-                verifier,
-                expires_at: self
-                    .clock
-                    .now()
-                    .saturating_add(self.options.state_lifetime.as_secs()),
-            },
-        )?;
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.options.client_id)
@@ -241,23 +348,41 @@ impl ShofLauncher {
         };
         Ok(ShofRedirect {
             url: format!("{}{separator}{query}", server.authorization_endpoint),
-            state,
+            pending: PendingShof {
+                state,
+                fhir_server,
+                nonce,
+                code_verifier: verifier,
+                expires_at: self
+                    .clock
+                    .now()
+                    .saturating_add(self.options.state_lifetime.as_secs()),
+            },
         })
     }
 
-    /// Finishes the launch whose `state` came back with `code`: the state must be one this
-    /// launcher made, unused and unexpired ([`HostError::UnknownState`]; it is used up either
-    /// way); the code is exchanged at the token endpoint with the PKCE verifier and a client
+    /// Finishes the launch `pending` whose browser came back with `code` and `returned_state`:
+    /// the state must be the pending launch's, unexpired and unused ([`HostError::UnknownState`];
+    /// it is used up either way, and a replay store that cannot say is
+    /// [`HostError::ReplayStoreUnavailable`]); `pending.fhir_server` must still be a configured
+    /// server; the code is exchanged at the token endpoint with the PKCE verifier and a client
     /// assertion; the id_token is verified with the authorization server's published keys.
-    pub fn finish(&self, code: &str, state: &str) -> Result<ShofLaunch, HostError> {
-        let pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(state)
-            .ok_or(HostError::UnknownState)?;
-        if pending.expires_at <= self.clock.now() {
-            return Err(HostError::UnknownState);
+    pub fn finish(
+        &self,
+        code: &str,
+        returned_state: &str,
+        pending: &PendingShof,
+    ) -> Result<ShofLaunch, HostError> {
+        self.use_up(returned_state, pending)?;
+        if !self
+            .options
+            .fhir_servers
+            .iter()
+            .any(|allowed| same_url(allowed, &pending.fhir_server))
+        {
+            return Err(HostError::UnknownFhirServer(
+                pending.fhir_server.chars().take(256).collect(),
+            ));
         }
         let server = self.server(&pending.fhir_server)?;
         let token_endpoint = server.configuration.token_endpoint.clone();
@@ -268,7 +393,7 @@ impl ShofLauncher {
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", self.options.redirect_uri.as_str()),
-            ("code_verifier", pending.verifier.as_str()),
+            ("code_verifier", pending.code_verifier.as_str()),
             ("client_id", self.options.client_id.as_str()),
             ("client_assertion_type", JWT_BEARER),
             ("client_assertion", assertion.as_str()),
@@ -296,19 +421,38 @@ impl ShofLauncher {
             context.remove(token_member);
         }
         Ok(ShofLaunch {
-            fhir_server: pending.fhir_server,
+            fhir_server: pending.fhir_server.clone(),
             id_token,
             context,
             token_response: body,
         })
     }
 
-    /// Forgets the launch of `state` (the browser came back with an error instead of a code).
-    pub fn cancel(&self, state: &str) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(state);
+    /// Uses up the launch `pending` whose browser came back with `returned_state` and an
+    /// error instead of a code, so the same state cannot be finished later. The same checks as
+    /// [`finish`](ShofLauncher::finish) make.
+    pub fn cancel(&self, returned_state: &str, pending: &PendingShof) -> Result<(), HostError> {
+        self.use_up(returned_state, pending)
+    }
+
+    /// Checks `returned_state` is `pending`'s, unexpired, and records it as used.
+    fn use_up(&self, returned_state: &str, pending: &PendingShof) -> Result<(), HostError> {
+        if pending.state.is_empty() || !same_secret(returned_state, &pending.state) {
+            return Err(HostError::UnknownState);
+        }
+        let now = self.clock.now();
+        if pending.expires_at <= now {
+            return Err(HostError::UnknownState);
+        }
+        let key = ReplayKey::new("koppeltaal:shof-state", &pending.state);
+        match self
+            .used_states
+            .check_and_record(key, pending.expires_at, now)
+        {
+            Ok(()) => Ok(()),
+            Err(HostError::Core(Error::Replayed)) => Err(HostError::UnknownState),
+            Err(other) => Err(other),
+        }
     }
 
     fn verify_id_token(
@@ -335,20 +479,6 @@ impl ShofLauncher {
         };
         // The clock is read after the key fetch.
         Ok(unverified.verify_id_token(keys.keys(), &expected, self.clock.now())?)
-    }
-
-    /// Records a launch in progress, making room by dropping expired ones.
-    fn remember(&self, state: &str, pending: Pending) -> Result<(), HostError> {
-        let mut all = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if all.len() >= self.options.max_pending {
-            let now = self.clock.now();
-            all.retain(|_, pending| pending.expires_at > now);
-        }
-        if all.len() >= self.options.max_pending {
-            return Err(HostError::TooManyPendingLaunches);
-        }
-        all.insert(state.to_owned(), pending);
-        Ok(())
     }
 
     /// The authorization server behind `fhir_server`, discovered on first use.
@@ -382,7 +512,7 @@ impl ShofLauncher {
             &jwks_uri,
             &configuration.token_endpoint,
         ] {
-            self.http.check_url(url)?;
+            self.http.check_discovered_url(url, fhir_server)?;
         }
         let tokens = TokenClient::builder(&self.options.client_id, Arc::clone(&self.signer))
             .token_endpoint(&configuration.token_endpoint)

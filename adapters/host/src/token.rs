@@ -202,12 +202,12 @@ impl TokenClient {
     /// openid-configuration or RFC 8414 metadata) that names this token endpoint. Looked up
     /// once, on first use; every URL in it has passed the same checks as the client's own.
     pub fn configuration(&self) -> Result<SmartConfiguration, HostError> {
-        let (found, discover): (_, &dyn Fn() -> Result<SmartConfiguration, HostError>) =
+        let (found, source, discover): (_, _, &dyn Fn() -> Result<SmartConfiguration, HostError>) =
             match &self.endpoint {
-                Endpoint::Fixed { url, configuration } => (configuration, &|| {
+                Endpoint::Fixed { url, configuration } => (configuration, url, &|| {
                     SmartConfiguration::discover_from_endpoint(&self.http, url)
                 }),
-                Endpoint::Discover { fhir_base, found } => (found, &|| {
+                Endpoint::Discover { fhir_base, found } => (found, fhir_base, &|| {
                     SmartConfiguration::discover(&self.http, fhir_base)
                 }),
             };
@@ -224,7 +224,7 @@ impl TokenClient {
         .into_iter()
         .flatten()
         {
-            self.http.check_url(url)?;
+            self.http.check_discovered_url(url, source)?;
         }
         Ok(found.get_or_init(|| configuration).clone())
     }

@@ -1,4 +1,4 @@
-//! `serve`'s counters, rendered in the Prometheus text format at `GET /metrics`.
+//! The gateway's counters, rendered in the Prometheus text format at `GET /metrics`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -14,7 +14,7 @@ const BUCKETS: [f64; 13] = [
 /// What happened to launches, and how long they took.
 #[derive(Default)]
 pub(crate) struct Metrics {
-    /// Launches by flow (`hti`, `shof`), code (0 accepted) and name.
+    /// Launches by flow (`hti`, `shof` returns, `shof_start`), code (0 accepted) and name.
     outcomes: Mutex<BTreeMap<(&'static str, u16, &'static str), u64>>,
     /// Cumulative bucket counts of the launch latency, then its sum (µs) and count.
     buckets: [AtomicU64; BUCKETS.len()],
@@ -66,7 +66,7 @@ impl Metrics {
         let outcomes = self.outcomes.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(
             out,
-            "# HELP koppeltaal_launches_total Launches received, by flow and outcome code (0: accepted)."
+            "# HELP koppeltaal_launches_total Launches received, by flow (hti, shof_start, shof) and outcome code (0: accepted or started)."
         );
         let _ = writeln!(out, "# TYPE koppeltaal_launches_total counter");
         for ((flow, code, name), count) in outcomes.iter() {
@@ -83,7 +83,7 @@ impl Metrics {
         drop(outcomes);
         let _ = writeln!(
             out,
-            "# HELP koppeltaal_launch_duration_seconds Time from a complete request to its answer."
+            "# HELP koppeltaal_launch_duration_seconds Time from a complete request to its answer, every outcome."
         );
         let _ = writeln!(out, "# TYPE koppeltaal_launch_duration_seconds histogram");
         for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {

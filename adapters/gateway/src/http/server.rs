@@ -1,25 +1,32 @@
-//! A small blocking HTTP/1.1 server with hard bounds, for `serve` and `demo`.
+//! A small blocking HTTP/1.1 server with hard bounds, for the gateway and `demo`.
 //!
 //! Hand-written around `httparse` because the usual small blocking server (`tiny_http`)
-//! spawns a thread per connection without limit and sets no read timeouts: a launch endpoint
+//! spawns a thread per connection without limit and sets no read timeouts, and hyper would
+//! need an async runtime to give the same whole-request deadline and caps: a launch endpoint
 //! facing the internet must not be exhaustible by slow or numerous clients. Here:
 //!
-//! - **Connections are capped**, in total and per client address; beyond either cap a
-//!   connection is answered `503` at once and closed, without reading it.
+//! - **Connections are capped**, in total and per client (an IPv4 address, or an IPv6 /64);
+//!   beyond either cap a connection is answered `503` at once and closed, without reading it.
+//!   Connections from a trusted proxy are not capped per client; each of their requests is,
+//!   under the client address the proxy forwards.
 //! - **Each request has a deadline** for its head and body together (10 s by default); every
 //!   read waits at most for the time left, so a client trickling one byte at a time is cut
 //!   off (`408`) when the deadline passes, however often it sends.
-//! - **Reading does not hold a worker.** Each admitted connection reads its request on a
+//! - **Reading does not hold a worker.** Each admitted connection reads its requests on a
 //!   thread of its own (small stack; their number is the connection cap); only a complete
 //!   request takes one of the `workers` permits to be handled. Slow clients therefore use up
 //!   connection slots, not the capacity to answer genuine launches.
+//! - **Connections are kept alive** between requests (HTTP/1.1), for at most `keep_alive`
+//!   idle and `max_requests_per_connection` requests: a load balancer's or browser's
+//!   connection is not re-made (a TCP handshake and a thread) for every launch.
 //! - **A panic is contained** to its connection: it is caught, answered `500`, and the slot
 //!   and permit are released, so the server keeps its full size.
-//! - Heads and bodies have caps (`431`, `413`), chunked bodies are refused (`411`), writes
-//!   have a timeout, and every response closes its connection.
+//! - Heads (exactly `max_head` bytes at most) and bodies have caps (`431`, `413`), chunked
+//!   bodies are refused (`411`), `Content-Length` must be digits (`400`), writes have a
+//!   timeout, and any refusal closes its connection.
 
 use std::collections::HashMap;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,24 +34,33 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::request::{HttpError, Request, parse_head};
+use super::response::{Response, write_response};
+use crate::client::{TrustedProxies, client_group};
+
 /// The bounds of a server.
 #[derive(Clone, Debug)]
-pub(crate) struct Limits {
+pub struct Limits {
     /// Requests handled at once (the rest of the admitted connections wait for a permit).
-    pub(crate) workers: usize,
+    pub workers: usize,
     /// Connections open at once; more are answered 503.
-    pub(crate) max_connections: usize,
-    /// Connections open at once from one client address (0: no limit; behind a load
-    /// balancer every connection has the balancer's address).
-    pub(crate) max_per_client: usize,
+    pub max_connections: usize,
+    /// Connections (or, through a trusted proxy, requests) open at once from one client
+    /// (an IPv4 address or an IPv6 /64); 0 for no limit.
+    pub max_per_client: usize,
     /// Longest a client may take to send its whole request, head and body.
-    pub(crate) request_deadline: Duration,
+    pub request_deadline: Duration,
     /// Longest wait for each write of the response.
-    pub(crate) write_timeout: Duration,
-    /// Largest request line plus headers.
-    pub(crate) max_head: usize,
+    pub write_timeout: Duration,
+    /// Longest a kept-alive connection may stay idle between requests (zero: close after
+    /// every answer).
+    pub keep_alive: Duration,
+    /// Requests served on one connection before it is closed.
+    pub max_requests_per_connection: usize,
+    /// Largest request line plus headers, blank line included.
+    pub max_head: usize,
     /// Largest request body.
-    pub(crate) max_body: usize,
+    pub max_body: usize,
 }
 
 impl Default for Limits {
@@ -55,90 +71,22 @@ impl Default for Limits {
             max_per_client: 32,
             request_deadline: Duration::from_secs(10),
             write_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(5),
+            max_requests_per_connection: 1000,
             max_head: 8 * 1024,
             max_body: koppeltaal_host::MAX_FORM_BODY,
         }
     }
 }
 
-/// A request as the handler sees it.
-pub(crate) struct Request {
-    pub(crate) method: String,
-    /// The path, without the query.
-    pub(crate) path: String,
-    /// The query string (after `?`), if any.
-    pub(crate) query: Option<String>,
-    /// The `Accept` header, if any.
-    pub(crate) accept: Option<String>,
-    /// The `Cookie` header, if any.
-    pub(crate) cookie: Option<String>,
-    /// The address of the client (the TCP peer).
-    pub(crate) peer: Option<std::net::IpAddr>,
-    /// The `Host` header, if any.
-    pub(crate) host: Option<String>,
-    pub(crate) body: Vec<u8>,
-}
-
-impl Request {
-    /// The value of cookie `name`, if the request carries it.
-    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookie.as_deref()?.split(';').find_map(|pair| {
-            let (key, value) = pair.trim().split_once('=')?;
-            (key == name).then_some(value)
-        })
-    }
-
-    /// The query's parameters.
-    pub(crate) fn query_pairs(&self) -> Vec<(String, String)> {
-        form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect()
-    }
-}
-
-/// A response.
-pub(crate) struct Response {
-    pub(crate) status: u16,
-    pub(crate) content_type: std::borrow::Cow<'static, str>,
-    /// More headers (`Location`, `Set-Cookie`); names and values must not contain CR or LF.
-    pub(crate) headers: Vec<(&'static str, String)>,
-    pub(crate) body: Vec<u8>,
-}
-
-impl Response {
-    pub(crate) fn new(
-        status: u16,
-        content_type: impl Into<std::borrow::Cow<'static, str>>,
-        body: impl Into<Vec<u8>>,
-    ) -> Response {
-        Response {
-            status,
-            content_type: content_type.into(),
-            headers: Vec::new(),
-            body: body.into(),
-        }
-    }
-
-    /// With one more header (dropped if its value could split the response).
-    pub(crate) fn with_header(mut self, name: &'static str, value: String) -> Response {
-        if !value.contains(['\r', '\n']) {
-            self.headers.push((name, value));
-        }
-        self
-    }
-
-    pub(crate) fn text(status: u16, body: &str) -> Response {
-        Response::new(status, "text/plain; charset=utf-8", body)
-    }
-}
-
-type Handler = dyn Fn(&Request) -> Response + Send + Sync;
+/// What answers requests.
+pub type Handler = dyn Fn(&Request) -> Response + Send + Sync;
 
 /// The stack of a connection thread: reading, parsing, verifying a launch (RSA-4096 at most)
 /// and, for a handler that fetches keys, a TLS client. Measured need is far below this.
 const CONNECTION_STACK: usize = 512 * 1024;
 
-/// The connections open now, in total and per client address.
+/// The connections open now, in total and per client group.
 #[derive(Default)]
 struct Connections {
     total: usize,
@@ -148,6 +96,7 @@ struct Connections {
 /// State shared by the acceptor and the connection threads.
 struct Shared {
     limits: Limits,
+    proxies: TrustedProxies,
     handler: Arc<Handler>,
     connections: Mutex<Connections>,
     /// Signalled when a connection closes (for shutdown).
@@ -155,6 +104,7 @@ struct Shared {
     /// Free handler permits.
     permits: Mutex<usize>,
     permit_freed: Condvar,
+    stopping: AtomicBool,
 }
 
 impl Shared {
@@ -162,30 +112,56 @@ impl Shared {
         self.connections.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Counts a new connection from `client`, unless a cap is reached.
-    fn admit(&self, client: IpAddr) -> bool {
+    /// Counts a new connection (`client` counted too when given), unless a cap is reached.
+    fn admit(&self, client: Option<IpAddr>) -> bool {
         let mut connections = self.connections();
-        let from_client = connections.per_client.get(&client).copied().unwrap_or(0);
-        let per_client_full =
-            self.limits.max_per_client > 0 && from_client >= self.limits.max_per_client;
-        if connections.total >= self.limits.max_connections || per_client_full {
+        if connections.total >= self.limits.max_connections {
+            return false;
+        }
+        if let Some(client) = client
+            && !Self::count_client(&mut connections, client, self.limits.max_per_client)
+        {
             return false;
         }
         connections.total += 1;
-        *connections.per_client.entry(client).or_insert(0) += 1;
         true
     }
 
-    fn release(&self, client: IpAddr) {
-        let mut connections = self.connections();
-        connections.total = connections.total.saturating_sub(1);
+    fn count_client(connections: &mut Connections, client: IpAddr, cap: usize) -> bool {
+        let count = connections.per_client.entry(client).or_insert(0);
+        if cap > 0 && *count >= cap {
+            if *count == 0 {
+                connections.per_client.remove(&client);
+            }
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    fn release_client(connections: &mut Connections, client: IpAddr) {
         if let Some(count) = connections.per_client.get_mut(&client) {
-            *count -= 1;
+            *count = count.saturating_sub(1);
             if *count == 0 {
                 connections.per_client.remove(&client);
             }
         }
+    }
+
+    fn release(&self, client: Option<IpAddr>) {
+        let mut connections = self.connections();
+        connections.total = connections.total.saturating_sub(1);
+        if let Some(client) = client {
+            Self::release_client(&mut connections, client);
+        }
         self.closed.notify_all();
+    }
+
+    /// Counts a request of `client` forwarded by a trusted proxy, unless its cap is reached.
+    fn admit_forwarded(&self, client: IpAddr) -> Option<ClientSlot<'_>> {
+        let mut connections = self.connections();
+        Self::count_client(&mut connections, client, self.limits.max_per_client)
+            .then_some(ClientSlot(self, client))
     }
 
     /// Takes a handler permit, waiting at most `wait`.
@@ -213,10 +189,20 @@ impl Drop for Permit<'_> {
     }
 }
 
+/// A forwarded client's request in flight, released when dropped.
+struct ClientSlot<'s>(&'s Shared, IpAddr);
+
+impl Drop for ClientSlot<'_> {
+    fn drop(&mut self) {
+        Shared::release_client(&mut self.0.connections(), self.1);
+    }
+}
+
 /// A connection slot, released when dropped (also when its thread panicked).
 struct Slot {
     shared: Arc<Shared>,
-    client: IpAddr,
+    /// The client group counted, for a peer that is not a trusted proxy.
+    client: Option<IpAddr>,
 }
 
 impl Drop for Slot {
@@ -226,56 +212,69 @@ impl Drop for Slot {
 }
 
 /// A running server; [`stop`](HttpServer::stop) or drop it to shut it down.
-pub(crate) struct HttpServer {
+pub struct HttpServer {
     address: SocketAddr,
-    stop: Arc<AtomicBool>,
     shared: Arc<Shared>,
     acceptor: Option<JoinHandle<()>>,
 }
 
 impl HttpServer {
-    /// Listens on `address` and serves with `handler`.
-    pub(crate) fn start(
+    /// Listens on `address` and serves with `handler`, believing forwarding headers from
+    /// `proxies` only.
+    pub fn start(
         address: &str,
         limits: Limits,
+        proxies: TrustedProxies,
         handler: Arc<Handler>,
     ) -> io::Result<HttpServer> {
         let listener = TcpListener::bind(address)?;
+        HttpServer::on(listener, limits, proxies, handler)
+    }
+
+    /// Serves on a listener already bound.
+    pub fn on(
+        listener: TcpListener,
+        limits: Limits,
+        proxies: TrustedProxies,
+        handler: Arc<Handler>,
+    ) -> io::Result<HttpServer> {
         let address = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
             permits: Mutex::new(limits.workers.max(1)),
             limits,
+            proxies,
             handler,
             connections: Mutex::new(Connections::default()),
             closed: Condvar::new(),
             permit_freed: Condvar::new(),
+            stopping: AtomicBool::new(false),
         });
         let acceptor = {
-            let (stop, shared) = (Arc::clone(&stop), Arc::clone(&shared));
-            std::thread::spawn(move || accept(&listener, &shared, &stop))
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("koppeltaal-accept".into())
+                .spawn(move || accept(&listener, &shared))?
         };
         Ok(HttpServer {
             address,
-            stop,
             shared,
             acceptor: Some(acceptor),
         })
     }
 
     /// The address it listens on (with the port the system chose for port 0).
-    pub(crate) fn address(&self) -> SocketAddr {
+    pub fn address(&self) -> SocketAddr {
         self.address
     }
 
     /// Stops accepting, lets the connections in flight finish (waiting at most `grace`), and
     /// returns.
-    pub(crate) fn stop(mut self, grace: Duration) {
+    pub fn stop(mut self, grace: Duration) {
         self.shutdown(grace);
     }
 
     fn shutdown(&mut self, grace: Duration) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.shared.stopping.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the flag.
         let _ = TcpStream::connect(self.address);
         if let Some(acceptor) = self.acceptor.take() {
@@ -287,6 +286,11 @@ impl HttpServer {
             .closed
             .wait_timeout_while(connections, grace, |open| open.total > 0);
     }
+
+    /// Connections open now (for tests and metrics).
+    pub fn open_connections(&self) -> usize {
+        self.shared.connections().total
+    }
 }
 
 impl Drop for HttpServer {
@@ -297,16 +301,17 @@ impl Drop for HttpServer {
     }
 }
 
-fn accept(listener: &TcpListener, shared: &Arc<Shared>, stop: &AtomicBool) {
+fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
     for stream in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
+        if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
         let Ok(mut stream) = stream else { continue };
         let Ok(peer) = stream.peer_addr() else {
             continue;
         };
-        let client = peer.ip();
+        let peer = crate::client::canonical(peer.ip());
+        let client = (!shared.proxies.trusts(peer)).then(|| client_group(peer));
         if !shared.admit(client) {
             refuse_fast(&mut stream, "too many connections, try again\n");
             continue;
@@ -321,7 +326,7 @@ fn accept(listener: &TcpListener, shared: &Arc<Shared>, stop: &AtomicBool) {
         let spawned = std::thread::Builder::new()
             .name("koppeltaal-connection".into())
             .stack_size(CONNECTION_STACK)
-            .spawn(move || serve_connection(stream, slot));
+            .spawn(move || serve_connection(stream, peer, slot));
         if spawned.is_err()
             && let Ok(mut stream) = fallback
         {
@@ -334,38 +339,63 @@ fn accept(listener: &TcpListener, shared: &Arc<Shared>, stop: &AtomicBool) {
 /// full send buffer is its problem), then closed.
 fn refuse_fast(stream: &mut TcpStream, why: &str) {
     let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-    let _ = write_response(stream, &Response::text(503, why));
+    let _ = write_response(stream, &Response::text(503, why), false);
 }
 
-fn serve_connection(mut stream: TcpStream, slot: Slot) {
+fn serve_connection(mut stream: TcpStream, peer: IpAddr, slot: Slot) {
     let shared = &*slot.shared;
     let limits = &shared.limits;
+    let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(limits.write_timeout));
-    let deadline = Instant::now() + limits.request_deadline;
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let request = match read_request(&mut stream, limits, deadline) {
-            Ok(request) => request,
-            Err(Refusal::Respond(response)) => return Some(response),
-            Err(Refusal::Drop) => return None,
+    // Bytes read past the end of one request: the start of the next (pipelining).
+    let mut carried = Vec::new();
+    for served in 0..limits.max_requests_per_connection.max(1) {
+        let idle = (served > 0).then_some(limits.keep_alive);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let (request, keep_alive) =
+                match read_request(&mut stream, &mut carried, peer, shared, idle) {
+                    Ok(read) => read,
+                    Err(Refusal::Respond(error)) => {
+                        return Some((Response::text(error.status(), error.message()), false));
+                    }
+                    Err(Refusal::Drop) => return None,
+                };
+            let _forwarded = match shared.proxies.trusts(peer) {
+                true => match shared.admit_forwarded(client_group(request.client)) {
+                    Some(slot) => Some(slot),
+                    None => {
+                        return Some((
+                            Response::text(503, "too many requests from you, try again\n"),
+                            false,
+                        ));
+                    }
+                },
+                false => None,
+            };
+            // Handling waits for a permit at most as long as a request may take to arrive.
+            let Some(_permit) = shared.acquire(limits.request_deadline) else {
+                return Some((Response::text(503, "busy, try again\n"), false));
+            };
+            Some(((shared.handler)(&request), keep_alive))
+        }));
+        let (response, keep_alive) = match outcome {
+            Ok(Some(answer)) => answer,
+            Ok(None) => return,
+            Err(_) => (Response::text(500, "internal error\n"), false),
         };
-        // Handling waits for a permit at most as long as a request may take to arrive.
-        let Some(_permit) = shared.acquire(limits.request_deadline) else {
-            return Some(Response::text(503, "busy, try again\n"));
-        };
-        Some((shared.handler)(&request))
-    }));
-    let response = match outcome {
-        Ok(Some(response)) => response,
-        Ok(None) => return,
-        Err(_) => Response::text(500, "internal error\n"),
-    };
-    let _ = write_response(&mut stream, &response);
-    drop(slot);
+        let keep_alive = keep_alive
+            && !limits.keep_alive.is_zero()
+            && served + 1 < limits.max_requests_per_connection
+            && !shared.stopping.load(Ordering::SeqCst);
+        if write_response(&mut stream, &response, keep_alive).is_err() || !keep_alive {
+            return;
+        }
+    }
 }
 
 enum Refusal {
-    Respond(Response),
-    /// The client went away: nothing to answer.
+    Respond(HttpError),
+    /// The client went away (or stayed idle past the keep-alive time): nothing to answer.
     Drop,
 }
 
@@ -375,10 +405,9 @@ fn read_before(
     buffer: &mut [u8],
     deadline: Instant,
 ) -> Result<usize, Refusal> {
-    let too_slow = || Refusal::Respond(Response::text(408, "request took too long\n"));
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        return Err(too_slow());
+        return Err(Refusal::Respond(HttpError::TooSlow));
     }
     stream
         .set_read_timeout(Some(left))
@@ -387,131 +416,98 @@ fn read_before(
         Ok(0) => Err(Refusal::Drop),
         Ok(read) => Ok(read),
         Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            Err(too_slow())
+            Err(Refusal::Respond(HttpError::TooSlow))
         }
         Err(_) => Err(Refusal::Drop),
     }
 }
 
+/// Waits up to `idle` for the first byte of the next request on a kept-alive connection,
+/// giving up early when the server stops.
+fn await_next(
+    stream: &mut TcpStream,
+    carried: &mut Vec<u8>,
+    shared: &Shared,
+    idle: Duration,
+) -> Result<(), Refusal> {
+    let until = Instant::now() + idle;
+    let mut chunk = [0u8; 4096];
+    while carried.is_empty() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return Err(Refusal::Drop);
+        }
+        let slice = until
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(250));
+        if slice.is_zero() {
+            return Err(Refusal::Drop);
+        }
+        stream
+            .set_read_timeout(Some(slice))
+            .map_err(|_| Refusal::Drop)?;
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(Refusal::Drop),
+            Ok(read) => carried.extend_from_slice(&chunk[..read]),
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return Err(Refusal::Drop),
+        }
+    }
+    Ok(())
+}
+
+/// Reads one request (and whether the connection may stay open after it). The deadline
+/// counts from the accept for the first request, from its first byte for later ones.
 fn read_request(
     stream: &mut TcpStream,
-    limits: &Limits,
-    deadline: Instant,
-) -> Result<Request, Refusal> {
-    let mut buffer = Vec::with_capacity(1024);
+    carried: &mut Vec<u8>,
+    peer: IpAddr,
+    shared: &Shared,
+    idle: Option<Duration>,
+) -> Result<(Request, bool), Refusal> {
+    let limits = &shared.limits;
+    if let Some(idle) = idle {
+        await_next(stream, carried, shared, idle)?;
+    }
+    let deadline = Instant::now() + limits.request_deadline;
+    let mut buffer = std::mem::take(carried);
     let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(end) = find_head_end(&buffer) {
-            break end;
-        }
-        if buffer.len() > limits.max_head {
-            return Err(Refusal::Respond(Response::text(
-                431,
-                "request head too large\n",
-            )));
+    let head = loop {
+        match parse_head(&buffer, limits.max_head, limits.max_body) {
+            Ok(Some(head)) => break head,
+            Ok(None) => {}
+            Err(error) => return Err(Refusal::Respond(error)),
         }
         let read = read_before(stream, &mut chunk, deadline)?;
         buffer.extend_from_slice(&chunk[..read]);
     };
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut parsed = httparse::Request::new(&mut headers);
-    let bad = || Refusal::Respond(Response::text(400, "malformed request\n"));
-    if !matches!(
-        parsed.parse(&buffer[..head_end]),
-        Ok(httparse::Status::Complete(_))
-    ) {
-        return Err(bad());
-    }
-    let header = |name: &str| {
-        parsed
-            .headers
-            .iter()
-            .find(|header| header.name.eq_ignore_ascii_case(name))
-            .map(|header| String::from_utf8_lossy(header.value).trim().to_owned())
-    };
-    if header("transfer-encoding").is_some() {
-        return Err(Refusal::Respond(Response::text(
-            411,
-            "send a Content-Length\n",
-        )));
-    }
-    let length = match header("content-length") {
-        None => 0,
-        Some(value) => value.parse::<usize>().map_err(|_| bad())?,
-    };
-    if length > limits.max_body {
-        return Err(Refusal::Respond(Response::text(
-            413,
-            "request body too large\n",
-        )));
-    }
-    let mut body = buffer[head_end..].to_vec();
-    body.truncate(length);
-    while body.len() < length {
-        let want = (length - body.len()).min(chunk.len());
+    let end = head.len + head.content_length;
+    while buffer.len() < end {
+        let want = (end - buffer.len()).min(chunk.len());
         let read = read_before(stream, &mut chunk[..want], deadline)?;
-        body.extend_from_slice(&chunk[..read]);
+        buffer.extend_from_slice(&chunk[..read]);
     }
-    let target = parsed.path.unwrap_or("");
-    let (path, query) = match target.split_once('?') {
-        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
-        None => (target.to_owned(), None),
-    };
-    Ok(Request {
-        method: parsed.method.unwrap_or("").to_owned(),
-        path,
-        query,
-        accept: header("accept"),
-        cookie: header("cookie"),
-        peer: stream.peer_addr().ok().map(|address| address.ip()),
-        host: header("host"),
-        body,
-    })
-}
-
-fn find_head_end(buffer: &[u8]) -> Option<usize> {
-    buffer
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .map(|at| at + 4)
-}
-
-fn write_response(stream: &mut TcpStream, response: &Response) -> io::Result<()> {
-    let reason = match response.status {
-        200 => "OK",
-        303 => "See Other",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        502 => "Bad Gateway",
-        504 => "Gateway Timeout",
-        411 => "Length Required",
-        413 => "Payload Too Large",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Status",
-    };
-    let mut head = format!(
-        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n",
-        response.status,
-        response.content_type,
-        response.body.len()
-    );
-    for (name, value) in &response.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(&response.body)?;
-    stream.flush()
+    *carried = buffer.split_off(end);
+    let body = buffer.split_off(head.len);
+    let (client, proto) = shared.proxies.client(peer, &head.headers);
+    Ok((
+        Request {
+            method: head.method,
+            path: head.path,
+            query: head.query,
+            headers: head.headers,
+            peer,
+            client,
+            proto,
+            body,
+        },
+        head.keep_alive,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn server(limits: Limits) -> HttpServer {
         let handler: Arc<Handler> = Arc::new(|request: &Request| match request.path.as_str() {
@@ -522,7 +518,7 @@ mod tests {
             }
             _ => Response::text(200, "ok\n"),
         });
-        HttpServer::start("127.0.0.1:0", limits, handler).unwrap()
+        HttpServer::start("127.0.0.1:0", limits, TrustedProxies::default(), handler).unwrap()
     }
 
     /// Sends `request` and returns the status line's code (0 when the connection closed
@@ -543,7 +539,7 @@ mod tests {
     }
 
     fn get(path: &str) -> Vec<u8> {
-        format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").into_bytes()
     }
 
     #[test]
@@ -585,7 +581,7 @@ mod tests {
         let started = Instant::now();
         // One byte every 100 ms: every single read is quick, the request as a whole is not.
         let mut answer = String::new();
-        for byte in b"POST /launch HTTP/1.1\r\nContent-Length: 100\r\n\r\n"
+        for byte in b"POST /launch HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
             .iter()
             .cycle()
             .take(40)

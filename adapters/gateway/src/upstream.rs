@@ -1,8 +1,11 @@
-//! `serve --upstream`: the gateway's hand-off of a verified launch to the module application.
+//! The gateway's hand-off of a verified launch to the module application.
 //!
 //! The launch, verified and recorded, is posted to the application as JSON (the same object
-//! `verify` prints; for a SHOF launch the person and the context), with `Forwarded`,
-//! `X-Forwarded-For`, a request id and, with a secret, a signature the application checks. The
+//! `koppeltaal verify` prints; for a SHOF launch the person and the context), with
+//! `Forwarded`, `X-Forwarded-For`, a request id, a delivery id and, with a secret, a signature
+//! over the time, the delivery id, the client address and the body, which the application
+//! checks (and it refuses a delivery id it has seen: the signature alone does not stop a
+//! replay within its time window). The
 //! application's answer (status, `Location`, `Set-Cookie`, `Content-Type`, body) goes back to
 //! the browser, so the application starts its own session and redirects into its UI. Nothing is
 //! retried: the launch is used up once recorded, and a second delivery would be a second launch.
@@ -13,7 +16,8 @@ use hmac::{Hmac, Mac};
 use koppeltaal_host::HostError;
 use sha2::Sha256;
 
-use crate::http_server::Response;
+use crate::client::quoted;
+use crate::http::Response;
 
 /// The headers of the application's answer that reach the browser; every other (hop-by-hop
 /// ones, `Server`, ...) stays behind.
@@ -22,7 +26,7 @@ const RELAYED: [&str; 3] = ["location", "set-cookie", "content-type"];
 const MAX_ANSWER: u64 = 1 << 20;
 
 /// Where verified launches go.
-pub(crate) struct Upstream {
+pub struct Upstream {
     url: String,
     secret: Option<Vec<u8>>,
     agent: ureq::Agent,
@@ -30,15 +34,19 @@ pub(crate) struct Upstream {
 
 /// Who asked, for the forwarding headers.
 pub(crate) struct Origin<'a> {
-    pub(crate) client: Option<std::net::IpAddr>,
+    /// The client (as the gateway established it: the peer, or what a trusted proxy forwards).
+    pub(crate) client: std::net::IpAddr,
+    /// The request's `Host` (validated as an authority by the request reader).
     pub(crate) host: Option<&'a str>,
+    /// `http` or `https`.
+    pub(crate) proto: &'static str,
     pub(crate) request_id: &'a str,
 }
 
 impl Upstream {
     /// The application at `url`, answering within `timeout`; its launches signed with `secret`
     /// when given.
-    pub(crate) fn new(url: &str, secret: Option<Vec<u8>>, timeout: Duration) -> Upstream {
+    pub fn new(url: &str, secret: Option<Vec<u8>>, timeout: Duration) -> Upstream {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .max_redirects(0)
@@ -53,12 +61,28 @@ impl Upstream {
         }
     }
 
-    /// The signature header of `body` at `timestamp`: `t=<unix>,v1=<hex HMAC-SHA256 over
-    /// "<unix>." followed by the body>`.
-    pub(crate) fn signature(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
+    /// The signature header of a hand-off: `t=<unix>,v1=<hex HMAC-SHA256 over
+    /// "<unix>.<delivery id>.<client address>." followed by the body>`.
+    ///
+    /// ```
+    /// use koppeltaal_gateway::Upstream;
+    /// let header = Upstream::signature(b"key", 1_700_000_000, "d-1", "192.0.2.7", b"{}");
+    /// assert!(header.starts_with("t=1700000000,v1="));
+    /// ```
+    pub fn signature(
+        secret: &[u8],
+        timestamp: u64,
+        delivery: &str,
+        client: &str,
+        body: &[u8],
+    ) -> String {
         let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(secret)
             .expect("HMAC takes keys of any length");
         mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(delivery.as_bytes());
+        mac.update(b".");
+        mac.update(client.as_bytes());
         mac.update(b".");
         mac.update(body);
         let digest = mac.finalize().into_bytes();
@@ -76,28 +100,32 @@ impl Upstream {
         now: u64,
     ) -> Result<Response, HostError> {
         let body = launch.to_string();
+        let delivery = uuid::Uuid::new_v4().to_string();
+        let client = origin.client.to_string();
+        let node = match origin.client {
+            std::net::IpAddr::V6(v6) => quoted(&format!("[{v6}]")),
+            v4 => v4.to_string(),
+        };
+        let host = origin
+            .host
+            .map(|host| format!(";host={}", quoted(host)))
+            .unwrap_or_default();
         let mut request = self
             .agent
             .post(&self.url)
             .header("Content-Type", "application/json")
-            .header("X-Request-Id", origin.request_id);
-        if let Some(client) = origin.client {
-            let host = origin
-                .host
-                .map(|host| format!(";host=\"{host}\""))
-                .unwrap_or_default();
-            let node = match client {
-                std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
-                v4 => v4.to_string(),
-            };
-            request = request
-                .header("Forwarded", format!("for={node}{host};proto=http"))
-                .header("X-Forwarded-For", client.to_string());
-        }
+            .header("X-Request-Id", origin.request_id)
+            .header("X-Koppeltaal-Delivery", &delivery)
+            .header(
+                "Forwarded",
+                format!("for={node}{host};proto={}", origin.proto),
+            )
+            .header("X-Forwarded-For", &client)
+            .header("X-Forwarded-Proto", origin.proto);
         if let Some(secret) = &self.secret {
             request = request.header(
                 "X-Koppeltaal-Signature",
-                Upstream::signature(secret, now, body.as_bytes()),
+                Upstream::signature(secret, now, &delivery, &client, body.as_bytes()),
             );
         }
         let mut answer = request.send(body.as_bytes()).map_err(|error| match error {
@@ -149,16 +177,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_signature_covers_time_and_body() {
-        // HMAC-SHA256("key", "1700000000.{}"), computed independently.
-        let signature = Upstream::signature(b"key", 1_700_000_000, b"{}");
-        assert!(signature.starts_with("t=1700000000,v1="));
-        assert_eq!(signature.len(), "t=1700000000,v1=".len() + 64);
+    fn the_signature_covers_time_delivery_client_and_body() {
+        let sign = |key: &[u8], t: u64, delivery: &str, client: &str, body: &[u8]| {
+            Upstream::signature(key, t, delivery, client, body)
+        };
+        let signature = sign(b"key", 1_700_000_000, "d", "192.0.2.1", b"{}");
+        // HMAC-SHA256("key", "1700000000.d.192.0.2.1.{}"), computed with Python's hmac module.
+        assert_eq!(
+            signature,
+            "t=1700000000,v1=ba0b1110aa050c81d41d912fddeb5f1cd7c12212591d47d606a2b599499dd762"
+        );
         assert_ne!(
             signature,
-            Upstream::signature(b"key", 1_700_000_000, b"{ }")
+            sign(b"key", 1_700_000_000, "d", "192.0.2.1", b"{ }")
         );
-        assert_ne!(signature, Upstream::signature(b"key", 1_700_000_001, b"{}"));
-        assert_ne!(signature, Upstream::signature(b"kex", 1_700_000_000, b"{}"));
+        assert_ne!(
+            signature,
+            sign(b"key", 1_700_000_001, "d", "192.0.2.1", b"{}")
+        );
+        assert_ne!(
+            signature,
+            sign(b"key", 1_700_000_000, "e", "192.0.2.1", b"{}")
+        );
+        assert_ne!(
+            signature,
+            sign(b"key", 1_700_000_000, "d", "192.0.2.2", b"{}")
+        );
+        assert_ne!(
+            signature,
+            sign(b"kex", 1_700_000_000, "d", "192.0.2.1", b"{}")
+        );
     }
 }

@@ -1,0 +1,176 @@
+//! The gateway's log lines on stderr: one per launch outcome, as text or JSON. Client input
+//! never reaches a text line unescaped: control characters (CR, LF, ...) are written as
+//! `\xNN`, so no `iss`, error description or header can add a line of its own.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+/// How launches are logged on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Nothing.
+    Off,
+    /// `hti launch accepted code=0 name=Accepted request=... iss=... sub=...`.
+    #[default]
+    Text,
+    /// One JSON object per launch: time, request id, flow, outcome, code, name, issuer,
+    /// audience, the pseudonymous `sub`, the client address, the time taken; never a token.
+    Json,
+}
+
+/// One launch outcome, as logged.
+#[derive(Clone, Debug)]
+pub(crate) struct Event<'a> {
+    pub(crate) request_id: &'a str,
+    /// `hti` or `shof`.
+    pub(crate) flow: &'static str,
+    /// `accepted`, `refused`, `started`, `failed` (accepted, but the application could not
+    /// take it).
+    pub(crate) outcome: &'static str,
+    pub(crate) code: u16,
+    pub(crate) name: &'static str,
+    pub(crate) issuer: Option<&'a str>,
+    pub(crate) sub: Option<&'a str>,
+    pub(crate) client: Option<std::net::IpAddr>,
+    pub(crate) detail: Option<String>,
+}
+
+/// `text` with every control character (and Unicode line or paragraph separator) written as
+/// `\xNN` / `\u{NNNN}`, and backslashes doubled: safe inside one text log line.
+///
+/// ```
+/// use koppeltaal_gateway::escape_log;
+/// assert_eq!(escape_log("evil\nhti launch accepted"), "evil\\x0ahti launch accepted");
+/// ```
+pub fn escape_log(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            '\u{85}' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{{{:04x}}}", character as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The text line of `event`.
+pub(crate) fn text_line(event: &Event<'_>) -> String {
+    let mut line = format!(
+        "{} launch {} code={} name={} request={}",
+        event.flow,
+        event.outcome,
+        event.code,
+        event.name,
+        escape_log(event.request_id)
+    );
+    if let Some(client) = event.client {
+        let _ = write!(line, " client={client}");
+    }
+    if let Some(issuer) = event.issuer {
+        let _ = write!(line, " iss={}", escape_log(issuer));
+    }
+    if let Some(sub) = event.sub {
+        let _ = write!(line, " sub={}", escape_log(sub));
+    }
+    if let Some(detail) = &event.detail {
+        let _ = write!(line, ": {}", escape_log(detail));
+    }
+    line
+}
+
+/// The JSON line of `event`.
+pub(crate) fn json_line(event: &Event<'_>, audience: &str, now: u64, micros: u64) -> String {
+    json!({
+        "time": rfc3339(now),
+        "request_id": event.request_id,
+        "event": "launch",
+        "flow": event.flow,
+        "outcome": event.outcome,
+        "code": event.code,
+        "name": event.name,
+        "issuer": event.issuer,
+        "audience": audience,
+        "sub": event.sub,
+        "client": event.client.map(|client| client.to_string()),
+        "duration_us": micros,
+        "detail": event.detail,
+    })
+    .to_string()
+}
+
+/// `seconds` since 1970 as an RFC 3339 UTC timestamp (civil date from days, Howard Hinnant's
+/// algorithm).
+pub(crate) fn rfc3339(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let rest = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Writes one line to stderr, ignoring failure: a closed or full stderr must never fail (or,
+/// as `eprintln!` would, panic) the request being logged.
+pub fn log_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr
+        .write_fmt(line)
+        .and_then(|()| stderr.write_all(b"\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn no_client_text_makes_a_line_of_its_own() {
+        let forged =
+            "https://fhir.example.org\nhti launch accepted code=0 name=Accepted\r\u{2028}x\\";
+        let event = Event {
+            request_id: "r1",
+            flow: "shof",
+            outcome: "refused",
+            code: 915,
+            name: "UnknownFhirServer",
+            issuer: Some(forged),
+            sub: None,
+            client: None,
+            detail: Some(forged.to_owned()),
+        };
+        let line = text_line(&event);
+        assert!(!line.contains(['\n', '\r', '\u{2028}']), "{line}");
+        assert!(line.contains("\\x0ahti launch accepted"), "{line}");
+        assert!(line.ends_with("\\u{2028}x\\\\"), "{line}");
+    }
+}

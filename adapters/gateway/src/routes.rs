@@ -1,0 +1,410 @@
+//! What each request gets: HTI and SHOF launches, the hand-off to the application, the
+//! module's JWKS, a health check; one log line and one metrics count per launch outcome, with
+//! the time it really took.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use koppeltaal_host::{Clock, HostError, LaunchError, LaunchReceiver, RemoteKeys, SystemClock};
+use serde_json::{Value, json};
+
+use crate::budget::Budgets;
+use crate::http::{Request, Response};
+use crate::log::{Event, LogFormat, json_line, log_line, text_line};
+use crate::metrics::Metrics;
+use crate::pages::{Language, Pages, Situation};
+use crate::shof::{ShofGateway, launched_page, shof_json};
+use crate::upstream::{Origin, Upstream};
+
+/// The request handling of a gateway.
+pub(crate) struct Routes {
+    pub(crate) receiver: LaunchReceiver,
+    pub(crate) shof: Option<ShofGateway>,
+    pub(crate) own_jwks: Option<String>,
+    pub(crate) log: LogFormat,
+    pub(crate) upstream: Option<Upstream>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) remote_keys: Option<Arc<RemoteKeys>>,
+    pub(crate) pages: Pages,
+    pub(crate) expensive: Budgets,
+    /// Whether `/metrics` is answered here (no separate metrics listener).
+    pub(crate) metrics_here: bool,
+    /// Whether a request id from a trusted proxy is taken over.
+    pub(crate) trust_request_ids: bool,
+}
+
+/// How a refusal or failure is answered.
+struct Answer<'a> {
+    request_id: &'a str,
+    language: Language,
+    wants_json: bool,
+}
+
+impl Routes {
+    /// Answers `request`.
+    pub(crate) fn handle(&self, request: &Request) -> Response {
+        let request_id = self.request_id(request);
+        let answer = Answer {
+            request_id: &request_id,
+            language: Language::from_accept_language(request.header("accept-language")),
+            wants_json: request
+                .header("accept")
+                .is_some_and(|accept| accept.contains("application/json")),
+        };
+        let response = self.route(request, &answer);
+        response.with_header("X-Request-Id", request_id.clone())
+    }
+
+    /// The request's id: a trusted proxy's `X-Request-Id` when it is a plain token, else new.
+    fn request_id(&self, request: &Request) -> String {
+        if self.trust_request_ids
+            && request.peer != request.client
+            && let Some(id) = request.header("x-request-id")
+            && !id.is_empty()
+            && id.len() <= 128
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return id.to_owned();
+        }
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    fn route(&self, request: &Request, answer: &Answer<'_>) -> Response {
+        let started = Instant::now();
+        if let Some(shof) = &self.shof
+            && request.method == "GET"
+            && request.path == shof.return_path()
+        {
+            let (outcome, clear) = shof.finish(request);
+            let response = match outcome {
+                Ok(launch) => {
+                    let body = shof_json(&launch);
+                    let event = Event {
+                        request_id: answer.request_id,
+                        flow: "shof",
+                        outcome: "accepted",
+                        code: 0,
+                        name: "Accepted",
+                        issuer: Some(&launch.fhir_server),
+                        sub: Some(launch.id_token.subject()),
+                        client: Some(request.client),
+                        detail: None,
+                    };
+                    self.accepted(event, &body, request, answer, started, |body| {
+                        Response::new(200, "text/html; charset=utf-8", launched_page(body))
+                    })
+                }
+                Err(error) => self.refused("shof", &error, None, request, answer, started),
+            };
+            return match clear {
+                Some(clear) => response.with_header("Set-Cookie", clear),
+                None => response,
+            };
+        }
+        match (request.method.as_str(), request.path.as_str()) {
+            ("GET", "/healthz") => Response::text(200, "ok\n"),
+            ("GET", "/metrics") if self.metrics_here => self.metrics_page(),
+            ("GET", "/.well-known/jwks.json") => match &self.own_jwks {
+                Some(jwks) => Response::new(200, "application/json", jwks.clone()),
+                None => Response::text(404, "no key configured\n"),
+            },
+            ("POST", "/launch") => self.launch(request, answer, started),
+            (_, "/launch") => Response::text(405, "POST a form with a `token` field\n"),
+            _ => Response::text(404, "not found\n"),
+        }
+    }
+
+    /// The Prometheus page.
+    pub(crate) fn metrics_page(&self) -> Response {
+        Response::new(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            self.metrics
+                .render(self.remote_keys.as_ref().map_or(0, |keys| keys.fetches())),
+        )
+    }
+
+    fn launch(&self, request: &Request, answer: &Answer<'_>, started: Instant) -> Response {
+        if let Some(shof) = &self.shof
+            && let Some((iss, launch)) = shof_form(&request.body)
+        {
+            return match shof.begin(&iss, &launch) {
+                Ok(redirect) => {
+                    let event = Event {
+                        request_id: answer.request_id,
+                        flow: "shof",
+                        outcome: "started",
+                        code: 0,
+                        name: "Started",
+                        issuer: Some(&iss),
+                        sub: None,
+                        client: Some(request.client),
+                        detail: None,
+                    };
+                    self.log_event(&event, started);
+                    self.metrics
+                        .launch("shof_start", 0, "Started", started.elapsed());
+                    redirect
+                }
+                Err(error) => {
+                    self.refused("shof_start", &error, Some(&iss), request, answer, started)
+                }
+            };
+        }
+        let token = match koppeltaal_host::form_token(&request.body) {
+            Ok(token) => token,
+            Err(error) => {
+                return self.refused("hti", &error.into(), None, request, answer, started);
+            }
+        };
+        // An encrypted launch (five parts) costs an RSA private-key operation to unwrap.
+        if token.bytes().filter(|&b| b == b'.').count() == 4
+            && !self.expensive.spend(request.client)
+        {
+            let error = LaunchError::from(HostError::Throttled);
+            return self.refused("hti", &error, None, request, answer, started);
+        }
+        match self.receiver.check_token(token.as_bytes()) {
+            Ok(checked) => {
+                let issuer = checked.launch().issuer().to_owned();
+                let sub = checked.launch().subject().to_owned();
+                match checked.record() {
+                    Ok(launch) => {
+                        let body = koppeltaal_host::launch_json(&launch);
+                        let event = Event {
+                            request_id: answer.request_id,
+                            flow: "hti",
+                            outcome: "accepted",
+                            code: 0,
+                            name: "Accepted",
+                            issuer: Some(&issuer),
+                            sub: Some(&sub),
+                            client: Some(request.client),
+                            detail: None,
+                        };
+                        self.accepted(event, &body, request, answer, started, |body| {
+                            Response::new(200, "application/json", body.to_string())
+                        })
+                    }
+                    Err(error) => {
+                        let verified = (issuer.as_str(), sub.as_str());
+                        self.refused_verified("hti", &error, verified, request, answer, started)
+                    }
+                }
+            }
+            Err(error) => self.refused("hti", &error, None, request, answer, started),
+        }
+    }
+
+    /// An accepted launch: handed on to the application when there is one (its answer goes
+    /// back to the browser), else answered with `page` (or the JSON itself).
+    fn accepted(
+        &self,
+        event: Event<'_>,
+        body: &Value,
+        request: &Request,
+        answer: &Answer<'_>,
+        started: Instant,
+        page: impl FnOnce(&Value) -> Response,
+    ) -> Response {
+        let Some(upstream) = &self.upstream else {
+            self.log_event(&event, started);
+            self.metrics
+                .launch(event.flow, 0, "Accepted", started.elapsed());
+            return if answer.wants_json {
+                Response::new(200, "application/json", body.to_string())
+            } else {
+                page(body)
+            };
+        };
+        let origin = Origin {
+            client: request.client,
+            host: request.header("host"),
+            proto: request.proto,
+            request_id: event.request_id,
+        };
+        match upstream.deliver(body, &origin, SystemClock.now()) {
+            Ok(delivered) => {
+                self.metrics.upstream(delivered.status);
+                self.log_event(
+                    &Event {
+                        detail: Some(format!("upstream={}", delivered.status)),
+                        ..event.clone()
+                    },
+                    started,
+                );
+                self.metrics
+                    .launch(event.flow, 0, "Accepted", started.elapsed());
+                delivered
+            }
+            Err(error) => {
+                self.metrics.upstream_failure();
+                let status = if matches!(error, HostError::Timeout) {
+                    504
+                } else {
+                    502
+                };
+                let error = LaunchError::from(error);
+                self.log_event(
+                    &Event {
+                        outcome: "failed",
+                        code: error.code(),
+                        name: error.name(),
+                        detail: Some(format!(
+                            "the launch was accepted; the application: {}",
+                            error.error()
+                        )),
+                        ..event.clone()
+                    },
+                    started,
+                );
+                self.metrics
+                    .launch(event.flow, error.code(), error.name(), started.elapsed());
+                self.page(status, Situation::ApplicationDown, &error, answer)
+            }
+        }
+    }
+
+    fn refused(
+        &self,
+        flow: &'static str,
+        error: &LaunchError,
+        issuer: Option<&str>,
+        request: &Request,
+        answer: &Answer<'_>,
+        started: Instant,
+    ) -> Response {
+        self.refusal(flow, error, issuer, None, request, answer, started)
+    }
+
+    /// A launch whose token was verified but not accepted (a replay, or a replay store that
+    /// failed): its issuer and subject are known, and logged.
+    fn refused_verified(
+        &self,
+        flow: &'static str,
+        error: &LaunchError,
+        (issuer, sub): (&str, &str),
+        request: &Request,
+        answer: &Answer<'_>,
+        started: Instant,
+    ) -> Response {
+        self.refusal(
+            flow,
+            error,
+            Some(issuer),
+            Some(sub),
+            request,
+            answer,
+            started,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn refusal(
+        &self,
+        flow: &'static str,
+        error: &LaunchError,
+        issuer: Option<&str>,
+        sub: Option<&str>,
+        request: &Request,
+        answer: &Answer<'_>,
+        started: Instant,
+    ) -> Response {
+        self.log_event(
+            &Event {
+                request_id: answer.request_id,
+                flow,
+                outcome: "refused",
+                code: error.code(),
+                name: error.name(),
+                issuer,
+                sub,
+                client: Some(request.client),
+                detail: Some(error.error().to_string()),
+            },
+            started,
+        );
+        self.metrics
+            .launch(flow, error.code(), error.name(), started.elapsed());
+        let status = match error.error() {
+            HostError::BadForm(_) => 400,
+            HostError::Throttled => 429,
+            _ if error.is_temporary() => 503,
+            _ => 403,
+        };
+        let situation = match error.error() {
+            HostError::Throttled => Situation::TooMany,
+            _ => Situation::of(error),
+        };
+        self.page(status, situation, error, answer)
+    }
+
+    /// The page (or JSON) for a launch that did not go through.
+    fn page(
+        &self,
+        status: u16,
+        situation: Situation,
+        error: &LaunchError,
+        answer: &Answer<'_>,
+    ) -> Response {
+        let message = situation.message(answer.language);
+        let response = if answer.wants_json {
+            let body = json!({
+                "error": error.name(),
+                "code": error.code(),
+                "message": message,
+                "request_id": answer.request_id,
+            });
+            Response::new(status, "application/json", body.to_string())
+        } else {
+            Response::new(
+                status,
+                "text/html; charset=utf-8",
+                self.pages
+                    .render(situation, answer.language, error.code(), answer.request_id),
+            )
+        };
+        match status {
+            429 => response.with_header("Retry-After", "60".into()),
+            _ => response,
+        }
+    }
+
+    fn log_event(&self, event: &Event<'_>, started: Instant) {
+        match self.log {
+            LogFormat::Off => {}
+            LogFormat::Text => log_line(format_args!("{}", text_line(event))),
+            LogFormat::Json => {
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let line = json_line(
+                    event,
+                    self.receiver.policy().audience(),
+                    SystemClock.now(),
+                    micros,
+                );
+                log_line(format_args!("{line}"));
+            }
+        }
+    }
+}
+
+/// The `iss` and `launch` of a SHOF launch form, if it is one (and has no `token`).
+fn shof_form(body: &[u8]) -> Option<(String, String)> {
+    if body.len() > koppeltaal_host::MAX_FORM_BODY {
+        return None;
+    }
+    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let one = |name: &str| {
+        let mut values = fields.iter().filter(|(key, _)| key == name);
+        match (values.next(), values.next()) {
+            (Some((_, value)), None) => Some(value.clone()),
+            _ => None,
+        }
+    };
+    if fields.iter().any(|(key, _)| key == "token") {
+        return None;
+    }
+    Some((one("iss")?, one("launch")?))
+}
