@@ -110,13 +110,18 @@ fn a_shof_launch_says_who_the_user_is_and_what_the_launch_is_about() {
     );
     assert_eq!(
         query_param(&redirect.url, "state"),
-        Some(redirect.state.clone())
+        Some(redirect.pending.state.clone())
     );
     let back = network.browse(&redirect.url, "Patient/1");
-    assert_eq!(query_param(&back, "state"), Some(redirect.state.clone()));
+    assert_eq!(
+        query_param(&back, "state"),
+        Some(redirect.pending.state.clone())
+    );
     let code = query_param(&back, "code").expect("a code");
 
-    let launch = launcher.finish(&code, &redirect.state).unwrap();
+    let launch = launcher
+        .finish(&code, &redirect.pending.state, &redirect.pending)
+        .unwrap();
     assert_eq!(launch.id_token.fhir_user(), Some("Patient/1"));
     assert_eq!(launch.id_token.subject(), "Patient/1");
     assert_eq!(launch.id_token.audience(), CLIENT);
@@ -133,7 +138,7 @@ fn a_shof_launch_says_who_the_user_is_and_what_the_launch_is_about() {
 
     // The state is single-use.
     assert!(matches!(
-        launcher.finish(&code, &redirect.state),
+        launcher.finish(&code, &redirect.pending.state, &redirect.pending),
         Err(HostError::UnknownState)
     ));
 }
@@ -158,7 +163,11 @@ fn a_practitioner_launch_without_patient_or_intent() {
         .unwrap();
     let back = network.browse(&redirect.url, "dr-jansen");
     let done = launcher
-        .finish(&query_param(&back, "code").unwrap(), &redirect.state)
+        .finish(
+            &query_param(&back, "code").unwrap(),
+            &redirect.pending.state,
+            &redirect.pending,
+        )
         .unwrap();
     assert_eq!(done.id_token.subject(), "dr-jansen");
     assert_eq!(done.id_token.fhir_user(), Some("Practitioner/9"));
@@ -178,21 +187,30 @@ fn the_wrong_code_verifier_is_refused_by_the_server() {
     let back = network.browse(&first.url, "Patient/1");
     let code = query_param(&back, "code").unwrap();
     // The code of the first launch with the second launch's state: its PKCE verifier.
-    match launcher.finish(&code, &second.state) {
+    match launcher.finish(&code, &second.pending.state, &second.pending) {
         Err(HostError::OAuth {
             status: 400, error, ..
         }) => assert_eq!(error, "invalid_grant"),
         other => panic!("expected invalid_grant, got {other:?}"),
     }
-    assert!(launcher.finish(&code, &first.state).is_ok());
+    assert!(
+        launcher
+            .finish(&code, &first.pending.state, &first.pending)
+            .is_ok()
+    );
 }
 
 #[test]
 fn unknown_states_and_servers_are_refused_before_any_request() {
     let network = Network::start();
     let launcher = network.launcher();
+    // A returned state that is not the pending launch's (another browser's launch).
+    let pending = launcher
+        .begin(&network.provider.fhir_base(), &network.launch("Patient/1"))
+        .unwrap()
+        .pending;
     assert!(matches!(
-        launcher.finish("some-code", "a-state-never-made"),
+        launcher.finish("some-code", "a-state-never-made", &pending),
         Err(HostError::UnknownState)
     ));
     // An `iss` that is not configured is not even asked for its configuration.
@@ -211,6 +229,33 @@ fn unknown_states_and_servers_are_refused_before_any_request() {
 }
 
 #[test]
+fn a_launch_begun_on_one_launcher_finishes_on_another_sharing_the_replay_store_once() {
+    let network = Network::start();
+    let shared: Arc<dyn koppeltaal_host::ReplayStore> =
+        Arc::new(koppeltaal_host::MemoryReplayStore::new(1024));
+    let first = network.launcher().with_replay_store(Arc::clone(&shared));
+    let second = network.launcher().with_replay_store(Arc::clone(&shared));
+    let redirect = first
+        .begin(&network.provider.fhir_base(), &network.launch("Patient/1"))
+        .unwrap();
+    // What the gateway keeps in the browser's cookie goes through bytes.
+    let pending = koppeltaal_host::PendingShof::from_bytes(&redirect.pending.to_bytes()).unwrap();
+    assert_eq!(pending, redirect.pending);
+    let back = network.browse(&redirect.url, "Patient/1");
+    let code = query_param(&back, "code").unwrap();
+    let state = query_param(&back, "state").unwrap();
+    let launch = second.finish(&code, &state, &pending).unwrap();
+    assert_eq!(launch.context["resource"], "Task/42");
+    // Used up for every launcher that shares the store.
+    for launcher in [&first, &second] {
+        assert!(matches!(
+            launcher.finish(&code, &state, &pending),
+            Err(HostError::UnknownState)
+        ));
+    }
+}
+
+#[test]
 fn a_state_that_expired_is_refused() {
     let network = Network::start();
     let clock = Arc::new(FixedClock::new(now()));
@@ -221,7 +266,11 @@ fn a_state_that_expired_is_refused() {
     let back = network.browse(&redirect.url, "Patient/1");
     clock.advance(601);
     assert!(matches!(
-        launcher.finish(&query_param(&back, "code").unwrap(), &redirect.state),
+        launcher.finish(
+            &query_param(&back, "code").unwrap(),
+            &redirect.pending.state,
+            &redirect.pending
+        ),
         Err(HostError::UnknownState)
     ));
 }
@@ -249,9 +298,11 @@ fn a_tampered_launch_is_refused_by_the_server() {
         Some("invalid_request")
     );
     assert!(query_param(&back, "code").is_none());
-    launcher.cancel(&redirect.state);
+    launcher
+        .cancel(&redirect.pending.state, &redirect.pending)
+        .unwrap();
     assert!(matches!(
-        launcher.finish("x", &redirect.state),
+        launcher.finish("x", &redirect.pending.state, &redirect.pending),
         Err(HostError::UnknownState)
     ));
 }
@@ -347,7 +398,7 @@ fn launch_through(
     let launcher = ShofLauncher::new(options, module.signer(None).unwrap());
     let redirect = launcher.begin(&stub.fhir_base(), "a.b.c").unwrap();
     *nonce_slot.lock().unwrap() = query_param(&redirect.url, "nonce").unwrap();
-    launcher.finish("any-code", &redirect.state)
+    launcher.finish("any-code", &redirect.pending.state, &redirect.pending)
 }
 
 fn stub_with(

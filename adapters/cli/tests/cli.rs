@@ -426,6 +426,13 @@ fn serve_answers_launches_refusals_oversized_bodies_and_replays() {
         page.contains("already been used") && page.contains("code 600"),
         "{page}"
     );
+    // Dutch unless English is asked for: the people who see these pages are Dutch.
+    let (status, page) = server.post_in(form.as_bytes(), "fr-FR, de;q=0.8");
+    assert_eq!(status, 403);
+    assert!(
+        page.contains("lang=\"nl\"") && page.contains("al gebruikt") && page.contains("code 600"),
+        "{page}"
+    );
 
     let (status, page) = server.post(b"token=not.a.token");
     assert_eq!(status, 403);

@@ -117,8 +117,11 @@ fn accepted_launches_reach_the_application_and_its_answer_reaches_the_browser() 
         "only the relayed headers"
     );
     assert_eq!(
-        header(&headers, "connection"),
-        Some("close"),
+        headers
+            .iter()
+            .filter(|(name, _)| name == "connection")
+            .count(),
+        1,
         "hop-by-hop headers are the gateway's own"
     );
     assert_eq!(body, "welcome\n");
@@ -130,11 +133,15 @@ fn accepted_launches_reach_the_application_and_its_answer_reaches_the_browser() 
     assert_eq!(request.path, "/koppeltaal/launch");
     assert_eq!(request.header("content-type"), Some("application/json"));
     assert_eq!(request.header("x-forwarded-for"), Some("127.0.0.1"));
-    assert!(
-        request
-            .header("forwarded")
-            .unwrap()
-            .starts_with("for=127.0.0.1")
+    assert_eq!(
+        request.header("forwarded"),
+        Some(
+            format!(
+                "for=127.0.0.1;host=\"{}\";proto=http",
+                &serve.base["http://".len()..]
+            )
+            .as_str()
+        )
     );
     let request_id = request.header("x-request-id").unwrap();
     assert_eq!(
@@ -191,8 +198,9 @@ fn an_application_down_or_too_slow_gets_its_own_page() {
     assert_eq!(status, 403, "the same launch again is a replay");
 }
 
-/// What an application does with the signature header: recompute and compare.
-fn signature_valid(secret: &[u8], header: &str, body: &[u8]) -> bool {
+/// What an application does with the signature header: recompute over the time, the delivery
+/// id, the client address and the body, and compare.
+fn signature_valid(secret: &[u8], header: &str, delivery: &str, client: &str, body: &[u8]) -> bool {
     let Some((t, v1)) = header
         .split_once(',')
         .and_then(|(t, v1)| Some((t.strip_prefix("t=")?, v1.strip_prefix("v1=")?)))
@@ -201,6 +209,10 @@ fn signature_valid(secret: &[u8], header: &str, body: &[u8]) -> bool {
     };
     let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(secret).unwrap();
     mac.update(t.as_bytes());
+    mac.update(b".");
+    mac.update(delivery.as_bytes());
+    mac.update(b".");
+    mac.update(client.as_bytes());
     mac.update(b".");
     mac.update(body);
     let hex: String = mac
@@ -225,20 +237,54 @@ fn what_is_handed_on_is_signed_with_the_shared_secret() {
         &app.url("/launch"),
         &["--upstream-secret", &secret_file],
     );
-    assert_eq!(
-        post(&serve.base, &format!("token={}", portal.launch(&[]))).0,
-        303
-    );
-    let request = seen.lock().unwrap()[0].clone();
+    for _ in 0..2 {
+        assert_eq!(
+            post(&serve.base, &format!("token={}", portal.launch(&[]))).0,
+            303
+        );
+    }
+    let handed = seen.lock().unwrap().clone();
+    let request = handed[0].clone();
     let signature = request.header("x-koppeltaal-signature").unwrap().to_owned();
-    assert!(signature_valid(secret, &signature, &request.body));
+    let delivery = request.header("x-koppeltaal-delivery").unwrap().to_owned();
+    let client = request.header("x-forwarded-for").unwrap().to_owned();
+    assert!(signature_valid(
+        secret,
+        &signature,
+        &delivery,
+        &client,
+        &request.body
+    ));
+    assert_ne!(
+        Some(delivery.as_str()),
+        handed[1].header("x-koppeltaal-delivery"),
+        "a delivery id per hand-off, for the application to refuse one it has seen"
+    );
     let mut altered = request.body.clone();
     let at = altered.len() / 2;
     altered[at] ^= 1;
-    assert!(!signature_valid(secret, &signature, &altered));
+    assert!(!signature_valid(
+        secret, &signature, &delivery, &client, &altered
+    ));
+    assert!(!signature_valid(
+        secret,
+        &signature,
+        "another-delivery",
+        &client,
+        &request.body
+    ));
+    assert!(!signature_valid(
+        secret,
+        &signature,
+        &delivery,
+        "10.6.6.6",
+        &request.body
+    ));
     assert!(!signature_valid(
         b"another-secret-of-32-bytes-ok!!!",
         &signature,
+        &delivery,
+        &client,
         &request.body
     ));
     let t: u64 = signature[2..signature.find(',').unwrap()].parse().unwrap();
@@ -283,23 +329,34 @@ fn metric(base: &str, line_start: &str) -> u64 {
 fn metrics_count_launches_by_outcome() {
     let portal = Portal::new();
     let (app, _) = application(Duration::ZERO);
-    let serve = gateway(&portal, &app.url("/launch"), &[]);
+    let serve = gateway(
+        &portal,
+        &app.url("/launch"),
+        &["--metrics-listen", "127.0.0.1:0"],
+    );
+    // Never on the public listener.
+    let public = ureq::get(format!("{}/metrics", serve.base)).call();
+    assert!(
+        matches!(public, Err(ureq::Error::StatusCode(404))),
+        "{public:?}"
+    );
+    let metrics = serve.metrics.clone().expect("a metrics listener");
     let accepted = "koppeltaal_launches_total{flow=\"hti\",code=\"0\",name=\"Accepted\"}";
     let replayed = "koppeltaal_launches_total{flow=\"hti\",code=\"600\",name=\"Replayed\"}";
-    assert_eq!(metric(&serve.base, accepted), 0);
+    assert_eq!(metric(&metrics, accepted), 0);
     let token = portal.launch(&[]);
     post(&serve.base, &format!("token={token}"));
     post(&serve.base, &format!("token={}", portal.launch(&[])));
     post(&serve.base, &format!("token={token}"));
-    assert_eq!(metric(&serve.base, accepted), 2);
-    assert_eq!(metric(&serve.base, replayed), 1);
+    assert_eq!(metric(&metrics, accepted), 2);
+    assert_eq!(metric(&metrics, replayed), 1);
     assert_eq!(
-        metric(&serve.base, "koppeltaal_launch_duration_seconds_count"),
+        metric(&metrics, "koppeltaal_launch_duration_seconds_count"),
         3
     );
     assert_eq!(
         metric(
-            &serve.base,
+            &metrics,
             "koppeltaal_upstream_responses_total{status=\"303\"}"
         ),
         2

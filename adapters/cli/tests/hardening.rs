@@ -67,7 +67,8 @@ fn two_dozen_slow_clients_do_not_stop_a_genuine_launch() {
                 )
             } else {
                 (
-                    b"POST /launch HTTP/1.1\r\nContent-Length: 25000\r\n\r\ntoken=".to_vec(),
+                    b"POST /launch HTTP/1.1\r\nHost: x\r\nContent-Length: 25000\r\n\r\ntoken="
+                        .to_vec(),
                     vec![b'a'; 100],
                 )
             };

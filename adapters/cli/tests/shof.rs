@@ -74,9 +74,14 @@ fn serve_takes_a_shof_launch_through_the_authorization_server() {
     let to_server = started.location.clone().unwrap();
     assert!(to_server.starts_with(provider.issuer()), "{to_server}");
     let state = query_param(&to_server, "state").unwrap();
-    assert_eq!(
-        browser.cookie(&serve.base, "koppeltaal_shof"),
-        Some(state.as_str())
+    // The launch in progress lives in the browser, sealed, under a name of its own.
+    let cookie_name = format!("koppeltaal-shof-{}", &state[..16]);
+    let sealed = browser
+        .cookie(&serve.base, &cookie_name)
+        .expect("the launch's cookie");
+    assert!(
+        sealed.len() > 100 && !sealed.contains(&state[..16]),
+        "{sealed}"
     );
 
     // Through the server's login; it sends the browser back to serve.
@@ -91,11 +96,7 @@ fn serve_takes_a_shof_launch_through_the_authorization_server() {
         done.body
     );
     assert!(done.body.contains("Task/11"), "{}", done.body);
-    assert_eq!(
-        browser.cookie(&serve.base, "koppeltaal_shof"),
-        None,
-        "cleared"
-    );
+    assert_eq!(browser.cookie(&serve.base, &cookie_name), None, "cleared");
 
     // The same return again: the state is used up.
     let again = browser.get(&returned);

@@ -111,10 +111,24 @@ impl Portal {
     }
 }
 
+/// The launch and metrics base URLs in serve's "listening on" line.
+pub fn addresses(listening: &str) -> (String, Option<String>) {
+    let mut urls = listening
+        .split_whitespace()
+        .filter(|word| word.starts_with("http://"))
+        .map(|word| word.trim_end_matches([')', ',', ';']).to_owned());
+    let base = urls
+        .next()
+        .unwrap_or_else(|| panic!("no address in {listening:?}"));
+    (base, urls.next())
+}
+
 /// `koppeltaal serve` on a loopback port, stopped when dropped.
 pub struct Serve {
     child: Child,
     pub base: String,
+    /// The metrics listener's base URL, when started with `--metrics-listen`.
+    pub metrics: Option<String>,
 }
 
 impl Serve {
@@ -131,20 +145,33 @@ impl Serve {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let base = first
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {first:?}"))
-            .to_owned();
+        // Start-up warnings come before the line that says where it listens.
+        let listening = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("serve exited before listening"))
+                .unwrap();
+            if line.contains("listening on") {
+                break line;
+            }
+        };
+        let (base, metrics) = addresses(&listening);
         // Keep reading the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Serve { child, base }
+        Serve {
+            child,
+            base,
+            metrics,
+        }
     }
 
     /// Takes over a `serve` process started by the test itself.
     pub fn attach(child: Child, base: String) -> Serve {
-        Serve { child, base }
+        Serve {
+            child,
+            base,
+            metrics: None,
+        }
     }
 
     /// The process id.
@@ -165,6 +192,11 @@ impl Serve {
     }
 
     pub fn post(&self, body: &[u8]) -> (u16, String) {
+        self.post_in(body, "en")
+    }
+
+    /// POSTs a launch form asking for pages in `language` (`Accept-Language`).
+    pub fn post_in(&self, body: &[u8], language: &str) -> (u16, String) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(10)))
@@ -173,6 +205,7 @@ impl Serve {
         let mut response = agent
             .post(format!("{}/launch", self.base))
             .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Accept-Language", language)
             .send(body)
             .unwrap();
         (
