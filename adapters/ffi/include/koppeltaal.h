@@ -261,6 +261,9 @@
 // 917: too many launches are in progress.
 #define KOPPELTAAL_TOO_MANY_PENDING_LAUNCHES 917
 
+// 918: too many expensive requests from this client.
+#define KOPPELTAAL_THROTTLED 918
+
 // A launch verifier: trusted issuers with their keys, a policy (RS512 only, 60 s leeway,
 // 300 s maximum lifetime by default) and a replay store. A thin layer over the host's
 // `LaunchReceiver`: the checks, their order and the replay record are the same as in every

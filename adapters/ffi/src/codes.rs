@@ -152,3 +152,5 @@ pub const KOPPELTAAL_UNKNOWN_FHIR_SERVER: i32 = 915;
 pub const KOPPELTAAL_UNKNOWN_STATE: i32 = 916;
 /// 917: too many launches are in progress.
 pub const KOPPELTAAL_TOO_MANY_PENDING_LAUNCHES: i32 = 917;
+/// 918: too many expensive requests from this client.
+pub const KOPPELTAAL_THROTTLED: i32 = 918;
