@@ -65,6 +65,25 @@ impl Browser {
         self.jar.get(origin(url).1)?.get(name).map(String::as_str)
     }
 
+    /// Gives the origin of `to` the cookies of the origin of `from`: two servers on two
+    /// loopback ports standing for one site behind a load balancer, whose cookies a real browser
+    /// keeps in one jar.
+    pub fn share_cookies(&mut self, from: &str, to: &str) {
+        let cookies = self.jar.get(origin(from).1).cloned().unwrap_or_default();
+        self.jar
+            .entry(origin(to).1.to_owned())
+            .or_default()
+            .extend(cookies);
+    }
+
+    /// Sets cookie `name` for the origin of `url` (a cookie kept or stolen from earlier).
+    pub fn set_cookie(&mut self, url: &str, name: &str, value: &str) {
+        self.jar
+            .entry(origin(url).1.to_owned())
+            .or_default()
+            .insert(name.to_owned(), value.to_owned());
+    }
+
     fn cookie_header(&self, url: &str) -> Option<String> {
         let cookies = self.jar.get(origin(url).1)?;
         (!cookies.is_empty()).then(|| {

@@ -1,0 +1,587 @@
+//! The gateway in-process, on loopback sockets, against the review's findings (2026-12-07):
+//! a SHOF flood, SHOF across instances, two tabs, forged `Host` and forwarding headers,
+//! malformed `Content-Length`, keep-alive, metrics that time every outcome, and the budget for
+//! encrypted launches. SHOF runs against a real authorization server (oidc-provider,
+//! `tests/oidc/shof.mjs`) with a scripted browser; the shared replay store is a real Redis.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use koppeltaal_core::{Algorithm, LaunchToken, Policy};
+use koppeltaal_gateway::{
+    Budget, CookieKeys, Gateway, GatewayConfig, LogFormat, ShofGateway, TrustedProxies, Upstream,
+};
+use koppeltaal_host::{
+    LaunchReceiver, MemoryReplayStore, PrivateKey, RedisOptions, RedisReplayStore, ReplayStore,
+    ShofLauncher, ShofOptions, StaticKeys, jwks_document, os_rng,
+};
+use koppeltaal_tests::browser::{Browser, query_param};
+use koppeltaal_tests::http_stub::{Reply, Request, StubServer};
+use koppeltaal_tests::oidc::{OidcProvider, ShofSetup};
+use koppeltaal_tests::redis::RedisServer;
+use koppeltaal_tests::{ISSUER, now};
+
+const DEVICE: &str = "Device/gateway-tests";
+const CLIENT: &str = "gateway-module";
+const SECRET: &[u8] = b"a cookie secret shared by every instance, 32+ bytes";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A portal and a module, with keys.
+struct Parties {
+    portal: PrivateKey,
+    module: PrivateKey,
+}
+
+impl Parties {
+    fn new() -> Parties {
+        Parties {
+            portal: PrivateKey::generate(Algorithm::RS512, 2048).unwrap(),
+            module: PrivateKey::generate(Algorithm::RS512, 2048).unwrap(),
+        }
+    }
+
+    fn launch(&self) -> String {
+        LaunchToken::new(
+            ISSUER,
+            DEVICE,
+            "Patient/1",
+            "Task/42",
+            "https://module.example.org/AD/7",
+            now(),
+        )
+        .unwrap()
+        .sign_to_string(self.portal.signer(None).unwrap().as_ref(), &mut os_rng())
+        .unwrap()
+    }
+
+    fn receiver(&self, replay: Arc<dyn ReplayStore>) -> LaunchReceiver {
+        let jwks = jwks_document(&[&self.portal]).unwrap();
+        LaunchReceiver::builder(Policy::new(DEVICE).unwrap())
+            .keys(
+                StaticKeys::new()
+                    .with_jwks(ISSUER, jwks.as_bytes())
+                    .unwrap(),
+            )
+            .replay(replay)
+            .build()
+            .unwrap()
+    }
+
+    fn config(&self, replay: Arc<dyn ReplayStore>) -> GatewayConfig {
+        let mut config = GatewayConfig::new("127.0.0.1:0", self.receiver(replay));
+        config.log_format = LogFormat::Off;
+        config
+    }
+
+    fn provider(&self, redirect_uri: &str) -> OidcProvider {
+        OidcProvider::start_shof(&ShofSetup {
+            client_id: CLIENT,
+            client_jwks: &jwks_document(&[&self.module]).unwrap(),
+            redirect_uri,
+            portal_jwks: &jwks_document(&[&self.portal]).unwrap(),
+            portal_issuer: ISSUER,
+            module_device: DEVICE,
+        })
+    }
+
+    /// A SHOF gateway on `port`, sending browsers back to `redirect_uri`, sealing with `keys`.
+    fn shof_gateway(
+        &self,
+        port: u16,
+        redirect_uri: &str,
+        fhir_base: &str,
+        replay: Arc<dyn ReplayStore>,
+        keys: CookieKeys,
+    ) -> Gateway {
+        let launcher = ShofLauncher::new(
+            ShofOptions::new(CLIENT, redirect_uri, &[fhir_base]),
+            self.module.signer(None).unwrap(),
+        )
+        .with_replay_store(Arc::clone(&replay));
+        let mut config = self.config(replay);
+        config.listen = format!("127.0.0.1:{port}");
+        config.shof = Some(ShofGateway::new(launcher, keys, 4).unwrap());
+        Gateway::start(config).unwrap()
+    }
+}
+
+fn base(gateway: &Gateway) -> String {
+    format!("http://{}", gateway.address())
+}
+
+/// Sends raw bytes and returns the whole answer (the connection closed by the server).
+fn raw(address: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+fn status_of(answer: &str) -> u16 {
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The browser's whole SHOF journey from the portal's form post to the gateway's answer.
+fn shof_journey(
+    browser: &mut Browser,
+    launch_at: &str,
+    fhir_base: &str,
+    token: &str,
+    redirect: &str,
+) -> String {
+    let started = browser.post_form(launch_at, &[("iss", fhir_base), ("launch", token)]);
+    assert_eq!(started.status, 303, "{}", started.body);
+    let to_server = started.location.unwrap();
+    let first = browser.get(&to_server);
+    let back = browser.until(first, redirect, "Patient/1");
+    back.location.expect("sent back to the module")
+}
+
+#[test]
+fn ten_thousand_junk_shof_starts_leave_a_genuine_shof_launch_working() {
+    let parties = Parties::new();
+    let port = free_port();
+    let redirect = format!("http://127.0.0.1:{port}/shof/return");
+    let provider = parties.provider(&redirect);
+    let fhir_base = provider.fhir_base();
+    let replay: Arc<dyn ReplayStore> = Arc::new(MemoryReplayStore::new(1 << 16));
+    let gateway = parties.shof_gateway(port, &redirect, &fhir_base, replay, CookieKeys::random());
+    // The flood: an allowed `iss` and junk `launch`, as fast as one connection goes. Before,
+    // each start took a slot in the gateway's memory (10 000 of them), and genuine launches
+    // were refused for ten minutes.
+    let body = format!(
+        "iss={}&launch=junk.junk.junk",
+        form_urlencoded::byte_serialize(fhir_base.as_bytes()).collect::<String>()
+    );
+    let request = format!(
+        "POST /launch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let connect = || {
+        let stream = TcpStream::connect(gateway.address()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+    };
+    let mut stream = connect();
+    let mut started = 0;
+    let mut buffer = vec![0u8; 64 * 1024];
+    for round in 0..100 {
+        // A connection serves 1 000 requests, then the gateway closes it.
+        if round > 0 && round % 10 == 0 {
+            stream = connect();
+        }
+        // A hundred requests pipelined on one kept-alive connection per round.
+        stream.write_all(request.repeat(100).as_bytes()).unwrap();
+        let mut answers = String::new();
+        while answers.matches("HTTP/1.1 303").count() + answers.matches("HTTP/1.1 5").count() < 100
+        {
+            let read = stream.read(&mut buffer).unwrap();
+            assert!(
+                read > 0,
+                "closed in round {round} after {} answers: {answers}",
+                answers.matches("HTTP/1.1").count()
+            );
+            answers.push_str(&String::from_utf8_lossy(&buffer[..read]));
+        }
+        started += answers.matches("HTTP/1.1 303").count();
+    }
+    assert_eq!(
+        started, 10_000,
+        "every junk start answered, none refused for want of room"
+    );
+    drop(stream);
+    let mut browser = Browser::new();
+    let returned = shof_journey(
+        &mut browser,
+        &format!("{}/launch", base(&gateway)),
+        &fhir_base,
+        &parties.launch(),
+        &redirect,
+    );
+    let done = browser.get(&returned);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Task/42"), "{}", done.body);
+}
+
+#[test]
+fn a_shof_launch_begun_on_one_gateway_finishes_on_another_sharing_redis_once() {
+    let parties = Parties::new();
+    let redis = RedisServer::start();
+    let store = |_: ()| -> Arc<dyn ReplayStore> {
+        Arc::new(RedisReplayStore::new(&redis.url(), RedisOptions::default()).unwrap())
+    };
+    let (port_a, port_b) = (free_port(), free_port());
+    // The registered redirect URI is instance B's: the balancer sends the return there.
+    let redirect = format!("http://127.0.0.1:{port_b}/shof/return");
+    let provider = parties.provider(&redirect);
+    let fhir_base = provider.fhir_base();
+    let keys = || CookieKeys::from_secrets(SECRET, None).unwrap();
+    let a = parties.shof_gateway(port_a, &redirect, &fhir_base, store(()), keys());
+    let b = parties.shof_gateway(port_b, &redirect, &fhir_base, store(()), keys());
+    let mut browser = Browser::new();
+    let launch_at = format!("{}/launch", base(&a));
+    let started = browser.post_form(
+        &launch_at,
+        &[("iss", &fhir_base), ("launch", &parties.launch())],
+    );
+    assert_eq!(started.status, 303, "{}", started.body);
+    let state = query_param(started.location.as_ref().unwrap(), "state").unwrap();
+    let cookie_name = format!("koppeltaal-shof-{}", &state[..16]);
+    let sealed = browser.cookie(&base(&a), &cookie_name).unwrap().to_owned();
+    // One site behind the balancer: one cookie jar for both instances.
+    browser.share_cookies(&base(&a), &base(&b));
+    let first = browser.get(started.location.as_ref().unwrap());
+    let returned = browser
+        .until(first, &redirect, "Patient/1")
+        .location
+        .unwrap();
+    let done = browser.get(&returned);
+    assert_eq!(done.status, 200, "finished on B: {}", done.body);
+    assert!(done.body.contains("Task/42"));
+    assert_eq!(browser.cookie(&base(&b), &cookie_name), None, "cleared");
+    // The same return with the cookie kept (or stolen) is refused on either instance: the
+    // state was recorded in the shared store.
+    for gateway in [&a, &b] {
+        let again = returned.replace(&base(&b), &base(gateway));
+        browser.set_cookie(&again, &cookie_name, &sealed);
+        let page = browser.get(&again);
+        assert_eq!(page.status, 403, "{}", page.body);
+        assert!(page.body.contains("916"), "{}", page.body);
+    }
+    // A gateway with another cookie secret cannot open it at all.
+    let stranger = parties.shof_gateway(
+        free_port(),
+        &redirect,
+        &fhir_base,
+        store(()),
+        CookieKeys::random(),
+    );
+    let elsewhere = returned.replace(&base(&b), &base(&stranger));
+    browser.set_cookie(&elsewhere, &cookie_name, &sealed);
+    assert_eq!(browser.get(&elsewhere).status, 403);
+}
+
+#[test]
+fn two_tabs_each_finish_their_own_shof_launch() {
+    let parties = Parties::new();
+    let port = free_port();
+    let redirect = format!("http://127.0.0.1:{port}/shof/return");
+    let provider = parties.provider(&redirect);
+    let fhir_base = provider.fhir_base();
+    let gateway = parties.shof_gateway(
+        port,
+        &redirect,
+        &fhir_base,
+        Arc::new(MemoryReplayStore::new(1024)),
+        CookieKeys::random(),
+    );
+    let mut browser = Browser::new();
+    let launch_at = format!("{}/launch", base(&gateway));
+    // Both tabs start before either comes back; the second finishes first.
+    let first = browser.post_form(
+        &launch_at,
+        &[("iss", &fhir_base), ("launch", &parties.launch())],
+    );
+    let second = browser.post_form(
+        &launch_at,
+        &[("iss", &fhir_base), ("launch", &parties.launch())],
+    );
+    let mut returns = Vec::new();
+    for started in [&second, &first] {
+        assert_eq!(started.status, 303);
+        let page = browser.get(started.location.as_ref().unwrap());
+        returns.push(
+            browser
+                .until(page, &redirect, "Patient/1")
+                .location
+                .unwrap(),
+        );
+    }
+    for returned in returns {
+        let done = browser.get(&returned);
+        assert_eq!(done.status, 200, "{}", done.body);
+    }
+}
+
+/// An application that records what it is handed.
+fn application() -> (StubServer, Arc<Mutex<Vec<Request>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorder = Arc::clone(&seen);
+    let server = StubServer::start(move |request| {
+        recorder.lock().unwrap().push(request.clone());
+        Reply::new(303, "welcome\n").header("Location", "/app")
+    });
+    (server, seen)
+}
+
+fn launch_request(host: &str, extra: &str, token: &str) -> Vec<u8> {
+    let body = format!("token={token}");
+    format!(
+        "POST /launch HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn forged_host_and_forwarding_headers_never_reach_the_application() {
+    let parties = Parties::new();
+    let (app, seen) = application();
+    let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
+    config.upstream = Some(Upstream::new(
+        &app.url("/launch"),
+        None,
+        Duration::from_secs(5),
+    ));
+    let gateway = Gateway::start(config).unwrap();
+    // The review's forged Host: refused before anything is verified or handed on.
+    let forged = raw(
+        gateway.address(),
+        &launch_request("x\", for=10.6.6.6;host=\"evil", "", &parties.launch()),
+    );
+    assert_eq!(status_of(&forged), 400, "{forged}");
+    assert_eq!(seen.lock().unwrap().len(), 0);
+    // Forwarding headers from a peer that is not a trusted proxy are ignored.
+    let answer = raw(
+        gateway.address(),
+        &launch_request(
+            "module.example.org",
+            "X-Forwarded-For: 10.6.6.6\r\nForwarded: for=10.6.6.6;proto=https\r\nX-Forwarded-Proto: https\r\n",
+            &parties.launch(),
+        ),
+    );
+    assert_eq!(status_of(&answer), 303, "{answer}");
+    let handed = seen.lock().unwrap()[0].clone();
+    assert_eq!(handed.header("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(
+        handed.header("forwarded"),
+        Some("for=127.0.0.1;host=\"module.example.org\";proto=http")
+    );
+
+    // Behind a trusted proxy, its word is taken: client and protocol.
+    let (app, seen) = application();
+    let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
+    config.upstream = Some(Upstream::new(
+        &app.url("/launch"),
+        None,
+        Duration::from_secs(5),
+    ));
+    config.trusted_proxies = TrustedProxies::new(vec!["127.0.0.0/8".parse().unwrap()]);
+    let gateway = Gateway::start(config).unwrap();
+    let answer = raw(
+        gateway.address(),
+        &launch_request(
+            "module.example.org",
+            "X-Forwarded-For: 10.6.6.6, 2001:db8::7\r\nX-Forwarded-Proto: https\r\nX-Request-Id: from-the-proxy-1\r\n",
+            &parties.launch(),
+        ),
+    );
+    assert_eq!(status_of(&answer), 303, "{answer}");
+    assert!(
+        answer.contains("X-Request-Id: from-the-proxy-1"),
+        "{answer}"
+    );
+    let handed = seen.lock().unwrap()[0].clone();
+    assert_eq!(handed.header("x-forwarded-for"), Some("2001:db8::7"));
+    assert_eq!(handed.header("x-forwarded-proto"), Some("https"));
+    assert_eq!(
+        handed.header("forwarded"),
+        Some("for=\"[2001:db8::7]\";host=\"module.example.org\";proto=https")
+    );
+    assert_eq!(handed.header("x-request-id"), Some("from-the-proxy-1"));
+}
+
+#[test]
+fn content_length_must_be_digits_and_duplicates_must_agree() {
+    let parties = Parties::new();
+    let gateway = Gateway::start(parties.config(Arc::new(MemoryReplayStore::new(1024)))).unwrap();
+    let token = parties.launch();
+    let body = format!("token={token}");
+    let with_lengths = |lengths: &[String]| {
+        let mut head = String::from("POST /launch HTTP/1.1\r\nHost: m\r\nConnection: close\r\n");
+        for length in lengths {
+            head.push_str(&format!("Content-Length: {length}\r\n"));
+        }
+        status_of(&raw(
+            gateway.address(),
+            format!("{head}\r\n{body}").as_bytes(),
+        ))
+    };
+    let length = body.len().to_string();
+    assert_eq!(with_lengths(&[format!("+{length}")]), 400);
+    assert_eq!(with_lengths(&[length.clone(), "5".into()]), 400);
+    assert_eq!(with_lengths(&[format!(" {length} , {length}")]), 400);
+    assert_eq!(
+        with_lengths(&[length.clone(), length.clone()]),
+        200,
+        "identical duplicates are one"
+    );
+}
+
+#[test]
+fn kept_alive_connections_answer_pipelined_requests_in_order() {
+    let parties = Parties::new();
+    let gateway = Gateway::start(parties.config(Arc::new(MemoryReplayStore::new(1024)))).unwrap();
+    let token = parties.launch();
+    let body = format!("token={token}");
+    let launch = format!(
+        "POST /launch HTTP/1.1\r\nHost: m\r\nAccept: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let health = "GET /healthz HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n";
+    let answer = raw(
+        gateway.address(),
+        format!("{launch}{launch}{health}").as_bytes(),
+    );
+    let statuses: Vec<&str> = answer
+        .match_indices("HTTP/1.1 ")
+        .map(|(at, _)| &answer[at + 9..at + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "403", "200"], "{answer}");
+    assert!(answer.contains("Connection: keep-alive") && answer.ends_with("ok\n"));
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|line| line.starts_with(name))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn metrics_time_every_outcome_and_count_shof_starts_on_their_own_listener() {
+    let parties = Parties::new();
+    let port = free_port();
+    let redirect = format!("http://127.0.0.1:{port}/shof/return");
+    let provider = parties.provider(&redirect);
+    let fhir_base = provider.fhir_base();
+    let launcher = ShofLauncher::new(
+        ShofOptions::new(CLIENT, &redirect, &[&fhir_base]),
+        parties.module.signer(None).unwrap(),
+    );
+    let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
+    config.listen = format!("127.0.0.1:{port}");
+    config.metrics_listen = Some("127.0.0.1:0".into());
+    config.shof = Some(ShofGateway::new(launcher, CookieKeys::random(), 2).unwrap());
+    let gateway = Gateway::start(config).unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let post = |body: String| {
+        agent
+            .post(format!("{}/launch", base(&gateway)))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(body)
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    for _ in 0..3 {
+        assert_eq!(post("token=not.a.token".into()), 403);
+    }
+    let iss = form_urlencoded::byte_serialize(fhir_base.as_bytes()).collect::<String>();
+    assert_eq!(post(format!("iss={iss}&launch=a.b.c")), 303);
+    assert_eq!(
+        post("iss=https%3A%2F%2Fevil.example&launch=a.b.c".into()),
+        403
+    );
+    let public = agent
+        .get(format!("{}/metrics", base(&gateway)))
+        .call()
+        .unwrap();
+    assert_eq!(public.status().as_u16(), 404, "not on the public listener");
+    let text = agent
+        .get(format!(
+            "http://{}/metrics",
+            gateway.metrics_address().unwrap()
+        ))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert_eq!(
+        metric(
+            &text,
+            "koppeltaal_launches_total{flow=\"shof_start\",code=\"0\",name=\"Started\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "koppeltaal_launches_total{flow=\"shof_start\",code=\"915\""
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "koppeltaal_launch_duration_seconds_count"),
+        5.0
+    );
+    // Refusals take real time now (a parse, a signature check): not the zeros of before.
+    assert!(
+        metric(&text, "koppeltaal_launch_duration_seconds_sum") > 0.0,
+        "{text}"
+    );
+}
+
+#[test]
+fn encrypted_launches_beyond_a_clients_budget_are_refused_429_before_any_unwrap() {
+    let parties = Parties::new();
+    let module_key = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
+    let jwks = jwks_document(&[&parties.portal]).unwrap();
+    let receiver = LaunchReceiver::builder(Policy::new(DEVICE).unwrap())
+        .keys(
+            StaticKeys::new()
+                .with_jwks(ISSUER, jwks.as_bytes())
+                .unwrap(),
+        )
+        .decryption_key(module_key.decrypter(None).unwrap())
+        .build()
+        .unwrap();
+    let mut config = GatewayConfig::new("127.0.0.1:0", receiver);
+    config.log_format = LogFormat::Off;
+    config.expensive_budget = Budget {
+        per_minute: 6,
+        burst: 3,
+    };
+    let gateway = Gateway::start(config).unwrap();
+    // Junk envelopes: each would cost an RSA private-key operation.
+    let junk = "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkExMjhDQkMtSFMyNTYifQ.AAAA.AAAA.AAAA.AAAA";
+    let statuses: Vec<u16> = (0..6)
+        .map(|_| status_of(&raw(gateway.address(), &launch_request("m", "", junk))))
+        .collect();
+    assert_eq!(statuses, [403, 403, 403, 429, 429, 429]);
+    // Signed launches are not expensive and go on.
+    assert_eq!(
+        status_of(&raw(
+            gateway.address(),
+            &launch_request("m", "", &parties.launch())
+        )),
+        200
+    );
+}
