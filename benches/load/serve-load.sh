@@ -10,8 +10,13 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cargo build --release -q -p koppeltaal-cli --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/koppeltaal"
+# KOPPELTAAL_BIN: another build to measure (an A/B against an older commit's binary).
+if [ -n "${KOPPELTAAL_BIN:-}" ]; then
+    bin=$KOPPELTAAL_BIN
+else
+    cargo build --release -q -p koppeltaal-cli --manifest-path "$root/Cargo.toml"
+    bin="$root/target/release/koppeltaal"
+fi
 "$bin" keygen --out "$work/portal.pem" >/dev/null
 "$bin" jwks --key "$work/portal.pem" > "$work/portal.jwks"
 echo "signing $count RS512 launches..."
@@ -30,4 +35,4 @@ LAUNCHES="$work/launches.txt" wrk -t2 -c"$connections" -d"${duration}s" --latenc
     -s "$root/benches/load/launches.lua" "$url/launch"
 echo "RSS after: $(rss)"
 echo "accepted: $(grep -c 'launch accepted' "$work/serve.log"), refused: $(grep -c 'launch refused' "$work/serve.log")"
-grep 'launch refused' "$work/serve.log" | sed 's/:.*//' | sort | uniq -c | sort -rn | head -5
+grep 'launch refused' "$work/serve.log" | grep -o 'name=[A-Za-z]*' | sort | uniq -c | sort -rn | head -5

@@ -183,3 +183,62 @@ fn verify_judges_the_exact_bytes_a_module_would_receive() {
         "a leading space is not"
     );
 }
+
+#[test]
+fn client_input_cannot_write_a_log_line_of_its_own() {
+    let portal = Portal::new();
+    let jwks = portal.jwks();
+    let scratch = common::Scratch::new();
+    let module_key = scratch.path("module.pem");
+    assert!(
+        common::koppeltaal(&["keygen", "--out", &module_key])
+            .status
+            .success()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--jwks", &jwks])
+        .args(["--issuer", common::ISSUER, "--audience", common::AUDIENCE])
+        .args(["--key", &module_key, "--client-id", "m"])
+        .args(["--redirect-uri", "http://127.0.0.1:9/shof/return"])
+        .args(["--fhir-server", "http://127.0.0.1:1/fhir"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = log.next().unwrap().unwrap();
+        if line.contains("listening on") {
+            break common::addresses(&line).0;
+        }
+    };
+    let serve = Serve::attach(child, base);
+    // The review's forged line: an `iss` (and an OAuth error description) holding a newline
+    // and a complete "accepted" line after it.
+    let forged = "hti launch accepted code=0 name=Accepted request=forged iss=https://portal";
+    let iss = format!("https://evil.example/fhir\n{forged}");
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("iss", &iss)
+        .append_pair("launch", "a.b.c")
+        .finish();
+    assert_eq!(serve.post(body.as_bytes()).0, 403);
+    let line = log.next().unwrap().unwrap();
+    assert!(
+        line.starts_with("shof_start launch refused code=915"),
+        "{line}"
+    );
+    assert!(line.contains("\\x0ahti launch accepted"), "escaped: {line}");
+    let stray = format!(
+        "{}/shof/return?state=x&error=access_denied&error_description=no%0D%0A{forged}",
+        serve.base
+    );
+    let _ = ureq::get(&stray).call();
+    let line = log.next().unwrap().unwrap();
+    assert!(line.starts_with("shof launch refused code=916"), "{line}");
+    drop(serve);
+    for rest in log.map_while(Result::ok) {
+        assert!(
+            !rest.starts_with("hti launch accepted"),
+            "a forged line: {rest}"
+        );
+    }
+}
