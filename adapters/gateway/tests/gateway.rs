@@ -585,3 +585,177 @@ fn encrypted_launches_beyond_a_clients_budget_are_refused_429_before_any_unwrap(
         200
     );
 }
+
+/// A FHIR server's SMART configuration served by a stub (after `delay`), naming endpoints on
+/// the stub itself.
+fn smart_stub(delay: Duration) -> StubServer {
+    let base = Arc::new(Mutex::new(String::new()));
+    let seen_base = Arc::clone(&base);
+    let stub = StubServer::start(move |_request| {
+        let base = seen_base.lock().unwrap().clone();
+        let configuration = serde_json::json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "jwks_uri": format!("{base}/jwks"),
+        });
+        Reply::new(200, configuration.to_string()).after(delay)
+    });
+    *base.lock().unwrap() = stub.url("");
+    stub
+}
+
+fn shof_gateway_with(
+    parties: &Parties,
+    redirect: &str,
+    fhir_base: &str,
+    keys: CookieKeys,
+    busy: usize,
+) -> Gateway {
+    let launcher = ShofLauncher::new(
+        ShofOptions::new(CLIENT, redirect, &[fhir_base]),
+        parties.module.signer(None).unwrap(),
+    );
+    let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
+    config.shof = Some(ShofGateway::new(launcher, keys, busy).unwrap());
+    config.limits.workers = 2;
+    Gateway::start(config).unwrap()
+}
+
+fn shof_start(gateway: &Gateway, fhir_base: &str) -> String {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("iss", fhir_base)
+        .append_pair("launch", "a.b.c")
+        .finish();
+    let request = format!(
+        "POST /launch HTTP/1.1\r\nHost: m\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    raw(gateway.address(), request.as_bytes())
+}
+
+#[test]
+fn a_hanging_fhir_server_cannot_take_the_workers_hti_launches_need() {
+    let parties = Parties::new();
+    let hanging = smart_stub(Duration::from_secs(4));
+    let fhir_base = hanging.url("/fhir");
+    let gateway = shof_gateway_with(
+        &parties,
+        "http://127.0.0.1:9/shof/return",
+        &fhir_base,
+        CookieKeys::random(),
+        1,
+    );
+    let address = gateway.address();
+    let first = {
+        let fhir_base = fhir_base.clone();
+        let gateway_base = address;
+        std::thread::spawn(move || {
+            let body: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("iss", &fhir_base)
+                .append_pair("launch", "a.b.c")
+                .finish();
+            let request = format!(
+                "POST /launch HTTP/1.1\r\nHost: m\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            raw(gateway_base, request.as_bytes())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    // The one SHOF slot waits on the hanging server: the next SHOF start is told at once.
+    let started = std::time::Instant::now();
+    let second = shof_start(&gateway, &fhir_base);
+    assert_eq!(status_of(&second), 503, "{second}");
+    assert!(second.contains("917"), "{second}");
+    // An HTI launch goes through meanwhile (the other worker is free).
+    let launch = raw(address, &launch_request("m", "", &parties.launch()));
+    assert_eq!(status_of(&launch), 200, "{launch}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        status_of(&first.join().unwrap()),
+        303,
+        "the slow start still finishes"
+    );
+}
+
+#[test]
+fn shof_cookies_are_host_prefixed_and_survive_a_key_rotation() {
+    let parties = Parties::new();
+    let stub = smart_stub(Duration::ZERO);
+    let fhir_base = stub.url("/fhir");
+    let redirect = "https://module.example.org/shof/return";
+    let old_secret: &[u8] = b"the secret of last month, thirty-two bytes at least";
+    let old = shof_gateway_with(
+        &parties,
+        redirect,
+        &fhir_base,
+        CookieKeys::from_secrets(old_secret, None).unwrap(),
+        2,
+    );
+    let answer = shof_start(&old, &fhir_base);
+    assert_eq!(status_of(&answer), 303, "{answer}");
+    let set_cookie = answer
+        .lines()
+        .find_map(|line| line.strip_prefix("Set-Cookie: "))
+        .unwrap();
+    assert!(
+        set_cookie.starts_with("__Host-koppeltaal-shof-"),
+        "{set_cookie}"
+    );
+    for attribute in ["; Path=/;", "; HttpOnly", "; SameSite=Lax", "; Secure"] {
+        assert!(
+            set_cookie.contains(attribute),
+            "{set_cookie} lacks {attribute}"
+        );
+    }
+    assert!(!set_cookie.contains("Domain"), "{set_cookie}");
+    let (name, rest) = set_cookie.split_once('=').unwrap();
+    let sealed = rest.split(';').next().unwrap();
+    let location = answer
+        .lines()
+        .find_map(|line| line.strip_prefix("Location: "))
+        .unwrap();
+    let state = query_param(location, "state").unwrap();
+    assert!(name.ends_with(&state[..16]));
+    // After the rotation the new gateway opens the old cookie (it then fails at the stub's
+    // token endpoint, which answers its SMART configuration: not 916).
+    let rotated = shof_gateway_with(
+        &parties,
+        redirect,
+        &fhir_base,
+        CookieKeys::from_secrets(
+            b"the secret of this month, thirty-two bytes at least",
+            Some(old_secret),
+        )
+        .unwrap(),
+        2,
+    );
+    let back = |gateway: &Gateway| {
+        let request = format!(
+            "GET /shof/return?code=c&state={state} HTTP/1.1\r\nHost: module.example.org\r\nCookie: {name}={sealed}\r\nConnection: close\r\n\r\n"
+        );
+        raw(gateway.address(), request.as_bytes())
+    };
+    let opened = back(&rotated);
+    assert!(
+        !opened.contains("916"),
+        "the previous key opens it: {opened}"
+    );
+    // A gateway that dropped the old key cannot.
+    let forgotten = shof_gateway_with(
+        &parties,
+        redirect,
+        &fhir_base,
+        CookieKeys::from_secrets(b"the secret of this month, thirty-two bytes at least", None)
+            .unwrap(),
+        2,
+    );
+    let refused = back(&forgotten);
+    assert_eq!(status_of(&refused), 403, "{refused}");
+    assert!(refused.contains("916"), "{refused}");
+}

@@ -196,6 +196,17 @@ where
 mod tests {
     use super::*;
 
+    /// Every key schedule the content decryption makes is wiped when dropped (the crates'
+    /// `zeroize` features are on).
+    #[test]
+    fn key_schedules_are_wiped_on_drop() {
+        fn wiped<T: zeroize::ZeroizeOnDrop>() {}
+        wiped::<Aes128>();
+        wiped::<Aes256>();
+        wiped::<cbc::Decryptor<Aes256>>();
+        wiped::<AesGcm<Aes256, U12>>();
+    }
+
     /// RFC 7518 Appendix B.1: AES_128_CBC_HMAC_SHA_256.
     #[test]
     fn rfc_7518_appendix_b1() {

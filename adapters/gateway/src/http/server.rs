@@ -105,7 +105,25 @@ struct Shared {
     permits: Mutex<usize>,
     permit_freed: Condvar,
     stopping: AtomicBool,
+    /// Connection threads waiting for their next connection, and the connections handed to
+    /// them.
+    pool: Mutex<Pool>,
+    pool_ready: Condvar,
 }
+
+/// A connection for a connection thread: the stream, its peer, its slot.
+type Job = (TcpStream, IpAddr, Slot);
+
+/// Threads kept after their connection closed, so the next connection does not pay for a new
+/// thread (and its stack): a connection closed after every answer costs a thread otherwise.
+#[derive(Default)]
+struct Pool {
+    idle: usize,
+    jobs: std::collections::VecDeque<Job>,
+}
+
+/// How long a connection thread waits for another connection before it ends.
+const THREAD_IDLE: Duration = Duration::from_secs(30);
 
 impl Shared {
     fn connections(&self) -> MutexGuard<'_, Connections> {
@@ -248,6 +266,8 @@ impl HttpServer {
             closed: Condvar::new(),
             permit_freed: Condvar::new(),
             stopping: AtomicBool::new(false),
+            pool: Mutex::new(Pool::default()),
+            pool_ready: Condvar::new(),
         });
         let acceptor = {
             let shared = Arc::clone(&shared);
@@ -275,6 +295,11 @@ impl HttpServer {
 
     fn shutdown(&mut self, grace: Duration) {
         self.shared.stopping.store(true, Ordering::SeqCst);
+        {
+            // Under the lock, so no thread is between its check and its wait.
+            let _pool = self.shared.pool.lock().unwrap_or_else(|e| e.into_inner());
+            self.shared.pool_ready.notify_all();
+        }
         // Wake the accept loop so it sees the flag.
         let _ = TcpStream::connect(self.address);
         if let Some(acceptor) = self.acceptor.take() {
@@ -320,17 +345,54 @@ fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
             shared: Arc::clone(shared),
             client,
         };
-        // If no thread can be made, the closure is dropped unrun (its slot released with it)
-        // and the client is told to come back.
+        // A waiting thread takes it; else a new thread. If no thread can be made, the job is
+        // dropped unrun (its slot released with it) and the client is told to come back.
         let fallback = stream.try_clone();
+        let Some(job) = hand_to_idle(shared, (stream, peer, slot)) else {
+            continue;
+        };
+        let worker = Arc::clone(shared);
         let spawned = std::thread::Builder::new()
             .name("koppeltaal-connection".into())
             .stack_size(CONNECTION_STACK)
-            .spawn(move || serve_connection(stream, peer, slot));
+            .spawn(move || connection_thread(&worker, job));
         if spawned.is_err()
             && let Ok(mut stream) = fallback
         {
             refuse_fast(&mut stream, "busy, try again\n");
+        }
+    }
+}
+
+/// Gives `job` to a waiting connection thread, or back when none is waiting.
+fn hand_to_idle(shared: &Shared, job: Job) -> Option<Job> {
+    let mut pool = shared.pool.lock().unwrap_or_else(|e| e.into_inner());
+    if pool.idle > pool.jobs.len() {
+        pool.jobs.push_back(job);
+        shared.pool_ready.notify_one();
+        return None;
+    }
+    Some(job)
+}
+
+/// Serves `job`, then waits for the next connection handed over, until none comes for a
+/// while or the server stops.
+fn connection_thread(shared: &Shared, mut job: Job) {
+    loop {
+        let (stream, peer, slot) = job;
+        serve_connection(stream, peer, slot);
+        let mut pool = shared.pool.lock().unwrap_or_else(|e| e.into_inner());
+        pool.idle += 1;
+        let (mut pool, _) = shared
+            .pool_ready
+            .wait_timeout_while(pool, THREAD_IDLE, |pool| {
+                pool.jobs.is_empty() && !shared.stopping.load(Ordering::SeqCst)
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        pool.idle -= 1;
+        match pool.jobs.pop_front() {
+            Some(next) => job = next,
+            None => return,
         }
     }
 }
@@ -569,6 +631,17 @@ mod tests {
         );
         assert_eq!(status(server.address(), &get("/")), 200);
         assert_eq!(server.shared.connections().total, 0, "every slot released");
+    }
+
+    #[test]
+    fn a_connection_thread_serves_the_next_connection() {
+        let server = server(Limits::default());
+        let idle = || server.shared.pool.lock().unwrap().idle;
+        for _ in 0..5 {
+            assert_eq!(status(server.address(), &get("/")), 200);
+            std::thread::sleep(Duration::from_millis(50));
+            assert_eq!(idle(), 1, "one thread, waiting for the next connection");
+        }
     }
 
     #[test]
