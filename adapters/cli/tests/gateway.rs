@@ -436,3 +436,67 @@ fn sigterm_lets_the_launch_in_flight_finish() {
         "exits cleanly"
     );
 }
+
+#[test]
+fn every_option_can_come_from_a_koppeltaal_environment_variable() {
+    let portal = Portal::new();
+    let (app, seen) = application(Duration::ZERO);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
+        .arg("serve")
+        .env("KOPPELTAAL_LISTEN", "127.0.0.1:0")
+        .env("KOPPELTAAL_JWKS", portal.jwks())
+        .env("KOPPELTAAL_ISSUER", ISSUER)
+        .env("KOPPELTAAL_AUDIENCE", AUDIENCE)
+        .env("KOPPELTAAL_UPSTREAM", app.url("/launch"))
+        .env("KOPPELTAAL_TRUSTED_PROXY", "192.0.2.0/24,127.0.0.1")
+        .env("KOPPELTAAL_METRICS_LISTEN", "127.0.0.1:0")
+        .env("KOPPELTAAL_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let listening = lines.next().unwrap().unwrap();
+    let (base, metrics) = common::addresses(&listening);
+    assert!(metrics.is_some(), "{listening}");
+    let serve = Serve::attach(child, base);
+    // 127.0.0.1 is a trusted proxy (from the comma-separated list): its X-Forwarded-For counts.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let status = agent
+        .post(format!("{}/launch", serve.base))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Forwarded-For", "198.51.100.9")
+        .send(format!("token={}", portal.launch(&[])))
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 303);
+    assert_eq!(
+        seen.lock().unwrap()[0].header("x-forwarded-for"),
+        Some("198.51.100.9")
+    );
+    let logged: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(logged["client"], "198.51.100.9");
+    // A flag wins over its variable.
+    let output = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
+        .args([
+            "serve",
+            "--audience",
+            "Device/flag",
+            "--listen",
+            "not-an-address",
+        ])
+        .env("KOPPELTAAL_JWKS", portal.jwks())
+        .env("KOPPELTAAL_ISSUER", ISSUER)
+        .env("KOPPELTAAL_AUDIENCE", "Device/env")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the flag's bad address was used"
+    );
+}

@@ -211,6 +211,18 @@ fn client_input_cannot_write_a_log_line_of_its_own() {
             break common::addresses(&line).0;
         }
     };
+    // Lines as they come, so a missing one fails the test instead of hanging it.
+    let (lines, logged) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in log.map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let next = || {
+        logged
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a log line")
+    };
     let serve = Serve::attach(child, base);
     // The review's forged line: an `iss` (and an OAuth error description) holding a newline
     // and a complete "accepted" line after it.
@@ -221,21 +233,22 @@ fn client_input_cannot_write_a_log_line_of_its_own() {
         .append_pair("launch", "a.b.c")
         .finish();
     assert_eq!(serve.post(body.as_bytes()).0, 403);
-    let line = log.next().unwrap().unwrap();
+    let line = next();
     assert!(
         line.starts_with("shof_start launch refused code=915"),
         "{line}"
     );
     assert!(line.contains("\\x0ahti launch accepted"), "escaped: {line}");
-    let stray = format!(
-        "{}/shof/return?state=x&error=access_denied&error_description=no%0D%0A{forged}",
-        serve.base
-    );
-    let _ = ureq::get(&stray).call();
-    let line = log.next().unwrap().unwrap();
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("state", "x")
+        .append_pair("error", &format!("access_denied\r\n{forged}"))
+        .append_pair("error_description", &format!("no\r\n{forged}"))
+        .finish();
+    let _ = ureq::get(format!("{}/shof/return?{query}", serve.base)).call();
+    let line = next();
     assert!(line.starts_with("shof launch refused code=916"), "{line}");
     drop(serve);
-    for rest in log.map_while(Result::ok) {
+    while let Ok(rest) = logged.recv_timeout(Duration::from_secs(5)) {
         assert!(
             !rest.starts_with("hti launch accepted"),
             "a forged line: {rest}"
