@@ -114,6 +114,17 @@ impl Parties {
     }
 }
 
+/// Parties, a free port for the gateway, its redirect URI there, a SHOF authorization server
+/// (oidc-provider) registered with it, and its FHIR base.
+fn shof_network() -> (Parties, u16, String, OidcProvider, String) {
+    let parties = Parties::new();
+    let port = free_port();
+    let redirect = format!("http://127.0.0.1:{port}/shof/return");
+    let provider = parties.provider(&redirect);
+    let fhir_base = provider.fhir_base();
+    (parties, port, redirect, provider, fhir_base)
+}
+
 fn base(gateway: &Gateway) -> String {
     format!("http://{}", gateway.address())
 }
@@ -156,11 +167,7 @@ fn shof_journey(
 
 #[test]
 fn ten_thousand_junk_shof_starts_leave_a_genuine_shof_launch_working() {
-    let parties = Parties::new();
-    let port = free_port();
-    let redirect = format!("http://127.0.0.1:{port}/shof/return");
-    let provider = parties.provider(&redirect);
-    let fhir_base = provider.fhir_base();
+    let (parties, port, redirect, _provider, fhir_base) = shof_network();
     let replay: Arc<dyn ReplayStore> = Arc::new(MemoryReplayStore::new(1 << 16));
     let gateway = parties.shof_gateway(port, &redirect, &fhir_base, replay, CookieKeys::random());
     // The flood: an allowed `iss` and junk `launch`, as fast as one connection goes. Before,
@@ -282,11 +289,7 @@ fn a_shof_launch_begun_on_one_gateway_finishes_on_another_sharing_redis_once() {
 
 #[test]
 fn two_tabs_each_finish_their_own_shof_launch() {
-    let parties = Parties::new();
-    let port = free_port();
-    let redirect = format!("http://127.0.0.1:{port}/shof/return");
-    let provider = parties.provider(&redirect);
-    let fhir_base = provider.fhir_base();
+    let (parties, port, redirect, _provider, fhir_base) = shof_network();
     let gateway = parties.shof_gateway(
         port,
         &redirect,
@@ -470,11 +473,7 @@ fn metric(text: &str, name: &str) -> f64 {
 
 #[test]
 fn metrics_time_every_outcome_and_count_shof_starts_on_their_own_listener() {
-    let parties = Parties::new();
-    let port = free_port();
-    let redirect = format!("http://127.0.0.1:{port}/shof/return");
-    let provider = parties.provider(&redirect);
-    let fhir_base = provider.fhir_base();
+    let (parties, port, redirect, _provider, fhir_base) = shof_network();
     let launcher = ShofLauncher::new(
         ShofOptions::new(CLIENT, &redirect, &[&fhir_base]),
         parties.module.signer(None).unwrap(),

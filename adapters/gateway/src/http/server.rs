@@ -591,6 +591,11 @@ mod tests {
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
         let _ = stream.write_all(request);
+        status_of(&mut stream)
+    }
+
+    /// The status code of the answer read to the end (0 when there was none).
+    fn status_of(stream: &mut TcpStream) -> u16 {
         let mut answer = String::new();
         let _ = stream.read_to_string(&mut answer);
         answer
@@ -722,12 +727,6 @@ mod tests {
         socket.connect(&address.into()).unwrap();
         let mut stream: TcpStream = socket.into();
         stream.write_all(request).unwrap();
-        let mut answer = String::new();
-        let _ = stream.read_to_string(&mut answer);
-        answer
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .unwrap_or(0)
+        status_of(&mut stream)
     }
 }
