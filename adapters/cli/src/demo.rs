@@ -140,6 +140,8 @@ fn post(url: &str, token: &str) -> Result<(u16, Value), Failure> {
     let mut response = agent
         .post(url)
         .header("Accept", "application/json")
+        // The gateway answers in Dutch unless English is asked for.
+        .header("Accept-Language", "en")
         .send_form([("token", token)])
         .map_err(|error| koppeltaal_host::HostError::Unreachable(error.to_string()))?;
     let status = response.status().as_u16();
