@@ -758,3 +758,58 @@ fn shof_cookies_are_host_prefixed_and_survive_a_key_rotation() {
     assert_eq!(status_of(&refused), 403, "{refused}");
     assert!(refused.contains("916"), "{refused}");
 }
+
+#[test]
+fn behind_a_trusted_proxy_the_cap_counts_each_forwarded_client() {
+    let parties = Parties::new();
+    let seen = Arc::new(Mutex::new(0usize));
+    let counter = Arc::clone(&seen);
+    let slow_app = StubServer::start(move |_| {
+        *counter.lock().unwrap() += 1;
+        Reply::new(303, "").after(Duration::from_millis(1500))
+    });
+    let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
+    config.upstream = Some(Upstream::new(
+        &slow_app.url("/launch"),
+        None,
+        Duration::from_secs(5),
+    ));
+    config.trusted_proxies = TrustedProxies::new(vec!["127.0.0.1".parse().unwrap()]);
+    config.limits.max_per_client = 1;
+    let gateway = Gateway::start(config).unwrap();
+    let address = gateway.address();
+    let launch_from = |client: &str| {
+        let request = launch_request(
+            "m",
+            &format!("X-Forwarded-For: {client}\r\n"),
+            &parties.launch(),
+        );
+        std::thread::spawn(move || status_of(&raw(address, &request)))
+    };
+    // Every connection comes from the proxy (127.0.0.1); the cap is per forwarded client.
+    let first = launch_from("192.0.2.1");
+    std::thread::sleep(Duration::from_millis(300));
+    let same_client = launch_from("192.0.2.1");
+    let same_64 = launch_from("2001:db8:1:2::1");
+    std::thread::sleep(Duration::from_millis(100));
+    let same_64_again = launch_from("2001:db8:1:2::ffff");
+    let other_client = launch_from("192.0.2.2");
+    assert_eq!(
+        same_client.join().unwrap(),
+        503,
+        "the same client, one request at a time"
+    );
+    assert_eq!(
+        same_64_again.join().unwrap(),
+        503,
+        "one IPv6 /64 is one client"
+    );
+    assert_eq!(first.join().unwrap(), 303);
+    assert_eq!(same_64.join().unwrap(), 303);
+    assert_eq!(
+        other_client.join().unwrap(),
+        303,
+        "another client is not held back"
+    );
+    assert_eq!(*seen.lock().unwrap(), 3);
+}

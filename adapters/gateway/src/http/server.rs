@@ -178,8 +178,10 @@ impl Shared {
     /// Counts a request of `client` forwarded by a trusted proxy, unless its cap is reached.
     fn admit_forwarded(&self, client: IpAddr) -> Option<ClientSlot<'_>> {
         let mut connections = self.connections();
+        // `then`, not `then_some`: a slot made and dropped on refusal would release a count it
+        // never took, and lock `connections` again while it is held here.
         Self::count_client(&mut connections, client, self.limits.max_per_client)
-            .then_some(ClientSlot(self, client))
+            .then(|| ClientSlot(self, client))
     }
 
     /// Takes a handler permit, waiting at most `wait`.
