@@ -147,7 +147,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "URL", env = "KOPPELTAAL_UPSTREAM")]
     upstream: Option<String>,
     /// Sign what is handed to the application with the secret in this file (HMAC-SHA256 over
-    /// the timestamp and the body, header `X-Koppeltaal-Signature: t=...,v1=...`).
+    /// the timestamp, the delivery id, the client address and the body, header
+    /// `X-Koppeltaal-Signature: t=...,v1=...`; the delivery id is `X-Koppeltaal-Delivery`).
     #[arg(
         long,
         value_name = "FILE",

@@ -142,7 +142,8 @@ impl PendingShof {
     ///     state: "s".into(), fhir_server: "https://fhir.example.org".into(),
     ///     nonce: "n".into(), code_verifier: "v".into(), expires_at: 1_700_000_600,
     /// };
-    /// assert_eq!(PendingShof::from_bytes(&pending.to_bytes()), Ok(pending));
+    /// assert_eq!(PendingShof::from_bytes(&pending.to_bytes()).unwrap(), pending);
+    /// assert!(PendingShof::from_bytes(b"\x01 not a pending launch").is_err());
     /// ```
     pub fn to_bytes(&self) -> Vec<u8> {
         let fields = [
@@ -537,5 +538,46 @@ impl ShofLauncher {
             .unwrap_or_else(|e| e.into_inner())
             .insert(fhir_server.to_owned(), Arc::clone(&server));
         Ok(server)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_launches_read_back_only_whole_and_well_formed() {
+        let pending = PendingShof {
+            state: "state".into(),
+            fhir_server: "https://fhir.example.org/fhir".into(),
+            nonce: "nonce".into(),
+            code_verifier: "verifier".into(),
+            expires_at: 1_700_000_600,
+        };
+        let bytes = pending.to_bytes();
+        assert_eq!(PendingShof::from_bytes(&bytes).unwrap(), pending);
+        for cut in 0..bytes.len() {
+            assert!(
+                PendingShof::from_bytes(&bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(PendingShof::from_bytes(&longer).is_err(), "trailing bytes");
+        let mut other_format = bytes.clone();
+        other_format[0] = 2;
+        assert!(PendingShof::from_bytes(&other_format).is_err());
+        // A length past the field cap, and text that is not UTF-8.
+        let mut huge = bytes[..9].to_vec();
+        huge.extend_from_slice(&u16::MAX.to_be_bytes());
+        assert!(PendingShof::from_bytes(&huge).is_err());
+        let mut invalid = bytes[..9].to_vec();
+        invalid.extend_from_slice(&[0, 1, 0xff]);
+        assert!(PendingShof::from_bytes(&invalid).is_err());
+        assert!(
+            !format!("{pending:?}").contains("verifier"),
+            "secrets redacted"
+        );
     }
 }
