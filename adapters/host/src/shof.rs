@@ -551,7 +551,7 @@ mod tests {
             state: "state".into(),
             fhir_server: "https://fhir.example.org/fhir".into(),
             nonce: "nonce".into(),
-            code_verifier: "verifier".into(),
+            code_verifier: "pkce-secret".into(),
             expires_at: 1_700_000_600,
         };
         let bytes = pending.to_bytes();
@@ -576,7 +576,7 @@ mod tests {
         invalid.extend_from_slice(&[0, 1, 0xff]);
         assert!(PendingShof::from_bytes(&invalid).is_err());
         assert!(
-            !format!("{pending:?}").contains("verifier"),
+            !format!("{pending:?}").contains("pkce-secret"),
             "secrets redacted"
         );
     }
