@@ -125,6 +125,18 @@ fn shof_network() -> (Parties, u16, String, OidcProvider, String) {
     (parties, port, redirect, provider, fhir_base)
 }
 
+/// Waits (at most 20 s) until `condition` holds.
+fn wait_until(condition: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "waited 20 s in vain"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn base(gateway: &Gateway) -> String {
     format!("http://{}", gateway.address())
 }
@@ -636,7 +648,7 @@ fn shof_start(gateway: &Gateway, fhir_base: &str) -> String {
 #[test]
 fn a_hanging_fhir_server_cannot_take_the_workers_hti_launches_need() {
     let parties = Parties::new();
-    let hanging = smart_stub(Duration::from_secs(4));
+    let hanging = smart_stub(Duration::from_secs(6));
     let fhir_base = hanging.url("/fhir");
     let gateway = shof_gateway_with(
         &parties,
@@ -661,7 +673,9 @@ fn a_hanging_fhir_server_cannot_take_the_workers_hti_launches_need() {
             raw(gateway_base, request.as_bytes())
         })
     };
-    std::thread::sleep(Duration::from_millis(500));
+    // Once the hanging server has the first start's discovery request, the first start holds
+    // the one SHOF slot.
+    wait_until(|| hanging.hits() >= 1);
     // The one SHOF slot waits on the hanging server: the next SHOF start is told at once.
     let started = std::time::Instant::now();
     let second = shof_start(&gateway, &fhir_base);
@@ -671,8 +685,8 @@ fn a_hanging_fhir_server_cannot_take_the_workers_hti_launches_need() {
     let launch = raw(address, &launch_request("m", "", &parties.launch()));
     assert_eq!(status_of(&launch), 200, "{launch}");
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
+        started.elapsed() < Duration::from_secs(4),
+        "neither waited for the hanging server: {:?}",
         started.elapsed()
     );
     assert_eq!(
@@ -766,7 +780,7 @@ fn behind_a_trusted_proxy_the_cap_counts_each_forwarded_client() {
     let counter = Arc::clone(&seen);
     let slow_app = StubServer::start(move |_| {
         *counter.lock().unwrap() += 1;
-        Reply::new(303, "").after(Duration::from_millis(1500))
+        Reply::new(303, "").after(Duration::from_secs(3))
     });
     let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
     config.upstream = Some(Upstream::new(
@@ -787,11 +801,12 @@ fn behind_a_trusted_proxy_the_cap_counts_each_forwarded_client() {
         std::thread::spawn(move || status_of(&raw(address, &request)))
     };
     // Every connection comes from the proxy (127.0.0.1); the cap is per forwarded client.
+    // Each launch is in flight (at the slow application, its client counted) before the next.
     let first = launch_from("192.0.2.1");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until(|| *seen.lock().unwrap() == 1);
     let same_client = launch_from("192.0.2.1");
     let same_64 = launch_from("2001:db8:1:2::1");
-    std::thread::sleep(Duration::from_millis(100));
+    wait_until(|| *seen.lock().unwrap() == 2);
     let same_64_again = launch_from("2001:db8:1:2::ffff");
     let other_client = launch_from("192.0.2.2");
     assert_eq!(
