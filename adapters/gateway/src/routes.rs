@@ -58,7 +58,7 @@ impl Routes {
     /// The request's id: a trusted proxy's `X-Request-Id` when it is a plain token, else new.
     fn request_id(&self, request: &Request) -> String {
         if self.trust_request_ids
-            && request.peer != request.client
+            && request.via_trusted_proxy
             && let Some(id) = request.header("x-request-id")
             && !id.is_empty()
             && id.len() <= 128

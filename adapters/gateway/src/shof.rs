@@ -26,6 +26,8 @@ use crate::seal::CookieKeys;
 const PURPOSE: &[u8] = b"shof-pending";
 /// How many characters of the `state` name a launch's cookie.
 const NAME_STATE_CHARS: usize = 16;
+/// The longest `state` looked up (the launcher's are 43 characters: 32 random bytes).
+const MAX_STATE_LEN: usize = 128;
 
 /// The SHOF side of the gateway.
 pub struct ShofGateway {
@@ -150,10 +152,16 @@ impl ShofGateway {
                 .map(|(_, value)| value.as_str())
         };
         let state = field("state").unwrap_or("");
+        // Only a state this gateway could have made names a cookie: base64url, of a sensible
+        // length; anything else is not looked up (nor echoed into a `Set-Cookie`).
+        let well_formed = (NAME_STATE_CHARS..=MAX_STATE_LEN).contains(&state.len())
+            && state
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
         let name = self.cookie_name(state);
-        let sealed = match state.is_empty() {
-            true => None,
-            false => request.cookie(&name),
+        let sealed = match well_formed {
+            false => None,
+            true => request.cookie(&name),
         };
         let clear = sealed.map(|_| self.cookie(&name, "", 0));
         // No cookie, or one this gateway did not seal: not the browser that started it.

@@ -240,6 +240,8 @@ pub struct Request {
     pub client: IpAddr,
     /// `https` when a trusted proxy says the client used it, else `http`.
     pub proto: &'static str,
+    /// Whether the peer is a trusted proxy (its forwarding headers and request id count).
+    pub via_trusted_proxy: bool,
     /// The body.
     pub body: Vec<u8>,
 }

@@ -562,6 +562,7 @@ fn read_request(
             peer,
             client,
             proto,
+            via_trusted_proxy: shared.proxies.trusts(peer),
             body,
         },
         head.keep_alive,
