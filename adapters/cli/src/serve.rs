@@ -10,8 +10,8 @@ use koppeltaal_core::Algorithm;
 use std::time::Duration;
 
 use koppeltaal_gateway::{
-    Budget, Cidr, CookieKeys, GatewayConfig, Limits, LogFormat, Pages, ShofGateway, TrustedProxies,
-    Upstream, log_line,
+    Budget, Cidr, CookieKeys, ForwardedHeader, GatewayConfig, Limits, LogFormat, Pages,
+    ShofGateway, TrustedProxies, Upstream, log_line,
 };
 use koppeltaal_host::{
     Clock, HostError, HttpOptions, JournalOptions, JournalReplayStore, KeyCacheOptions, KeySource,
@@ -186,6 +186,15 @@ pub(crate) struct ServeArgs {
         env = "KOPPELTAAL_TRUSTED_PROXY"
     )]
     trusted_proxies: Vec<Cidr>,
+    /// Which header the trusted proxies set: `x-forwarded-for` (with `X-Forwarded-Proto`) or
+    /// `forwarded` (RFC 7239). Only that one is read; the proxy must overwrite or append to it.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "x-forwarded-for",
+        env = "KOPPELTAAL_FORWARDED_HEADER"
+    )]
+    forwarded_header: HeaderChoice,
     /// Serve `GET /metrics` (Prometheus) on this address, away from the launch listener
     /// (which never serves it), e.g. 127.0.0.1:9090.
     #[arg(long, value_name = "ADDR", env = "KOPPELTAAL_METRICS_LISTEN")]
@@ -235,6 +244,15 @@ pub(crate) struct ServeArgs {
     /// A logo shown on refusal pages (a URL; `{{logo_url}}` in a template).
     #[arg(long, value_name = "URL", env = "KOPPELTAAL_PAGE_LOGO")]
     page_logo: Option<String>,
+}
+
+/// The forwarding header trusted proxies set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum HeaderChoice {
+    /// `X-Forwarded-For` and `X-Forwarded-Proto`.
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
 }
 
 /// How launches are logged on stderr.
@@ -401,7 +419,11 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
         }
         None => None,
     };
-    config.trusted_proxies = TrustedProxies::new(args.trusted_proxies.clone());
+    config.trusted_proxies =
+        TrustedProxies::new(args.trusted_proxies.clone()).reading(match args.forwarded_header {
+            HeaderChoice::XForwardedFor => ForwardedHeader::XForwardedFor,
+            HeaderChoice::Forwarded => ForwardedHeader::Forwarded,
+        });
     config.log_format = args.log_format.into();
     config.metrics_listen = args.metrics_listen.clone();
     config.pages = match &args.page_template {

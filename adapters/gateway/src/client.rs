@@ -82,30 +82,55 @@ pub(crate) fn client_group(address: IpAddr) -> IpAddr {
     }
 }
 
+/// Which forwarding header the trusted proxies set (and overwrite or append to): only that
+/// one is read. Reading whichever is present would let a client behind a proxy that sets
+/// `X-Forwarded-For` but passes `Forwarded` through untouched choose its own address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` (nginx's `proxy_add_x_forwarded_for`, most
+    /// load balancers): the default.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239) with `for=` and `proto=`.
+    Forwarded,
+}
+
 /// The proxies whose forwarding headers are believed.
 #[derive(Clone, Debug, Default)]
-pub struct TrustedProxies(Vec<Cidr>);
+pub struct TrustedProxies {
+    networks: Vec<Cidr>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
-    /// Trust the peers in `networks`.
+    /// Trust the peers in `networks`, reading `X-Forwarded-For` / `X-Forwarded-Proto`.
     pub fn new(networks: Vec<Cidr>) -> TrustedProxies {
-        TrustedProxies(networks)
+        TrustedProxies {
+            networks,
+            header: ForwardedHeader::XForwardedFor,
+        }
+    }
+
+    /// The same proxies, read through `header` instead.
+    pub fn reading(mut self, header: ForwardedHeader) -> TrustedProxies {
+        self.header = header;
+        self
     }
 
     /// Whether no peer is trusted.
     pub fn trusts_nobody(&self) -> bool {
-        self.0.is_empty()
+        self.networks.is_empty()
     }
 
     /// Whether `peer` is one of them.
     pub fn trusts(&self, peer: IpAddr) -> bool {
-        self.0.iter().any(|network| network.contains(peer))
+        self.networks.iter().any(|network| network.contains(peer))
     }
 
     /// The client and protocol of a request from `peer` with `headers` (names lower-case).
-    /// From a trusted peer: the nearest address in the forwarding chain that is not itself a
-    /// trusted proxy (walking from the right, the hops the proxies appended), and the
-    /// protocol the nearest proxy reports; otherwise the peer and `http`.
+    /// From a trusted peer: the nearest address in the chain of the configured forwarding
+    /// header that is not itself a trusted proxy (walking from the right, the hops the proxies
+    /// appended), and the protocol the nearest proxy reports; otherwise the peer and `http`.
     ///
     /// ```
     /// use koppeltaal_gateway::{Cidr, TrustedProxies};
@@ -131,8 +156,10 @@ impl TrustedProxies {
                 .map(str::trim)
                 .collect()
         };
-        let forwarded = values("forwarded");
-        let (chain, proto): (Vec<Option<IpAddr>>, Option<&str>) = if !forwarded.is_empty() {
+        let (chain, proto): (Vec<Option<IpAddr>>, Option<&str>) = if self.header
+            == ForwardedHeader::Forwarded
+        {
+            let forwarded = values("forwarded");
             let chain = forwarded
                 .iter()
                 .map(|element| forwarded_param(element, "for").and_then(|node| node_address(&node)))
@@ -229,7 +256,8 @@ mod tests {
         let proxies = TrustedProxies::new(vec![
             "127.0.0.1".parse().unwrap(),
             "10.0.0.0/8".parse().unwrap(),
-        ]);
+        ])
+        .reading(ForwardedHeader::Forwarded);
         let local: IpAddr = "127.0.0.1".parse().unwrap();
         let forwarded = headers(&[(
             "forwarded",
@@ -243,15 +271,30 @@ mod tests {
         assert_eq!(proxies.client(stranger, &forwarded), (stranger, "http"));
         // Nothing forwarded: the proxy itself.
         assert_eq!(proxies.client(local, &[]), (local, "http"));
+        // Only the configured header is read: a client's own `Forwarded` passed through by a
+        // proxy that sets `X-Forwarded-For` changes nothing.
+        let xff = TrustedProxies::new(vec![
+            "127.0.0.1".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ]);
+        let both = headers(&[
+            ("forwarded", "for=203.0.113.77"),
+            ("x-forwarded-for", "198.51.100.4"),
+        ]);
+        assert_eq!(
+            xff.client(local, &both).0,
+            "198.51.100.4".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(xff.client(local, &forwarded), (local, "http"));
         // An unreadable hop stops the walk at the last good one.
         let garbage = headers(&[("x-forwarded-for", "1.2.3.4, nonsense, 10.0.0.9")]);
         assert_eq!(
-            proxies.client(local, &garbage).0,
+            xff.client(local, &garbage).0,
             "10.0.0.9".parse::<IpAddr>().unwrap()
         );
         let spoof = headers(&[("x-forwarded-for", "10.0.0.8, 10.0.0.9")]);
         assert_eq!(
-            proxies.client(local, &spoof).0,
+            xff.client(local, &spoof).0,
             "10.0.0.8".parse::<IpAddr>().unwrap()
         );
     }

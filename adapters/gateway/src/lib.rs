@@ -54,12 +54,12 @@ use std::time::Duration;
 use koppeltaal_host::{LaunchReceiver, RemoteKeys};
 
 pub use budget::Budget;
-pub use client::{Cidr, TrustedProxies};
+pub use client::{Cidr, ForwardedHeader, TrustedProxies};
 pub use http::{HttpServer, Limits, Request, Response};
 pub use log::{LogFormat, escape_log, log_line};
 pub use pages::{Language, Pages};
 pub use seal::{CookieKeys, MIN_SECRET};
-pub use shof::ShofGateway;
+pub use shof::{MAX_PENDING_COOKIES, ShofGateway};
 pub use upstream::Upstream;
 
 use metrics::Metrics;
@@ -83,8 +83,8 @@ pub struct GatewayConfig {
     pub remote_keys: Option<Arc<RemoteKeys>>,
     /// Connection, request and worker bounds.
     pub limits: Limits,
-    /// Peers whose forwarding headers (`Forwarded`, `X-Forwarded-For`,
-    /// `X-Forwarded-Proto`, `X-Request-Id`) are believed.
+    /// Peers whose forwarding header (`X-Forwarded-For` and `X-Forwarded-Proto`, or
+    /// `Forwarded`: one, chosen) and `X-Request-Id` are believed.
     pub trusted_proxies: TrustedProxies,
     /// How launches are logged on stderr.
     pub log_format: LogFormat,

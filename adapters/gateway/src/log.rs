@@ -19,6 +19,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// The most characters of one client-supplied field written to a text log line.
+const MAX_LOGGED_CHARS: usize = 512;
+
 /// One launch outcome, as logged.
 #[derive(Clone, Debug)]
 pub(crate) struct Event<'a> {
@@ -36,23 +39,30 @@ pub(crate) struct Event<'a> {
     pub(crate) detail: Option<String>,
 }
 
-/// `text` with every control character (and Unicode line or paragraph separator) written as
-/// `\xNN` / `\u{NNNN}`, and backslashes doubled: safe inside one text log line.
+/// `text` with every control character (C0 as `\xNN`, C1, Unicode line and paragraph
+/// separators and bidirectional overrides as `\u{NNNN}`) escaped and backslashes doubled, cut
+/// at 512 characters: safe inside one text log line.
 ///
 /// ```
 /// use koppeltaal_gateway::escape_log;
 /// assert_eq!(escape_log("evil\nhti launch accepted"), "evil\\x0ahti launch accepted");
 /// ```
 pub fn escape_log(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for character in text.chars() {
+    let mut out = String::with_capacity(text.len().min(MAX_LOGGED_CHARS));
+    for (count, character) in text.chars().enumerate() {
+        if count == MAX_LOGGED_CHARS {
+            out.push_str("...");
+            break;
+        }
         match character {
             '\\' => out.push_str("\\\\"),
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            '\u{85}' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{{{:04x}}}", character as u32);
+            c if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
             }
             c => out.push(c),
         }
@@ -172,5 +182,11 @@ mod tests {
         assert!(!line.contains(['\n', '\r', '\u{2028}']), "{line}");
         assert!(line.contains("\\x0ahti launch accepted"), "{line}");
         assert!(line.ends_with("\\u{2028}x\\\\"), "{line}");
+        assert_eq!(escape_log("\u{9b}[2J\u{202e}"), "\\u{009b}[2J\\u{202e}");
+        assert_eq!(
+            escape_log(&"a".repeat(600)).len(),
+            515,
+            "cut at 512 characters"
+        );
     }
 }

@@ -77,6 +77,12 @@ impl Routes {
             && request.method == "GET"
             && request.path == shof.return_path()
         {
+            // A return costs a record in the replay store and a code exchange: it is spent
+            // from the client's budget for expensive work, so no client can fill the store.
+            if !self.expensive.spend(request.client) {
+                let error = LaunchError::from(HostError::Throttled);
+                return self.refused("shof", &error, None, request, answer, started);
+            }
             let (outcome, clear) = shof.finish(request);
             let response = match outcome {
                 Ok(launch) => {
@@ -130,7 +136,7 @@ impl Routes {
         if let Some(shof) = &self.shof
             && let Some((iss, launch)) = shof_form(&request.body)
         {
-            return match shof.begin(&iss, &launch) {
+            return match shof.begin(request, &iss, &launch) {
                 Ok(redirect) => {
                     let event = Event {
                         request_id: answer.request_id,

@@ -26,6 +26,8 @@ use crate::seal::CookieKeys;
 const PURPOSE: &[u8] = b"shof-pending";
 /// How many characters of the `state` name a launch's cookie.
 const NAME_STATE_CHARS: usize = 16;
+/// The most launch cookies a browser keeps: beginning another deletes them.
+pub const MAX_PENDING_COOKIES: usize = 4;
 /// The longest `state` looked up (the launcher's are 43 characters: 32 random bytes).
 const MAX_STATE_LEN: usize = 128;
 
@@ -124,21 +126,47 @@ impl ShofGateway {
         Ok(Busy(&self.busy))
     }
 
-    /// The form post of a SHOF launch: the 303 to the authorization server, with the sealed
-    /// cookie.
-    pub fn begin(&self, iss: &str, launch: &str) -> Result<Response, LaunchError> {
+    /// The form post of a SHOF launch (`request`, whose `iss` and `launch` fields are given):
+    /// the 303 to the authorization server, with the sealed cookie. A browser that already
+    /// holds [`MAX_PENDING_COOKIES`] launch cookies has them deleted, so no page can fill its
+    /// cookie jar (and every later request) with launches it starts cross-site.
+    pub fn begin(
+        &self,
+        request: &Request,
+        iss: &str,
+        launch: &str,
+    ) -> Result<Response, LaunchError> {
         let _busy = self.busy()?;
         let redirect = self.launcher.begin(iss, launch)?;
         let max_age = self.launcher.options().state_lifetime.as_secs();
         let sealed = self.keys.seal(PURPOSE, &redirect.pending.to_bytes());
         let name = self.cookie_name(&redirect.pending.state);
-        Ok(Response::new(
+        let mut response = Response::new(
             303,
             "text/plain; charset=utf-8",
             "continue at the authorization server\n",
         )
-        .with_header("Location", redirect.url)
-        .with_header("Set-Cookie", self.cookie(&name, &sealed, max_age)))
+        .with_header("Location", redirect.url);
+        let prefix = self.cookie_name("");
+        let pending: Vec<&str> = request
+            .headers
+            .iter()
+            .filter(|(key, _)| key == "cookie")
+            .flat_map(|(_, value)| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('=').map(|(key, _)| key))
+            .filter(|key| {
+                key.starts_with(&prefix)
+                    && key[prefix.len()..]
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+            })
+            .collect();
+        if pending.len() >= MAX_PENDING_COOKIES {
+            for old in pending.into_iter().take(64) {
+                response = response.with_header("Set-Cookie", self.cookie(old, "", 0));
+            }
+        }
+        Ok(response.with_header("Set-Cookie", self.cookie(&name, &sealed, max_age)))
     }
 
     /// The browser's return (`code` and `state`, or `error`, and the launch's cookie): the

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use koppeltaal_core::{Algorithm, LaunchToken, Policy};
 use koppeltaal_gateway::{
-    Budget, CookieKeys, Gateway, GatewayConfig, LogFormat, ShofGateway, TrustedProxies, Upstream,
+    Budget, CookieKeys, Gateway, GatewayConfig, LogFormat, MAX_PENDING_COOKIES, ShofGateway,
+    TrustedProxies, Upstream,
 };
 use koppeltaal_host::{
     LaunchReceiver, MemoryReplayStore, PrivateKey, RedisOptions, RedisReplayStore, ReplayStore,
@@ -827,4 +828,59 @@ fn behind_a_trusted_proxy_the_cap_counts_each_forwarded_client() {
         "another client is not held back"
     );
     assert_eq!(*seen.lock().unwrap(), 3);
+}
+
+#[test]
+fn shof_returns_spend_the_clients_budget_and_launch_cookies_cannot_pile_up() {
+    let parties = Parties::new();
+    let stub = smart_stub(Duration::ZERO);
+    let fhir_base = stub.url("/fhir");
+    let launcher = ShofLauncher::new(
+        ShofOptions::new(CLIENT, "http://127.0.0.1:9/shof/return", &[&fhir_base]),
+        parties.module.signer(None).unwrap(),
+    );
+    let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
+    config.shof = Some(ShofGateway::new(launcher, CookieKeys::random(), 2).unwrap());
+    config.expensive_budget = Budget {
+        per_minute: 6,
+        burst: 3,
+    };
+    let gateway = Gateway::start(config).unwrap();
+    // Returns (each would record a state and exchange a code) beyond the budget: 429.
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| {
+            let request = "GET /shof/return?state=AAAAAAAAAAAAAAAAAAAAAAAA&error=x HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n";
+            status_of(&raw(gateway.address(), request.as_bytes()))
+        })
+        .collect();
+    assert_eq!(statuses, [403, 403, 403, 429, 429]);
+    // Starts are cheap and stay unthrottled; a browser holding four launch cookies gets them
+    // deleted with the fifth.
+    let held: Vec<String> = (0..MAX_PENDING_COOKIES)
+        .map(|n| format!("koppeltaal-shof-{n:016}=sealed"))
+        .collect();
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("iss", &fhir_base)
+        .append_pair("launch", "a.b.c")
+        .finish();
+    let request = format!(
+        "POST /launch HTTP/1.1\r\nHost: m\r\nCookie: {}; other=1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        held.join("; "),
+        body.len()
+    );
+    let answer = raw(gateway.address(), request.as_bytes());
+    assert_eq!(status_of(&answer), 303, "{answer}");
+    let set_cookies: Vec<&str> = answer
+        .lines()
+        .filter_map(|line| line.strip_prefix("Set-Cookie: "))
+        .collect();
+    assert_eq!(set_cookies.len(), MAX_PENDING_COOKIES + 1, "{answer}");
+    for n in 0..MAX_PENDING_COOKIES {
+        let deletion = format!("koppeltaal-shof-{n:016}=; Path=/; Max-Age=0");
+        assert!(
+            set_cookies.iter().any(|c| c.starts_with(&deletion)),
+            "{answer}"
+        );
+    }
+    assert!(!set_cookies.iter().any(|c| c.starts_with("other=")));
 }

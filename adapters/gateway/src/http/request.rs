@@ -96,7 +96,9 @@ pub fn parse_head(
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut fields);
     match parsed.parse(&bytes[..len]) {
-        Ok(httparse::Status::Complete(_)) => {}
+        // httparse also ends a head at a bare LF LF; a head whose end is not the first CRLF
+        // CRLF would be framed differently by other parsers: refused.
+        Ok(httparse::Status::Complete(parsed_len)) if parsed_len == len => {}
         Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadTooLarge),
         _ => return Err(HttpError::Malformed),
     }
@@ -106,7 +108,8 @@ pub fn parse_head(
         .map(|field| {
             (
                 field.name.to_ascii_lowercase(),
-                String::from_utf8_lossy(field.value).trim().to_owned(),
+                // Only optional whitespace (SP, HTAB) is trimmed, never Unicode spaces.
+                String::from_utf8_lossy(field.value.trim_ascii_ows()).into_owned(),
             )
         })
         .collect();
@@ -216,7 +219,25 @@ pub fn is_authority(host: &str) -> bool {
     name_ok && port_ok
 }
 
-fn head_end(buffer: &[u8]) -> Option<usize> {
+/// Trimming of HTTP's optional whitespace (SP and HTAB) only.
+trait TrimOws {
+    fn trim_ascii_ows(&self) -> &[u8];
+}
+
+impl TrimOws for [u8] {
+    fn trim_ascii_ows(&self) -> &[u8] {
+        let ows = |b: &u8| *b == b' ' || *b == b'\t';
+        let start = self.iter().position(|b| !ows(b)).unwrap_or(self.len());
+        let end = self
+            .iter()
+            .rposition(|b| !ows(b))
+            .map_or(start, |at| at + 1);
+        &self[start..end.max(start)]
+    }
+}
+
+/// Where a head ends in `buffer` (after its first CRLF CRLF), if it does.
+pub(crate) fn head_end(buffer: &[u8]) -> Option<usize> {
     buffer
         .windows(4)
         .position(|window| window == b"\r\n\r\n")
@@ -370,6 +391,25 @@ mod tests {
         ));
         assert!(!alive("GET / HTTP/1.0\r\n\r\n"));
         assert!(alive("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+    }
+
+    #[test]
+    fn heads_framed_differently_by_other_parsers_are_refused() {
+        // A bare LF LF ends the head for httparse, before the first CRLF CRLF.
+        assert_eq!(
+            parse("GET / HTTP/1.1\nHost: a\n\nContent-Length: 5\r\nX: y\r\n\r\nhello"),
+            Err(HttpError::Malformed)
+        );
+        // Unicode spaces are not optional whitespace.
+        assert_eq!(
+            parse("POST / HTTP/1.1\r\nHost: m\r\nContent-Length: 5\u{a0}\r\n\r\n"),
+            Err(HttpError::BadContentLength)
+        );
+        assert_eq!(
+            parse("POST / HTTP/1.1\r\nHost: m\r\nContent-Length: \t5 \r\n\r\n")
+                .map(|head| head.unwrap().content_length),
+            Ok(5)
+        );
     }
 
     #[test]

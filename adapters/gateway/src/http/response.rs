@@ -79,21 +79,33 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Writes `response`, saying whether the connection stays open.
+/// Writes `response`, saying whether the connection stays open; without its body for the
+/// answer to a `HEAD` request (its `Content-Length` still that of the body).
 pub(crate) fn write_response(
     stream: &mut impl Write,
     response: &Response,
     keep_alive: bool,
+    with_body: bool,
 ) -> io::Result<()> {
+    let splits = |text: &str| text.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
+    let content_type = match splits(&response.content_type) {
+        true => "application/octet-stream",
+        false => &response.content_type,
+    };
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: {}\r\n",
         response.status,
         reason(response.status),
-        response.content_type,
+        content_type,
         response.body.len(),
         if keep_alive { "keep-alive" } else { "close" },
     );
-    for (name, value) in &response.headers {
+    // Fields set directly (the struct's fields are public) are checked here too.
+    for (name, value) in response
+        .headers
+        .iter()
+        .filter(|(name, value)| !splits(name) && !splits(value))
+    {
         head.push_str(name);
         head.push_str(": ");
         head.push_str(value);
@@ -101,7 +113,9 @@ pub(crate) fn write_response(
     }
     head.push_str("\r\n");
     let mut whole = head.into_bytes();
-    whole.extend_from_slice(&response.body);
+    if with_body {
+        whole.extend_from_slice(&response.body);
+    }
     stream.write_all(&whole)?;
     stream.flush()
 }

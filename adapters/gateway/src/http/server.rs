@@ -175,6 +175,12 @@ impl Shared {
         self.closed.notify_all();
     }
 
+    /// Whether at least seven eighths of the connection slots are taken.
+    fn nearly_full(&self) -> bool {
+        let max = self.limits.max_connections;
+        self.connections().total >= max - max / 8
+    }
+
     /// Counts a request of `client` forwarded by a trusted proxy, unless its cap is reached.
     fn admit_forwarded(&self, client: IpAddr) -> Option<ClientSlot<'_>> {
         let mut connections = self.connections();
@@ -403,7 +409,7 @@ fn connection_thread(shared: &Shared, mut job: Job) {
 /// full send buffer is its problem), then closed.
 fn refuse_fast(stream: &mut TcpStream, why: &str) {
     let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-    let _ = write_response(stream, &Response::text(503, why), false);
+    let _ = write_response(stream, &Response::text(503, why), false, true);
 }
 
 fn serve_connection(mut stream: TcpStream, peer: IpAddr, slot: Slot) {
@@ -415,6 +421,8 @@ fn serve_connection(mut stream: TcpStream, peer: IpAddr, slot: Slot) {
     let mut carried = Vec::new();
     for served in 0..limits.max_requests_per_connection.max(1) {
         let idle = (served > 0).then_some(limits.keep_alive);
+        // The answer to a HEAD request is written without its body.
+        let mut head_request = false;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let (request, keep_alive) =
                 match read_request(&mut stream, &mut carried, peer, shared, idle) {
@@ -424,6 +432,7 @@ fn serve_connection(mut stream: TcpStream, peer: IpAddr, slot: Slot) {
                     }
                     Err(Refusal::Drop) => return None,
                 };
+            head_request = request.method == "HEAD";
             let _forwarded = match shared.proxies.trusts(peer) {
                 true => match shared.admit_forwarded(client_group(request.client)) {
                     Some(slot) => Some(slot),
@@ -447,11 +456,15 @@ fn serve_connection(mut stream: TcpStream, peer: IpAddr, slot: Slot) {
             Ok(None) => return,
             Err(_) => (Response::text(500, "internal error\n"), false),
         };
+        // A status that has no body must not be framed with one on a kept-alive connection.
+        let bodiless = matches!(response.status, 100..=199 | 204 | 304);
         let keep_alive = keep_alive
+            && !bodiless
             && !limits.keep_alive.is_zero()
             && served + 1 < limits.max_requests_per_connection
             && !shared.stopping.load(Ordering::SeqCst);
-        if write_response(&mut stream, &response, keep_alive).is_err() || !keep_alive {
+        if write_response(&mut stream, &response, keep_alive, !head_request).is_err() || !keep_alive
+        {
             return;
         }
     }
@@ -497,7 +510,9 @@ fn await_next(
     let until = Instant::now() + idle;
     let mut chunk = [0u8; 4096];
     while carried.is_empty() {
-        if shared.stopping.load(Ordering::SeqCst) {
+        // An idle connection gives its slot up when the server stops or is nearly full: idle
+        // keep-alive connections must not crowd out new clients.
+        if shared.stopping.load(Ordering::SeqCst) || shared.nearly_full() {
             return Err(Refusal::Drop);
         }
         let slice = until
@@ -535,12 +550,19 @@ fn read_request(
     let deadline = Instant::now() + limits.request_deadline;
     let mut buffer = std::mem::take(carried);
     let mut chunk = [0u8; 4096];
+    // How far the buffer is known to hold no end of head: each read is scanned once.
+    let mut scanned: usize = 0;
     let head = loop {
-        match parse_head(&buffer, limits.max_head, limits.max_body) {
-            Ok(Some(head)) => break head,
-            Ok(None) => {}
-            Err(error) => return Err(Refusal::Respond(error)),
+        let from = scanned.saturating_sub(3);
+        let ended = super::request::head_end(&buffer[from..]).is_some();
+        if ended || buffer.len() >= limits.max_head {
+            match parse_head(&buffer, limits.max_head, limits.max_body) {
+                Ok(Some(head)) => break head,
+                Ok(None) => {}
+                Err(error) => return Err(Refusal::Respond(error)),
+            }
         }
+        scanned = buffer.len();
         let read = read_before(stream, &mut chunk, deadline)?;
         buffer.extend_from_slice(&chunk[..read]);
     };
@@ -639,6 +661,56 @@ mod tests {
         );
         assert_eq!(status(server.address(), &get("/")), 200);
         assert_eq!(server.shared.connections().total, 0, "every slot released");
+    }
+
+    #[test]
+    fn a_head_request_is_answered_without_a_body_and_the_connection_stays_in_step() {
+        let server = server(Limits::default());
+        let mut stream = TcpStream::connect(server.address()).unwrap();
+        stream
+            .write_all(b"HEAD /x HTTP/1.1\r\nHost: x\r\n\r\nGET /y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        let (head, rest) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 200") && head.contains("Content-Length: 3"),
+            "{answer}"
+        );
+        assert!(
+            rest.starts_with("HTTP/1.1 200"),
+            "no body after the HEAD answer: {answer}"
+        );
+        assert!(rest.ends_with("ok\n"));
+    }
+
+    #[test]
+    fn idle_connections_give_up_their_slots_when_the_server_is_nearly_full() {
+        let server = server(Limits {
+            max_connections: 8,
+            max_per_client: 0,
+            ..Limits::default()
+        });
+        // Seven kept-alive connections, idle after one request each: 7 of 8 slots.
+        let idle: Vec<TcpStream> = (0..7)
+            .map(|_| {
+                let mut stream = TcpStream::connect(server.address()).unwrap();
+                stream
+                    .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .unwrap();
+                let mut buffer = [0u8; 256];
+                let _ = stream.read(&mut buffer).unwrap();
+                stream
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(600));
+        assert!(
+            server.open_connections() < 7,
+            "idle connections closed under pressure: {} open",
+            server.open_connections()
+        );
+        assert_eq!(status(server.address(), &get("/")), 200);
+        drop(idle);
     }
 
     #[test]
