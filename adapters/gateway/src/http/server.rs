@@ -499,20 +499,26 @@ fn read_before(
     }
 }
 
-/// Waits up to `idle` for the first byte of the next request on a kept-alive connection,
-/// giving up early when the server stops.
+/// How long a new connection may stay silent while the server is nearly full.
+const FIRST_BYTE_GRACE: Duration = Duration::from_secs(1);
+
+/// Waits up to `idle` for the first byte of the next request, giving up early when the server
+/// stops, or when it is nearly full and `grace` has passed: silent and idle connections must
+/// not crowd out new clients.
 fn await_next(
     stream: &mut TcpStream,
     carried: &mut Vec<u8>,
     shared: &Shared,
     idle: Duration,
+    grace: Duration,
 ) -> Result<(), Refusal> {
-    let until = Instant::now() + idle;
+    let started = Instant::now();
+    let until = started + idle;
     let mut chunk = [0u8; 4096];
     while carried.is_empty() {
-        // An idle connection gives its slot up when the server stops or is nearly full: idle
-        // keep-alive connections must not crowd out new clients.
-        if shared.stopping.load(Ordering::SeqCst) || shared.nearly_full() {
+        if shared.stopping.load(Ordering::SeqCst)
+            || (started.elapsed() >= grace && shared.nearly_full())
+        {
             return Err(Refusal::Drop);
         }
         let slice = until
@@ -544,10 +550,27 @@ fn read_request(
     idle: Option<Duration>,
 ) -> Result<(Request, bool), Refusal> {
     let limits = &shared.limits;
-    if let Some(idle) = idle {
-        await_next(stream, carried, shared, idle)?;
-    }
-    let deadline = Instant::now() + limits.request_deadline;
+    let arrived = Instant::now();
+    let deadline = match idle {
+        // A kept-alive connection: idle (yielding at once under pressure), then a deadline
+        // from the next request's first byte.
+        Some(idle) => {
+            await_next(stream, carried, shared, idle, Duration::ZERO)?;
+            Instant::now() + limits.request_deadline
+        }
+        // A new connection: its deadline counts from the accept; silent for longer than
+        // a second while the server is nearly full, it gives its slot up.
+        None => {
+            await_next(
+                stream,
+                carried,
+                shared,
+                limits.request_deadline,
+                FIRST_BYTE_GRACE,
+            )?;
+            arrived + limits.request_deadline
+        }
+    };
     let mut buffer = std::mem::take(carried);
     let mut chunk = [0u8; 4096];
     // How far the buffer is known to hold no end of head: each read is scanned once.
@@ -711,6 +734,22 @@ mod tests {
         );
         assert_eq!(status(server.address(), &get("/")), 200);
         drop(idle);
+    }
+
+    #[test]
+    fn silent_connections_give_up_their_slots_when_the_server_is_nearly_full() {
+        let server = server(Limits {
+            max_connections: 8,
+            max_per_client: 0,
+            ..Limits::default()
+        });
+        // Eight connections that never send a byte hold every slot, for a moment.
+        let silent: Vec<TcpStream> = (0..8)
+            .map(|_| TcpStream::connect(server.address()).unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(1600));
+        assert_eq!(status(server.address(), &get("/")), 200, "a slot came free");
+        drop(silent);
     }
 
     #[test]
