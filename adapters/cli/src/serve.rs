@@ -400,12 +400,7 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
     };
     config.upstream = match &args.upstream {
         Some(url) => {
-            let secret = args
-                .upstream_secret
-                .as_ref()
-                .map(std::fs::read)
-                .transpose()?
-                .map(|bytes| bytes.trim_ascii().to_vec());
+            let secret = args.upstream_secret.as_ref().map(read_secret).transpose()?;
             if secret.as_ref().is_some_and(|secret| secret.len() < 16) {
                 return Err(
                     HostError::Key("the upstream secret has fewer than 16 bytes".into()).into(),
@@ -440,16 +435,22 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
     Ok(config)
 }
 
+/// A secret from a file, without the whitespace around it (a trailing newline, say).
+fn read_secret(path: &PathBuf) -> Result<Vec<u8>, Failure> {
+    Ok(std::fs::read(path)?.trim_ascii().to_vec())
+}
+
 /// The SHOF cookie keys: from --cookie-secret (and its predecessor), or random for this
 /// process, with a warning.
 fn cookie_keys(args: &ServeArgs) -> Result<CookieKeys, Failure> {
-    let read = |path: &PathBuf| -> Result<Vec<u8>, Failure> {
-        Ok(std::fs::read(path)?.trim_ascii().to_vec())
-    };
     match &args.cookie_secret {
         Some(path) => {
-            let current = read(path)?;
-            let previous = args.cookie_secret_previous.as_ref().map(read).transpose()?;
+            let current = read_secret(path)?;
+            let previous = args
+                .cookie_secret_previous
+                .as_ref()
+                .map(read_secret)
+                .transpose()?;
             Ok(CookieKeys::from_secrets(&current, previous.as_deref()).map_err(HostError::Key)?)
         }
         None => {

@@ -117,11 +117,6 @@ impl TrustedProxies {
         self
     }
 
-    /// Whether no peer is trusted.
-    pub fn trusts_nobody(&self) -> bool {
-        self.networks.is_empty()
-    }
-
     /// Whether `peer` is one of them.
     pub fn trusts(&self, peer: IpAddr) -> bool {
         self.networks.iter().any(|network| network.contains(peer))

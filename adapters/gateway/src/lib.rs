@@ -133,7 +133,6 @@ pub struct Gateway {
 impl Gateway {
     /// Binds the listeners and starts serving.
     pub fn start(config: GatewayConfig) -> io::Result<Gateway> {
-        let trust_request_ids = !config.trusted_proxies.trusts_nobody();
         let routes = Arc::new(Routes {
             receiver: config.receiver,
             shof: config.shof,
@@ -144,8 +143,6 @@ impl Gateway {
             remote_keys: config.remote_keys,
             pages: config.pages,
             expensive: budget::Budgets::new(config.expensive_budget),
-            metrics_here: false,
-            trust_request_ids,
         });
         let metrics_server = match &config.metrics_listen {
             Some(address) => {

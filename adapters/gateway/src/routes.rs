@@ -27,10 +27,6 @@ pub(crate) struct Routes {
     pub(crate) remote_keys: Option<Arc<RemoteKeys>>,
     pub(crate) pages: Pages,
     pub(crate) expensive: Budgets,
-    /// Whether `/metrics` is answered here (no separate metrics listener).
-    pub(crate) metrics_here: bool,
-    /// Whether a request id from a trusted proxy is taken over.
-    pub(crate) trust_request_ids: bool,
 }
 
 /// How a refusal or failure is answered.
@@ -57,8 +53,7 @@ impl Routes {
 
     /// The request's id: a trusted proxy's `X-Request-Id` when it is a plain token, else new.
     fn request_id(&self, request: &Request) -> String {
-        if self.trust_request_ids
-            && request.via_trusted_proxy
+        if request.via_trusted_proxy
             && let Some(id) = request.header("x-request-id")
             && !id.is_empty()
             && id.len() <= 128
@@ -111,7 +106,6 @@ impl Routes {
         }
         match (request.method.as_str(), request.path.as_str()) {
             ("GET", "/healthz") => Response::text(200, "ok\n"),
-            ("GET", "/metrics") if self.metrics_here => self.metrics_page(),
             ("GET", "/.well-known/jwks.json") => match &self.own_jwks {
                 Some(jwks) => Response::new(200, "application/json", jwks.clone()),
                 None => Response::text(404, "no key configured\n"),
@@ -140,7 +134,7 @@ impl Routes {
                 Ok(redirect) => {
                     let event = Event {
                         request_id: answer.request_id,
-                        flow: "shof",
+                        flow: "shof_start",
                         outcome: "started",
                         code: 0,
                         name: "Started",
@@ -149,9 +143,7 @@ impl Routes {
                         client: Some(request.client),
                         detail: None,
                     };
-                    self.log_event(&event, started);
-                    self.metrics
-                        .launch("shof_start", 0, "Started", started.elapsed());
+                    self.report(&event, started);
                     redirect
                 }
                 Err(error) => {
@@ -194,10 +186,17 @@ impl Routes {
                             Response::new(200, "application/json", body.to_string())
                         })
                     }
-                    Err(error) => {
-                        let verified = (issuer.as_str(), sub.as_str());
-                        self.refused_verified("hti", &error, verified, request, answer, started)
-                    }
+                    // Verified but not accepted (a replay, a replay store that failed): its
+                    // issuer and subject are known, and logged.
+                    Err(error) => self.refusal(
+                        "hti",
+                        &error,
+                        Some(&issuer),
+                        Some(&sub),
+                        request,
+                        answer,
+                        started,
+                    ),
                 }
             }
             Err(error) => self.refused("hti", &error, None, request, answer, started),
@@ -216,9 +215,7 @@ impl Routes {
         page: impl FnOnce(&Value) -> Response,
     ) -> Response {
         let Some(upstream) = &self.upstream else {
-            self.log_event(&event, started);
-            self.metrics
-                .launch(event.flow, 0, "Accepted", started.elapsed());
+            self.report(&event, started);
             return if answer.wants_json {
                 Response::new(200, "application/json", body.to_string())
             } else {
@@ -234,15 +231,13 @@ impl Routes {
         match upstream.deliver(body, &origin, SystemClock.now()) {
             Ok(delivered) => {
                 self.metrics.upstream(delivered.status);
-                self.log_event(
+                self.report(
                     &Event {
                         detail: Some(format!("upstream={}", delivered.status)),
-                        ..event.clone()
+                        ..event
                     },
                     started,
                 );
-                self.metrics
-                    .launch(event.flow, 0, "Accepted", started.elapsed());
                 delivered
             }
             Err(error) => {
@@ -253,7 +248,7 @@ impl Routes {
                     502
                 };
                 let error = LaunchError::from(error);
-                self.log_event(
+                self.report(
                     &Event {
                         outcome: "failed",
                         code: error.code(),
@@ -262,12 +257,10 @@ impl Routes {
                             "the launch was accepted; the application: {}",
                             error.error()
                         )),
-                        ..event.clone()
+                        ..event
                     },
                     started,
                 );
-                self.metrics
-                    .launch(event.flow, error.code(), error.name(), started.elapsed());
                 self.page(status, Situation::ApplicationDown, &error, answer)
             }
         }
@@ -285,28 +278,6 @@ impl Routes {
         self.refusal(flow, error, issuer, None, request, answer, started)
     }
 
-    /// A launch whose token was verified but not accepted (a replay, or a replay store that
-    /// failed): its issuer and subject are known, and logged.
-    fn refused_verified(
-        &self,
-        flow: &'static str,
-        error: &LaunchError,
-        (issuer, sub): (&str, &str),
-        request: &Request,
-        answer: &Answer<'_>,
-        started: Instant,
-    ) -> Response {
-        self.refusal(
-            flow,
-            error,
-            Some(issuer),
-            Some(sub),
-            request,
-            answer,
-            started,
-        )
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn refusal(
         &self,
@@ -318,7 +289,7 @@ impl Routes {
         answer: &Answer<'_>,
         started: Instant,
     ) -> Response {
-        self.log_event(
+        self.report(
             &Event {
                 request_id: answer.request_id,
                 flow,
@@ -332,8 +303,6 @@ impl Routes {
             },
             started,
         );
-        self.metrics
-            .launch(flow, error.code(), error.name(), started.elapsed());
         let status = match error.error() {
             HostError::BadForm(_) => 400,
             HostError::Throttled => 429,
@@ -378,12 +347,17 @@ impl Routes {
         }
     }
 
-    fn log_event(&self, event: &Event<'_>, started: Instant) {
+    /// One launch outcome: its log line and its count, with the time since `started` (the
+    /// complete request).
+    fn report(&self, event: &Event<'_>, started: Instant) {
+        let took = started.elapsed();
+        self.metrics
+            .launch(event.flow, event.code, event.name, took);
         match self.log {
             LogFormat::Off => {}
             LogFormat::Text => log_line(format_args!("{}", text_line(event))),
             LogFormat::Json => {
-                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
                 let line = json_line(
                     event,
                     self.receiver.policy().audience(),

@@ -149,17 +149,9 @@ impl ShofGateway {
         .with_header("Location", redirect.url);
         let prefix = self.cookie_name("");
         let pending: Vec<&str> = request
-            .headers
-            .iter()
-            .filter(|(key, _)| key == "cookie")
-            .flat_map(|(_, value)| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('=').map(|(key, _)| key))
-            .filter(|key| {
-                key.starts_with(&prefix)
-                    && key[prefix.len()..]
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
-            })
+            .cookies()
+            .map(|(key, _)| key)
+            .filter(|key| key.starts_with(&prefix) && is_base64url(&key[prefix.len()..]))
             .collect();
         if pending.len() >= MAX_PENDING_COOKIES {
             for old in pending.into_iter().take(64) {
@@ -182,10 +174,8 @@ impl ShofGateway {
         let state = field("state").unwrap_or("");
         // Only a state this gateway could have made names a cookie: base64url, of a sensible
         // length; anything else is not looked up (nor echoed into a `Set-Cookie`).
-        let well_formed = (NAME_STATE_CHARS..=MAX_STATE_LEN).contains(&state.len())
-            && state
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+        let well_formed =
+            (NAME_STATE_CHARS..=MAX_STATE_LEN).contains(&state.len()) && is_base64url(state);
         let name = self.cookie_name(state);
         let sealed = match well_formed {
             false => None,
@@ -220,6 +210,12 @@ impl ShofGateway {
         };
         (outcome, clear)
     }
+}
+
+/// Whether `text` is all base64url characters (what the launcher's states are made of).
+fn is_base64url(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
 
 /// What a finished SHOF launch is handed on as: the person and the context.

@@ -276,16 +276,19 @@ impl Request {
             .map(|(_, value)| value.as_str())
     }
 
-    /// The value of cookie `name`, if the request carries it.
-    pub fn cookie(&self, name: &str) -> Option<&str> {
+    /// The cookies the request carries, as (name, value), in order.
+    pub fn cookies(&self) -> impl Iterator<Item = (&str, &str)> {
         self.headers
             .iter()
             .filter(|(key, _)| key == "cookie")
             .flat_map(|(_, value)| value.split(';'))
-            .find_map(|pair| {
-                let (key, value) = pair.trim().split_once('=')?;
-                (key == name).then_some(value)
-            })
+            .filter_map(|pair| pair.trim().split_once('='))
+    }
+
+    /// The value of cookie `name`, if the request carries it.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies()
+            .find_map(|(key, value)| (key == name).then_some(value))
     }
 
     /// The query's parameters.
