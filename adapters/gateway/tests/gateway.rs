@@ -94,6 +94,14 @@ impl Parties {
         })
     }
 
+    /// A configuration handing accepted launches to the application at `url` (5 s to answer),
+    /// with a replay store in memory.
+    fn handing_to(&self, url: &str) -> GatewayConfig {
+        let mut config = self.config(Arc::new(MemoryReplayStore::new(1024)));
+        config.upstream = Some(Upstream::new(url, None, Duration::from_secs(5)));
+        config
+    }
+
     /// A SHOF gateway on `port`, sending browsers back to `redirect_uri`, sealing with `keys`.
     fn shof_gateway(
         &self,
@@ -362,12 +370,7 @@ fn launch_request(host: &str, extra: &str, token: &str) -> Vec<u8> {
 fn forged_host_and_forwarding_headers_never_reach_the_application() {
     let parties = Parties::new();
     let (app, seen) = application();
-    let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
-    config.upstream = Some(Upstream::new(
-        &app.url("/launch"),
-        None,
-        Duration::from_secs(5),
-    ));
+    let mut config = parties.handing_to(&app.url("/launch"));
     let gateway = Gateway::start(config).unwrap();
     // The review's forged Host: refused before anything is verified or handed on.
     let forged = raw(
@@ -395,12 +398,7 @@ fn forged_host_and_forwarding_headers_never_reach_the_application() {
 
     // Behind a trusted proxy, its word is taken: client and protocol.
     let (app, seen) = application();
-    let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
-    config.upstream = Some(Upstream::new(
-        &app.url("/launch"),
-        None,
-        Duration::from_secs(5),
-    ));
+    let mut config = parties.handing_to(&app.url("/launch"));
     config.trusted_proxies = TrustedProxies::new(vec!["127.0.0.0/8".parse().unwrap()]);
     let gateway = Gateway::start(config).unwrap();
     let answer = raw(
@@ -783,12 +781,7 @@ fn behind_a_trusted_proxy_the_cap_counts_each_forwarded_client() {
         *counter.lock().unwrap() += 1;
         Reply::new(303, "").after(Duration::from_secs(3))
     });
-    let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
-    config.upstream = Some(Upstream::new(
-        &slow_app.url("/launch"),
-        None,
-        Duration::from_secs(5),
-    ));
+    let mut config = parties.handing_to(&slow_app.url("/launch"));
     config.trusted_proxies = TrustedProxies::new(vec!["127.0.0.1".parse().unwrap()]);
     config.limits.max_per_client = 1;
     let gateway = Gateway::start(config).unwrap();
