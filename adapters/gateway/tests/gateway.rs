@@ -370,7 +370,7 @@ fn launch_request(host: &str, extra: &str, token: &str) -> Vec<u8> {
 fn forged_host_and_forwarding_headers_never_reach_the_application() {
     let parties = Parties::new();
     let (app, seen) = application();
-    let mut config = parties.handing_to(&app.url("/launch"));
+    let config = parties.handing_to(&app.url("/launch"));
     let gateway = Gateway::start(config).unwrap();
     // The review's forged Host: refused before anything is verified or handed on.
     let forged = raw(
