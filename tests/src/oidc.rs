@@ -2,10 +2,33 @@
 //! loopback port for a test, and stopped when dropped.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
+
+/// Installs oidc-provider from `package-lock.json` (`npm ci`) on first use, once per process,
+/// so that `cargo test --workspace` works on a fresh clone; `.ci/run` installs it beforehand.
+/// Panics, saying how to fix it, when it cannot.
+fn install(directory: &Path) {
+    static INSTALL: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if directory.join("node_modules/oidc-provider").is_dir() {
+        return;
+    }
+    eprintln!("installing oidc-provider from tests/oidc/package-lock.json (npm ci), once");
+    let installed = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(directory)
+        .stdin(Stdio::null())
+        .status();
+    assert!(
+        matches!(installed, Ok(status) if status.success())
+            && directory.join("node_modules/oidc-provider").is_dir(),
+        "oidc-provider could not be installed ({installed:?}): run `npm ci --prefix tests/oidc` \
+         (Node.js 20 and npm are needed for the interop tests)"
+    );
+}
 
 /// How the provider issues access tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,10 +108,7 @@ impl OidcProvider {
 
     fn launch(script: &str, environment: &[(&str, &str)]) -> OidcProvider {
         let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc");
-        assert!(
-            directory.join("node_modules/oidc-provider").is_dir(),
-            "oidc-provider is not installed: run `npm ci --prefix tests/oidc` (.ci/run does)"
-        );
+        install(&directory);
         let mut child = Command::new("node")
             .arg(script)
             .current_dir(&directory)
