@@ -445,10 +445,21 @@ fn the_attack_corpus_is_refused_case_by_case() {
         portal.launch(&with(claims(), "iss", json!("https://evil.example"))),
         Error::WrongIssuer,
     );
+    // The attacker's signature is a number below its own modulus, not ours: when it is at or
+    // above ours (a matter of the two random keys), the range check refuses it first.
+    let forged = attacker.sign(&portal.header(), &payload_json);
+    let forged_value = Base64UrlUnpadded::decode_vec(forged.rsplit('.').next().unwrap()).unwrap();
+    let modulus = portal
+        .modulus
+        .strip_prefix(&[0u8][..])
+        .unwrap_or(&portal.modulus);
     case(
         "signed by an untrusted key with our kid",
-        attacker.sign(&portal.header(), &payload_json),
-        Error::BadSignature,
+        forged,
+        match forged_value.len() == modulus.len() && forged_value.as_slice() >= modulus {
+            true => Error::SignatureOutOfRange,
+            false => Error::BadSignature,
+        },
     );
 
     let total = cases.len();
