@@ -26,5 +26,6 @@ pub mod faulty_module;
 pub mod http_stub;
 pub mod koppeltaal_auth;
 pub mod oidc;
+pub mod peers;
 pub mod redis;
 pub mod resource_server;

