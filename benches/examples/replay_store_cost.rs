@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use koppeltaal_core::ReplayKey;
-use koppeltaal_host::{
+use koppeltaal_host::replay::{
     JournalOptions, JournalReplayStore, MemoryReplayStore, RedisOptions, RedisReplayStore,
     ReplayStore,
 };

@@ -5,7 +5,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use koppeltaal_core::Policy;
-use koppeltaal_host::{FixedClock, LaunchReceiver, MemoryReplayStore, StaticKeys};
+use koppeltaal_host::{LaunchReceiver, StaticKeys, clock::FixedClock, replay::MemoryReplayStore};
 
 use crate::cases::Fixture;
 use crate::{AUDIENCE, ISSUER};

@@ -6,8 +6,8 @@ use koppeltaal_core::{AlgorithmSet, Policy, Unverified};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(token) = koppeltaal_host::form_token(data) {
-        assert!(data.len() <= koppeltaal_host::MAX_FORM_BODY);
+    if let Ok(token) = koppeltaal_host::launch::form_token(data) {
+        assert!(data.len() <= koppeltaal_host::launch::MAX_FORM_BODY);
         let policy = Policy::new("Device/42").unwrap().with_algorithms(AlgorithmSet::HTI);
         let mut scratch = [0u8; 6144];
         let _ = Unverified::parse(token.as_bytes(), &policy, &mut scratch);

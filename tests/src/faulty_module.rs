@@ -52,7 +52,7 @@ struct Trust {
 /// Its launch URL is `server.url("/launch")`.
 pub fn start(portal_pem: &str, issuer: &str, audience: &str, faults: Faults) -> StubServer {
     let portal = koppeltaal_host::PrivateKey::from_pem(portal_pem).expect("a portal key");
-    let jwks = koppeltaal_host::jwks_document(&[&portal]).expect("its JWKS");
+    let jwks = koppeltaal_host::keys::jwks_document(&[&portal]).expect("its JWKS");
     let trust = Arc::new(Trust {
         issuer: issuer.to_owned(),
         audience: audience.to_owned(),

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use koppeltaal_core::{Policy, Unverified};
-use koppeltaal_host::{Clock, HttpOptions, KeyCacheOptions, RemoteKeys, SystemClock};
+use koppeltaal_host::{Clock, RemoteKeys, SystemClock};
 use serde_json::json;
 
 use crate::http_stub::{Reply, Request, StubServer};
@@ -40,13 +40,11 @@ impl ResourceServer {
     /// Serves `GET /fhir/Patient/1` and echoes `POST /fhir/Task` for tokens from `provider`.
     pub fn start(provider: &OidcProvider) -> ResourceServer {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let keys = RemoteKeys::new(
-            HttpOptions::default(),
-            KeyCacheOptions::default(),
-            clock.clone(),
-        )
-        .with_issuer(provider.issuer(), &format!("{}/jwks", provider.issuer()))
-        .expect("provider JWKS URL");
+        let keys = RemoteKeys::builder()
+            .clock(clock.clone())
+            .issuer(provider.issuer(), &format!("{}/jwks", provider.issuer()))
+            .build()
+            .expect("provider JWKS URL");
         let policy = Policy::new(RESOURCE)
             .unwrap()
             .with_max_lifetime(3600)

@@ -6,9 +6,11 @@ use std::sync::{Arc, Mutex};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use koppeltaal_core::{Algorithm, Error, Part, Policy};
 use koppeltaal_host::{
-    FixedClock, HostError, HttpOptions, JournalOptions, JournalReplayStore, KeyCacheOptions,
-    LaunchReceiver, MemoryReplayStore, PrivateKey, RemoteKeys, ReplayStore, SharedSigner,
-    StaticKeys, jwks_document, os_rng,
+    HostError, LaunchReceiver, PrivateKey, RemoteKeys, StaticKeys,
+    clock::FixedClock,
+    keys::{SharedSigner, jwks_document},
+    random::os_rng,
+    replay::{JournalOptions, JournalReplayStore, MemoryReplayStore, ReplayStore},
 };
 use koppeltaal_tests::http_stub::{Reply, StubServer};
 use koppeltaal_tests::{AUDIENCE, ISSUER};
@@ -31,8 +33,8 @@ struct Portal {
 
 impl Portal {
     fn new() -> Portal {
-        let key = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
-        let signer = key.signer(None).unwrap();
+        let key = PrivateKey::generate(Algorithm::RS512).unwrap();
+        let signer = key.signer().unwrap();
         let jwks = jwks_document(&[&key]).unwrap();
         let modulus = {
             let document: Value = serde_json::from_str(&jwks).unwrap();
@@ -101,7 +103,7 @@ fn receiver(portal: &Portal, replay: Arc<dyn ReplayStore>) -> LaunchReceiver {
 fn refused(receiver: &LaunchReceiver, token: &str) -> HostError {
     match receiver.receive_token(token) {
         Ok(launch) => panic!("accepted: {launch:?}"),
-        Err(refusal) => match refusal.error() {
+        Err(refusal) => match refusal.reason() {
             HostError::Core(error) => HostError::Core(*error),
             other => panic!("not a core refusal: {other}"),
         },
@@ -483,8 +485,10 @@ fn the_attack_corpus_is_refused_case_by_case() {
 #[test]
 fn a_token_replayed_after_a_restart_of_the_receiver_is_refused() {
     let portal = Portal::new();
-    let journal =
-        std::env::temp_dir().join(format!("attack-{}.journal", koppeltaal_host::new_jti()));
+    let journal = std::env::temp_dir().join(format!(
+        "attack-{}.journal",
+        koppeltaal_host::random::new_jti()
+    ));
     let token = portal.launch(&claims());
     {
         let store = Arc::new(
@@ -529,13 +533,11 @@ fn a_token_signed_by_a_key_rotated_out_of_the_jwks_is_refused() {
         })
     };
     let clock = Arc::new(FixedClock::new(NOW));
-    let keys = RemoteKeys::new(
-        HttpOptions::default(),
-        KeyCacheOptions::default(),
-        clock.clone(),
-    )
-    .with_issuer(ISSUER, &server.url("/jwks"))
-    .unwrap();
+    let keys = RemoteKeys::builder()
+        .clock(clock.clone())
+        .issuer(ISSUER, &server.url("/jwks"))
+        .build()
+        .unwrap();
     let receiver = LaunchReceiver::builder(Policy::new(AUDIENCE).unwrap())
         .keys(keys)
         .replay(MemoryReplayStore::new(64))

@@ -6,21 +6,23 @@ use std::collections::HashSet;
 use std::sync::{Arc, Barrier};
 
 use koppeltaal_core::Algorithm;
-use koppeltaal_host::{FhirClient, HostError, HttpOptions, PrivateKey, TokenClient, jwks_document};
+use koppeltaal_host::{
+    HostError, PrivateKey, fhir::FhirClient, keys::jwks_document, oauth::TokenClient,
+};
 use koppeltaal_tests::oidc::{OidcProvider, TokenFormat};
 use koppeltaal_tests::resource_server::ResourceServer;
 
 const CLIENT: &str = "fhir-client";
 
 fn setup() -> (OidcProvider, ResourceServer, FhirClient) {
-    let key = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
+    let key = PrivateKey::generate(Algorithm::RS512).unwrap();
     let provider = OidcProvider::start(CLIENT, &jwks_document(&[&key]).unwrap(), TokenFormat::Jwt);
     let resources = ResourceServer::start(&provider);
-    let tokens = TokenClient::builder(CLIENT, key.signer(None).unwrap())
+    let tokens = TokenClient::builder(CLIENT, key.signer().unwrap())
         .token_endpoint(&provider.token_endpoint())
         .build()
         .unwrap();
-    let client = FhirClient::new(Arc::new(tokens), HttpOptions::default());
+    let client = FhirClient::new(tokens);
     (provider, resources, client)
 }
 

@@ -8,19 +8,22 @@ use std::sync::{Arc, Mutex};
 
 use koppeltaal_core::{Algorithm, AlgorithmSet, LaunchToken, Policy};
 use koppeltaal_host::{
-    Clock, HostError, HttpOptions, IntrospectionAuth, Introspector, KeyCacheOptions,
-    LaunchReceiver, MemoryReplayStore, PrivateKey, RemoteKeys, SystemClock, TokenClient,
-    jwks_document, os_rng,
+    Clock, HostError, LaunchReceiver, PrivateKey, RemoteKeys, SystemClock,
+    http::HttpOptions,
+    keys::jwks_document,
+    oauth::{IntrospectionAuth, Introspector, TokenClient},
+    random::os_rng,
+    replay::MemoryReplayStore,
 };
 use koppeltaal_tests::http_stub::{Reply, StubServer};
 use koppeltaal_tests::oidc::{OidcProvider, TokenFormat};
 use koppeltaal_tests::{AUDIENCE, ISSUER};
 use serde_json::json;
 
-fn signer() -> koppeltaal_host::SharedSigner {
-    PrivateKey::generate(Algorithm::ES256, 0)
+fn signer() -> koppeltaal_host::keys::SharedSigner {
+    PrivateKey::generate(Algorithm::ES256)
         .unwrap()
-        .signer(None)
+        .signer()
         .unwrap()
 }
 
@@ -128,18 +131,16 @@ fn refusals_are_typed_whether_json_or_plain_text() {
 
 #[test]
 fn bearer_introspection_refreshes_the_token_once_after_a_401() {
-    let key = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
+    let key = PrivateKey::generate(Algorithm::RS512).unwrap();
     let provider = OidcProvider::start(
         "bearer-client",
         &jwks_document(&[&key]).unwrap(),
         TokenFormat::Jwt,
     );
-    let client = Arc::new(
-        TokenClient::builder("bearer-client", key.signer(None).unwrap())
-            .token_endpoint(&provider.token_endpoint())
-            .build()
-            .unwrap(),
-    );
+    let client = TokenClient::builder("bearer-client", key.signer().unwrap())
+        .token_endpoint(&provider.token_endpoint())
+        .build()
+        .unwrap();
     let first = client.access_token().unwrap().value;
     // A resource that has revoked the first token: 401 for it, an answer for any other.
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -161,7 +162,7 @@ fn bearer_introspection_refreshes_the_token_once_after_a_401() {
     };
     let introspector = Introspector::new(
         &endpoint.url("/introspect"),
-        IntrospectionAuth::Bearer(Arc::clone(&client)),
+        IntrospectionAuth::Bearer(client.clone()),
         HttpOptions::default(),
     )
     .unwrap();
@@ -182,13 +183,13 @@ fn portal_launch(key: &PrivateKey, iat: u64) -> String {
         iat,
     )
     .unwrap()
-    .sign_to_string(key.signer(None).unwrap().as_ref(), &mut os_rng())
+    .sign_to_string(key.signer().unwrap().as_ref(), &mut os_rng())
     .unwrap()
 }
 
 #[test]
 fn a_receiver_in_introspection_mode_follows_the_servers_verdict_then_checks_claims() {
-    let portal = PrivateKey::generate(Algorithm::ES256, 0).unwrap();
+    let portal = PrivateKey::generate(Algorithm::ES256).unwrap();
     // Koppeltaal's introspection endpoint: the form carries a client assertion and the token;
     // a launch is active once (its jti is then consumed), and inactive afterwards.
     let consumed = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -204,7 +205,7 @@ fn a_receiver_in_introspection_mode_follows_the_servers_verdict_then_checks_clai
                     .map(|(_, value)| value.clone())
             };
             let authenticated = field("client_assertion_type").as_deref()
-                == Some(koppeltaal_host::JWT_BEARER)
+                == Some(koppeltaal_host::oauth::JWT_BEARER)
                 && field("client_assertion")
                     .is_some_and(|assertion| assertion.split('.').count() == 3);
             let Some(token) = field("token").filter(|_| authenticated) else {
@@ -218,12 +219,10 @@ fn a_receiver_in_introspection_mode_follows_the_servers_verdict_then_checks_clai
             Reply::new(200, r#"{"active":true,"aud":"Device/42"}"#)
         })
     };
-    let client = Arc::new(
-        TokenClient::builder("module", signer())
-            .token_endpoint(&server.url("/oauth2/token"))
-            .build()
-            .unwrap(),
-    );
+    let client = TokenClient::builder("module", signer())
+        .token_endpoint(&server.url("/oauth2/token"))
+        .build()
+        .unwrap();
     let introspector = Introspector::new(
         &server.url("/oauth2/introspect"),
         IntrospectionAuth::ClientAssertion {
@@ -262,19 +261,17 @@ fn a_receiver_in_introspection_mode_follows_the_servers_verdict_then_checks_clai
 
 #[test]
 fn a_receiver_fetches_the_portals_keys_over_http() {
-    let portal = PrivateKey::generate(Algorithm::ES256, 0).unwrap();
+    let portal = PrivateKey::generate(Algorithm::ES256).unwrap();
     let jwks = jwks_document(&[&portal]).unwrap();
     let server = StubServer::start(move |_| {
         Reply::new(200, jwks.clone()).header("Cache-Control", "max-age=600")
     });
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let keys = RemoteKeys::new(
-        HttpOptions::default(),
-        KeyCacheOptions::default(),
-        clock.clone(),
-    )
-    .with_issuer(ISSUER, &server.url("/.well-known/jwks.json"))
-    .unwrap();
+    let keys = RemoteKeys::builder()
+        .clock(clock.clone())
+        .issuer(ISSUER, &server.url("/.well-known/jwks.json"))
+        .build()
+        .unwrap();
     let receiver = LaunchReceiver::builder(
         Policy::new(AUDIENCE)
             .unwrap()

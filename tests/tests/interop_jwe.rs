@@ -6,8 +6,11 @@
 use josekit::jwe::{self, JweHeader};
 use koppeltaal_core::{Algorithm, ContentEncryption, KeyManagement, LaunchToken, Policy};
 use koppeltaal_host::{
-    FixedClock, LaunchReceiver, PemFormat, PrivateKey, StaticKeys, encrypt_launch, encryption_key,
-    jwks_document, jwks_encryption_document, os_rng,
+    LaunchReceiver, PrivateKey, StaticKeys,
+    clock::FixedClock,
+    jwe::{encrypt_launch, jwks_encryption_document, recipient_public_key},
+    keys::{PemFormat, jwks_document},
+    random::os_rng,
 };
 use koppeltaal_tests::{AUDIENCE, ISSUER, now};
 
@@ -19,8 +22,8 @@ struct Parties {
 impl Parties {
     fn new() -> Parties {
         Parties {
-            portal: PrivateKey::generate(Algorithm::RS512, 2048).unwrap(),
-            module: PrivateKey::generate(Algorithm::RS512, 2048).unwrap(),
+            portal: PrivateKey::generate(Algorithm::RS512).unwrap(),
+            module: PrivateKey::generate(Algorithm::RS512).unwrap(),
         }
     }
 
@@ -34,7 +37,7 @@ impl Parties {
             now(),
         )
         .unwrap()
-        .sign_to_string(self.portal.signer(None).unwrap().as_ref(), &mut os_rng())
+        .sign_to_string(self.portal.signer().unwrap().as_ref(), &mut os_rng())
         .unwrap()
     }
 
@@ -128,7 +131,7 @@ fn launches_we_encrypt_are_decrypted_by_josekit() {
         jwks_encryption_document(&[&parties.module], KeyManagement::RsaOaep256).unwrap();
     let mut checked = 0;
     for alg in ALGS {
-        let recipient = encryption_key(module_jwks.as_bytes(), Some(alg)).unwrap();
+        let recipient = recipient_public_key(module_jwks.as_bytes(), Some(alg)).unwrap();
         let decrypter = josekit_alg(alg)
             .decrypter_from_pem(parties.module_private_pem())
             .unwrap();
@@ -295,7 +298,7 @@ fn the_module_publishes_its_encryption_key_with_use_and_alg() {
     let token = jwe::serialize_compact(parties.signed().as_bytes(), &header, &encrypter).unwrap();
     assert!(parties.receiver().receive_token(&token).is_ok());
     // A PEM public key works as a recipient too.
-    let recipient = encryption_key(&parties.module_public_pem(), None).unwrap();
+    let recipient = recipient_public_key(&parties.module_public_pem(), None).unwrap();
     let ours = encrypt_launch(
         &parties.signed(),
         &recipient,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use koppeltaal_core::{Algorithm, Error};
 use koppeltaal_host::{
-    FixedClock, HostError, HttpOptions, KeyCacheOptions, PrivateKey, RemoteKeys, jwks_document,
+    HostError, PrivateKey, RemoteKeys, clock::FixedClock, http::HttpOptions, keys::jwks_document,
 };
 use koppeltaal_tests::http_stub::{Reply, StubServer, dead_url};
 
@@ -20,7 +20,7 @@ struct Key {
 }
 
 fn key() -> Key {
-    let key = PrivateKey::generate(Algorithm::ES256, 0).unwrap();
+    let key = PrivateKey::generate(Algorithm::ES256).unwrap();
     let kid = key.key_id().unwrap();
     Key { key, kid }
 }
@@ -34,8 +34,11 @@ fn quick_http() -> HttpOptions {
 }
 
 fn remote(url: &str, clock: &Arc<FixedClock>) -> RemoteKeys {
-    RemoteKeys::new(quick_http(), KeyCacheOptions::default(), clock.clone())
-        .with_issuer(ISSUER, url)
+    RemoteKeys::builder()
+        .http(quick_http())
+        .clock(clock.clone())
+        .issuer(ISSUER, url)
+        .build()
         .unwrap()
 }
 
@@ -217,20 +220,21 @@ fn every_fault_ends_quickly_with_a_specific_error() {
 #[test]
 fn plain_http_is_refused_unless_loopback_or_allowed() {
     let clock = Arc::new(FixedClock::new(T0));
-    let refused = RemoteKeys::new(
-        HttpOptions::default(),
-        KeyCacheOptions::default(),
-        clock.clone(),
-    )
-    .with_issuer(ISSUER, "http://portal.example.org/jwks");
+    let refused = RemoteKeys::builder()
+        .clock(clock.clone())
+        .issuer(ISSUER, "http://portal.example.org/jwks")
+        .build();
     assert!(matches!(refused, Err(HostError::InsecureUrl(_))));
     let allowed = HttpOptions {
         allow_insecure_http: true,
         ..HttpOptions::default()
     };
     assert!(
-        RemoteKeys::new(allowed, KeyCacheOptions::default(), clock)
-            .with_issuer(ISSUER, "http://portal.example.org/jwks")
+        RemoteKeys::builder()
+            .http(allowed)
+            .clock(clock)
+            .issuer(ISSUER, "http://portal.example.org/jwks")
+            .build()
             .is_ok()
     );
 }

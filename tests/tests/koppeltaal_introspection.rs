@@ -4,12 +4,14 @@
 //! the caller's device is active once, and the endpoints are discovered from the FHIR server's
 //! SMART configuration.
 
-use std::sync::Arc;
-
 use koppeltaal_core::{Algorithm, AlgorithmSet, LaunchToken, Policy};
 use koppeltaal_host::{
-    HostError, HttpOptions, IntrospectionAuth, Introspector, LaunchReceiver, MemoryReplayStore,
-    PrivateKey, SystemClock, TokenClient, jwks_document, os_rng,
+    HostError, LaunchReceiver, PrivateKey, SystemClock,
+    http::HttpOptions,
+    keys::jwks_document,
+    oauth::{IntrospectionAuth, Introspector, TokenClient},
+    random::os_rng,
+    replay::MemoryReplayStore,
 };
 use koppeltaal_tests::koppeltaal_auth::{KoppeltaalAuth, Registration};
 use koppeltaal_tests::now;
@@ -25,8 +27,8 @@ struct Network {
 
 impl Network {
     fn start() -> Network {
-        let module_key = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
-        let portal_key = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
+        let module_key = PrivateKey::generate(Algorithm::RS512).unwrap();
+        let portal_key = PrivateKey::generate(Algorithm::RS512).unwrap();
         let auth = KoppeltaalAuth::start(vec![
             Registration::new(MODULE, &jwks_document(&[&module_key]).unwrap()),
             Registration::new(PORTAL, &jwks_document(&[&portal_key]).unwrap()),
@@ -57,10 +59,7 @@ impl Network {
         .unwrap()
         .with_idp_hint("https://idp.example.org")
         .unwrap()
-        .sign_to_string(
-            self.portal_key.signer(None).unwrap().as_ref(),
-            &mut os_rng(),
-        )
+        .sign_to_string(self.portal_key.signer().unwrap().as_ref(), &mut os_rng())
         .unwrap()
     }
 
@@ -68,13 +67,11 @@ impl Network {
         self.launch_for(&self.module_audience(), now())
     }
 
-    fn discovering_client(&self) -> Arc<TokenClient> {
-        Arc::new(
-            TokenClient::builder(MODULE, self.module_key.signer(None).unwrap())
-                .fhir_base(&self.auth.fhir_base())
-                .build()
-                .unwrap(),
-        )
+    fn discovering_client(&self) -> TokenClient {
+        TokenClient::builder(MODULE, self.module_key.signer().unwrap())
+            .fhir_base(&self.auth.fhir_base())
+            .build()
+            .unwrap()
     }
 }
 
@@ -99,7 +96,7 @@ fn both_endpoints_are_discovered_and_the_assertion_is_addressed_to_the_token_end
     );
     assert_eq!(configuration.code_challenge_methods, ["S256"]);
 
-    let introspector = Introspector::for_client(client, HttpOptions::default()).unwrap();
+    let introspector = Introspector::for_client(&client).unwrap();
     assert_eq!(
         introspector.endpoint(),
         network.auth.introspection_endpoint()
@@ -146,25 +143,22 @@ fn an_assertion_addressed_to_the_introspection_endpoint_is_access_denied() {
 #[test]
 fn a_given_token_endpoint_finds_the_introspection_endpoint_on_its_own_server() {
     let network = Network::start();
-    let client = Arc::new(
-        TokenClient::builder(MODULE, network.module_key.signer(None).unwrap())
-            .token_endpoint(&network.auth.token_endpoint())
-            .build()
-            .unwrap(),
-    );
+    let client = TokenClient::builder(MODULE, network.module_key.signer().unwrap())
+        .token_endpoint(&network.auth.token_endpoint())
+        .build()
+        .unwrap();
     assert_eq!(
         client.introspection_endpoint().unwrap(),
         network.auth.introspection_endpoint()
     );
-    let introspector = Introspector::for_client(client, HttpOptions::default()).unwrap();
+    let introspector = Introspector::for_client(&client).unwrap();
     assert!(introspector.introspect(&network.launch()).unwrap().active);
 }
 
 #[test]
 fn refusals_of_the_server_are_typed() {
     let network = Network::start();
-    let introspector =
-        Introspector::for_client(network.discovering_client(), HttpOptions::default()).unwrap();
+    let introspector = Introspector::for_client(&network.discovering_client()).unwrap();
     // A launch for another device, and one long expired: inactive, not errors.
     let elsewhere = network.launch_for("Device/someone-else", now());
     assert!(!introspector.introspect(&elsewhere).unwrap().active);
@@ -176,14 +170,12 @@ fn refusals_of_the_server_are_typed() {
         Err(HostError::Status { status: 500, .. })
     ));
     // A key the server does not know: 401, plain text.
-    let stranger = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
-    let client = Arc::new(
-        TokenClient::builder(MODULE, stranger.signer(None).unwrap())
-            .fhir_base(&network.auth.fhir_base())
-            .build()
-            .unwrap(),
-    );
-    let refused = Introspector::for_client(client, HttpOptions::default())
+    let stranger = PrivateKey::generate(Algorithm::RS512).unwrap();
+    let client = TokenClient::builder(MODULE, stranger.signer().unwrap())
+        .fhir_base(&network.auth.fhir_base())
+        .build()
+        .unwrap();
+    let refused = Introspector::for_client(&client)
         .unwrap()
         .introspect(&network.launch());
     assert!(
@@ -195,8 +187,7 @@ fn refusals_of_the_server_are_typed() {
 #[test]
 fn every_call_signs_a_fresh_assertion() {
     let network = Network::start();
-    let introspector =
-        Introspector::for_client(network.discovering_client(), HttpOptions::default()).unwrap();
+    let introspector = Introspector::for_client(&network.discovering_client()).unwrap();
     // The server refuses a replayed assertion jti; ten calls in a row all authenticate.
     for _ in 0..10 {
         assert!(introspector.introspect(&network.launch()).unwrap().active);
@@ -206,8 +197,7 @@ fn every_call_signs_a_fresh_assertion() {
 #[test]
 fn a_receiver_in_introspection_mode_accepts_a_launch_once() {
     let network = Network::start();
-    let introspector =
-        Introspector::for_client(network.discovering_client(), HttpOptions::default()).unwrap();
+    let introspector = Introspector::for_client(&network.discovering_client()).unwrap();
     let policy = Policy::new(&network.module_audience())
         .unwrap()
         .with_algorithms(AlgorithmSet::HTI);
@@ -229,8 +219,7 @@ fn a_receiver_in_introspection_mode_accepts_a_launch_once() {
 #[test]
 fn what_can_be_refused_locally_never_reaches_the_server() {
     let network = Network::start();
-    let introspector =
-        Introspector::for_client(network.discovering_client(), HttpOptions::default()).unwrap();
+    let introspector = Introspector::for_client(&network.discovering_client()).unwrap();
     let receiver = LaunchReceiver::builder(
         Policy::new(&network.module_audience())
             .unwrap()
@@ -249,10 +238,7 @@ fn what_can_be_refused_locally_never_reaches_the_server() {
         now(),
     )
     .unwrap()
-    .sign_to_string(
-        network.portal_key.signer(None).unwrap().as_ref(),
-        &mut os_rng(),
-    )
+    .sign_to_string(network.portal_key.signer().unwrap().as_ref(), &mut os_rng())
     .unwrap();
     let cases = [
         (stranger, "WrongIssuer"),
@@ -289,8 +275,7 @@ fn what_can_be_refused_locally_never_reaches_the_server() {
 #[test]
 fn introspection_mode_needs_an_issuer() {
     let network = Network::start();
-    let introspector =
-        Introspector::for_client(network.discovering_client(), HttpOptions::default()).unwrap();
+    let introspector = Introspector::for_client(&network.discovering_client()).unwrap();
     let built = LaunchReceiver::builder(Policy::new("Device/1").unwrap())
         .introspection(introspector)
         .build();

@@ -10,22 +10,27 @@ use std::time::Duration;
 
 use koppeltaal_core::{Algorithm, Error, Policy, Unverified};
 use koppeltaal_host::{
-    Clock, FixedClock, HostError, HttpOptions, IntrospectionAuth, Introspector, KeyCacheOptions,
-    PrivateKey, RemoteKeys, SystemClock, TokenClient, jwks_document,
+    Clock, HostError, PrivateKey, RemoteKeys, SystemClock,
+    clock::FixedClock,
+    http::HttpOptions,
+    keys::jwks_document,
+    oauth::{IntrospectionAuth, Introspector, TokenClient},
 };
 use koppeltaal_tests::oidc::{OidcProvider, RESOURCE, TokenFormat};
 
 const CLIENT: &str = "koppeltaal-test-client";
 
 fn client_key() -> (PrivateKey, String) {
-    let key = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
+    let key = PrivateKey::generate(Algorithm::RS512).unwrap();
     let jwks = jwks_document(&[&key]).unwrap();
     (key, jwks)
 }
 
-fn token_client(key: &PrivateKey, provider: &OidcProvider) -> koppeltaal_host::TokenClientBuilder {
-    TokenClient::builder(CLIENT, key.signer(None).unwrap())
-        .token_endpoint(&provider.token_endpoint())
+fn token_client(
+    key: &PrivateKey,
+    provider: &OidcProvider,
+) -> koppeltaal_host::oauth::TokenClientBuilder {
+    TokenClient::builder(CLIENT, key.signer().unwrap()).token_endpoint(&provider.token_endpoint())
 }
 
 fn jwks_uri(provider: &OidcProvider) -> String {
@@ -53,13 +58,10 @@ fn our_client_gets_an_access_token_that_our_core_verifies() {
         "cached, not fetched again"
     );
 
-    let keys = RemoteKeys::new(
-        HttpOptions::default(),
-        KeyCacheOptions::default(),
-        Arc::new(SystemClock),
-    )
-    .with_issuer(provider.issuer(), &jwks_uri(&provider))
-    .unwrap();
+    let keys = RemoteKeys::builder()
+        .issuer(provider.issuer(), &jwks_uri(&provider))
+        .build()
+        .unwrap();
     let policy = Policy::new(RESOURCE)
         .unwrap()
         .with_max_lifetime(3600)
@@ -92,12 +94,12 @@ fn our_client_gets_an_access_token_that_our_core_verifies() {
 fn introspection_reports_an_issued_token_active_and_garbage_inactive() {
     let (key, jwks) = client_key();
     let provider = OidcProvider::start(CLIENT, &jwks, TokenFormat::Opaque);
-    let client = Arc::new(token_client(&key, &provider).build().unwrap());
+    let client = token_client(&key, &provider).build().unwrap();
     let token = client.access_token().unwrap();
     let introspector = Introspector::new(
         &provider.introspection_endpoint(),
         IntrospectionAuth::ClientAssertion {
-            client: Arc::clone(&client),
+            client: client.clone(),
             audience: None,
         },
         HttpOptions::default(),
@@ -139,7 +141,7 @@ fn the_server_refuses_assertions_that_are_expired_misaddressed_or_foreign() {
         .unwrap();
     assert_eq!(refused(misaddressed), (401, "invalid_client".to_owned()));
 
-    let stranger = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
+    let stranger = PrivateKey::generate(Algorithm::RS512).unwrap();
     let foreign = token_client(&stranger, &provider).build().unwrap();
     assert_eq!(refused(foreign), (401, "invalid_client".to_owned()));
 
@@ -155,11 +157,11 @@ fn the_server_refuses_assertions_that_are_expired_misaddressed_or_foreign() {
 fn eight_threads_asking_at_once_share_one_fetch() {
     let (key, jwks) = client_key();
     let provider = OidcProvider::start(CLIENT, &jwks, TokenFormat::Jwt);
-    let client = Arc::new(token_client(&key, &provider).build().unwrap());
+    let client = token_client(&key, &provider).build().unwrap();
     let barrier = Arc::new(std::sync::Barrier::new(8));
     let threads: Vec<_> = (0..8)
         .map(|_| {
-            let (client, barrier) = (Arc::clone(&client), Arc::clone(&barrier));
+            let (client, barrier) = (client.clone(), Arc::clone(&barrier));
             std::thread::spawn(move || {
                 barrier.wait();
                 client.access_token().unwrap().value

@@ -5,8 +5,11 @@ use std::sync::{Arc, Barrier};
 
 use koppeltaal_core::{Algorithm, AlgorithmSet, Error, LaunchToken, Policy};
 use koppeltaal_host::{
-    Clock, FixedClock, HostError, JournalOptions, JournalReplayStore, LaunchReceiver,
-    MemoryReplayStore, PrivateKey, ReplayStore, StaticKeys, jwks_document, os_rng,
+    Clock, HostError, LaunchReceiver, PrivateKey, StaticKeys,
+    clock::FixedClock,
+    keys::jwks_document,
+    random::os_rng,
+    replay::{JournalOptions, JournalReplayStore, MemoryReplayStore, ReplayStore},
 };
 use koppeltaal_tests::{AUDIENCE, ISSUER};
 
@@ -19,7 +22,7 @@ struct Portal {
 impl Portal {
     fn new() -> Portal {
         Portal {
-            key: PrivateKey::generate(Algorithm::ES256, 0).unwrap(),
+            key: PrivateKey::generate(Algorithm::ES256).unwrap(),
         }
     }
 
@@ -33,7 +36,7 @@ impl Portal {
     }
 
     fn launch(&self, iat: u64) -> String {
-        let signer = self.key.signer(None).unwrap();
+        let signer = self.key.signer().unwrap();
         LaunchToken::new(
             ISSUER,
             AUDIENCE,
@@ -269,7 +272,7 @@ fn form_bodies_and_user_messages() {
     clock.advance(400);
     let expired = receiver.receive_token(&portal.launch(T0)).unwrap_err();
     assert_eq!(
-        expired.error().to_string(),
+        expired.reason().to_string(),
         format!("token has expired (exp {}, now {})", T0 + 300, T0 + 405)
     );
     assert!(expired.user_message().contains("not valid at this time"));
@@ -286,7 +289,10 @@ fn form_bodies_and_user_messages() {
 
 /// A fresh directory under the system temporary directory.
 fn tempdir() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("koppeltaal-test-{}", koppeltaal_host::new_jti()));
+    let path = std::env::temp_dir().join(format!(
+        "koppeltaal-test-{}",
+        koppeltaal_host::random::new_jti()
+    ));
     std::fs::create_dir_all(&path).unwrap();
     path
 }
@@ -299,12 +305,12 @@ struct SlowKeys {
     delay: u64,
 }
 
-impl koppeltaal_host::KeySource for SlowKeys {
+impl koppeltaal_host::keys::KeySource for SlowKeys {
     fn keys_for(
         &self,
         issuer: &str,
         kid: &str,
-    ) -> Result<Arc<koppeltaal_host::HostKeySet>, HostError> {
+    ) -> Result<Arc<koppeltaal_host::keys::IssuerKeys>, HostError> {
         self.clock.advance(self.delay);
         self.keys.keys_for(issuer, kid)
     }
@@ -327,7 +333,7 @@ fn the_clock_is_read_after_fetching_keys_not_before() {
     let refused = receiver.receive_token(&portal.launch(T0)).unwrap_err();
     assert!(
         matches!(
-            refused.error(),
+            refused.reason(),
             HostError::Core(Error::Expired { now, .. }) if *now == T0 + 600
         ),
         "judged at the time after the fetch: {refused}"

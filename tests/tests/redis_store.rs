@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use koppeltaal_core::{Algorithm, AlgorithmSet, Error, LaunchToken, Policy, ReplayKey};
 use koppeltaal_host::{
-    Clock, HostError, LaunchReceiver, MemoryReplayStore, PrivateKey, RedisFailure, RedisOptions,
-    RedisReplayStore, ReplayStore, StaticKeys, SystemClock, jwks_document, os_rng,
+    Clock, HostError, LaunchReceiver, PrivateKey, StaticKeys, SystemClock,
+    keys::jwks_document,
+    random::os_rng,
+    replay::{MemoryReplayStore, RedisFailure, RedisOptions, RedisReplayStore, ReplayStore},
 };
 use koppeltaal_tests::redis::RedisServer;
 use koppeltaal_tests::{AUDIENCE, ISSUER};
@@ -254,7 +256,7 @@ fn launch(portal: &PrivateKey) -> String {
         now(),
     )
     .unwrap()
-    .sign_to_string(portal.signer(None).unwrap().as_ref(), &mut os_rng())
+    .sign_to_string(portal.signer().unwrap().as_ref(), &mut os_rng())
     .unwrap()
 }
 
@@ -277,7 +279,7 @@ fn receiver(portal: &PrivateKey, store: Arc<dyn ReplayStore>) -> LaunchReceiver 
 
 #[test]
 fn an_outage_refuses_launches_until_redis_is_back() {
-    let portal = PrivateKey::generate(Algorithm::ES256, 0).unwrap();
+    let portal = PrivateKey::generate(Algorithm::ES256).unwrap();
     let Some(mut redis) = RedisServer::start() else {
         return;
     };
@@ -315,7 +317,7 @@ fn an_outage_refuses_launches_until_redis_is_back() {
 
 #[test]
 fn a_configured_fallback_keeps_launches_working_during_an_outage() {
-    let portal = PrivateKey::generate(Algorithm::ES256, 0).unwrap();
+    let portal = PrivateKey::generate(Algorithm::ES256).unwrap();
     let Some(mut redis) = RedisServer::start() else {
         return;
     };

@@ -13,7 +13,11 @@ use std::sync::Arc;
 
 use koppeltaal_core::{Algorithm, LaunchToken};
 use koppeltaal_host::{
-    FixedClock, HostError, NonceCheck, PrivateKey, ShofLauncher, ShofOptions, jwks_document, os_rng,
+    HostError, LaunchError, PrivateKey,
+    clock::FixedClock,
+    keys::jwks_document,
+    random::os_rng,
+    shof::{NonceCheck, ShofLauncher, ShofOptions},
 };
 use koppeltaal_tests::browser::{Browser, query_param};
 use koppeltaal_tests::http_stub::{Reply, StubServer};
@@ -34,8 +38,8 @@ struct Network {
 
 impl Network {
     fn start() -> Network {
-        let module = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
-        let portal = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
+        let module = PrivateKey::generate(Algorithm::RS512).unwrap();
+        let portal = PrivateKey::generate(Algorithm::RS512).unwrap();
         let provider = OidcProvider::start_shof(&ShofSetup {
             client_id: CLIENT,
             client_jwks: &jwks_document(&[&module]).unwrap(),
@@ -65,13 +69,13 @@ impl Network {
         .unwrap()
         .with_intent("plan")
         .unwrap()
-        .sign_to_string(self.portal.signer(None).unwrap().as_ref(), &mut os_rng())
+        .sign_to_string(self.portal.signer().unwrap().as_ref(), &mut os_rng())
         .unwrap()
     }
 
     fn launcher(&self) -> ShofLauncher {
         let options = ShofOptions::new(CLIENT, REDIRECT, &[&self.provider.fhir_base()]);
-        ShofLauncher::new(options, self.module.signer(None).unwrap())
+        ShofLauncher::new(options, self.module.signer().unwrap())
     }
 
     /// Sends a fresh browser through the authorization server, signing in as `login`; the
@@ -138,7 +142,9 @@ fn a_shof_launch_says_who_the_user_is_and_what_the_launch_is_about() {
 
     // The state is single-use.
     assert!(matches!(
-        launcher.finish(&code, &redirect.pending.state, &redirect.pending),
+        launcher
+            .finish(&code, &redirect.pending.state, &redirect.pending)
+            .map_err(LaunchError::into_reason),
         Err(HostError::UnknownState)
     ));
 }
@@ -156,7 +162,7 @@ fn a_practitioner_launch_without_patient_or_intent() {
         now(),
     )
     .unwrap()
-    .sign_to_string(network.portal.signer(None).unwrap().as_ref(), &mut os_rng())
+    .sign_to_string(network.portal.signer().unwrap().as_ref(), &mut os_rng())
     .unwrap();
     let redirect = launcher
         .begin(&network.provider.fhir_base(), &launch)
@@ -187,7 +193,10 @@ fn the_wrong_code_verifier_is_refused_by_the_server() {
     let back = network.browse(&first.url, "Patient/1");
     let code = query_param(&back, "code").unwrap();
     // The code of the first launch with the second launch's state: its PKCE verifier.
-    match launcher.finish(&code, &second.pending.state, &second.pending) {
+    match launcher
+        .finish(&code, &second.pending.state, &second.pending)
+        .map_err(LaunchError::into_reason)
+    {
         Err(HostError::OAuth {
             status: 400, error, ..
         }) => assert_eq!(error, "invalid_grant"),
@@ -210,12 +219,16 @@ fn unknown_states_and_servers_are_refused_before_any_request() {
         .unwrap()
         .pending;
     assert!(matches!(
-        launcher.finish("some-code", "a-state-never-made", &pending),
+        launcher
+            .finish("some-code", "a-state-never-made", &pending)
+            .map_err(LaunchError::into_reason),
         Err(HostError::UnknownState)
     ));
     // An `iss` that is not configured is not even asked for its configuration.
     let elsewhere = StubServer::start(|_| Reply::new(200, "{}"));
-    let refused = launcher.begin(&elsewhere.url("/fhir"), &network.launch("Patient/1"));
+    let refused = launcher
+        .begin(&elsewhere.url("/fhir"), &network.launch("Patient/1"))
+        .map_err(LaunchError::into_reason);
     assert!(
         matches!(refused, Err(HostError::UnknownFhirServer(_))),
         "{refused:?}"
@@ -223,7 +236,9 @@ fn unknown_states_and_servers_are_refused_before_any_request() {
     assert_eq!(elsewhere.hits(), 0);
     // Nor is anything that is not a token passed on as `launch`.
     assert!(matches!(
-        launcher.begin(&network.provider.fhir_base(), "<script>"),
+        launcher
+            .begin(&network.provider.fhir_base(), "<script>")
+            .map_err(LaunchError::into_reason),
         Err(HostError::BadForm(_))
     ));
 }
@@ -231,15 +246,16 @@ fn unknown_states_and_servers_are_refused_before_any_request() {
 #[test]
 fn a_launch_begun_on_one_launcher_finishes_on_another_sharing_the_replay_store_once() {
     let network = Network::start();
-    let shared: Arc<dyn koppeltaal_host::ReplayStore> =
-        Arc::new(koppeltaal_host::MemoryReplayStore::new(1024));
-    let first = network.launcher().with_replay_store(Arc::clone(&shared));
-    let second = network.launcher().with_replay_store(Arc::clone(&shared));
+    let shared: Arc<dyn koppeltaal_host::replay::ReplayStore> =
+        Arc::new(koppeltaal_host::replay::MemoryReplayStore::new(1024));
+    let first = network.launcher().replay(Arc::clone(&shared));
+    let second = network.launcher().replay(Arc::clone(&shared));
     let redirect = first
         .begin(&network.provider.fhir_base(), &network.launch("Patient/1"))
         .unwrap();
     // What the gateway keeps in the browser's cookie goes through bytes.
-    let pending = koppeltaal_host::PendingShof::from_bytes(&redirect.pending.to_bytes()).unwrap();
+    let pending =
+        koppeltaal_host::shof::PendingShof::from_bytes(&redirect.pending.to_bytes()).unwrap();
     assert_eq!(pending, redirect.pending);
     let back = network.browse(&redirect.url, "Patient/1");
     let code = query_param(&back, "code").unwrap();
@@ -249,7 +265,9 @@ fn a_launch_begun_on_one_launcher_finishes_on_another_sharing_the_replay_store_o
     // Used up for every launcher that shares the store.
     for launcher in [&first, &second] {
         assert!(matches!(
-            launcher.finish(&code, &state, &pending),
+            launcher
+                .finish(&code, &state, &pending)
+                .map_err(LaunchError::into_reason),
             Err(HostError::UnknownState)
         ));
     }
@@ -259,18 +277,20 @@ fn a_launch_begun_on_one_launcher_finishes_on_another_sharing_the_replay_store_o
 fn a_state_that_expired_is_refused() {
     let network = Network::start();
     let clock = Arc::new(FixedClock::new(now()));
-    let launcher = network.launcher().with_clock(Arc::clone(&clock));
+    let launcher = network.launcher().clock(Arc::clone(&clock));
     let redirect = launcher
         .begin(&network.provider.fhir_base(), &network.launch("Patient/1"))
         .unwrap();
     let back = network.browse(&redirect.url, "Patient/1");
     clock.advance(601);
     assert!(matches!(
-        launcher.finish(
-            &query_param(&back, "code").unwrap(),
-            &redirect.pending.state,
-            &redirect.pending
-        ),
+        launcher
+            .finish(
+                &query_param(&back, "code").unwrap(),
+                &redirect.pending.state,
+                &redirect.pending
+            )
+            .map_err(LaunchError::into_reason),
         Err(HostError::UnknownState)
     ));
 }
@@ -302,7 +322,9 @@ fn a_tampered_launch_is_refused_by_the_server() {
         .cancel(&redirect.pending.state, &redirect.pending)
         .unwrap();
     assert!(matches!(
-        launcher.finish("x", &redirect.pending.state, &redirect.pending),
+        launcher
+            .finish("x", &redirect.pending.state, &redirect.pending)
+            .map_err(LaunchError::into_reason),
         Err(HostError::UnknownState)
     ));
 }
@@ -315,9 +337,11 @@ struct IdTokenStub {
 
 impl IdTokenStub {
     fn start(claims: impl Fn(&str) -> Value + Send + Sync + 'static) -> IdTokenStub {
-        let signer = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
+        let signer = PrivateKey::generate(Algorithm::RS512).unwrap();
         let jwks = jwks_document(&[&signer]).unwrap();
-        let key = signer.to_pem(koppeltaal_host::PemFormat::Pkcs8).unwrap();
+        let key = signer
+            .to_pem(koppeltaal_host::keys::PemFormat::Pkcs8)
+            .unwrap();
         let base = Arc::new(std::sync::OnceLock::<String>::new());
         let server = {
             let base = Arc::clone(&base);
@@ -336,7 +360,7 @@ impl IdTokenStub {
                     ),
                     "/jwks" => Reply::new(200, jwks.clone()),
                     "/token" => {
-                        let signer = PrivateKey::from_pem(&key).unwrap().signer(None).unwrap();
+                        let signer = PrivateKey::from_pem(&key).unwrap().signer().unwrap();
                         let payload = claims(&base).to_string();
                         Reply::new(
                             200,
@@ -391,14 +415,16 @@ fn launch_through(
     stub: &IdTokenStub,
     nonce_check: NonceCheck,
     nonce_slot: &Arc<std::sync::Mutex<String>>,
-) -> Result<koppeltaal_host::ShofLaunch, HostError> {
-    let module = PrivateKey::generate(Algorithm::ES256, 0).unwrap();
+) -> Result<koppeltaal_host::shof::ShofLaunch, HostError> {
+    let module = PrivateKey::generate(Algorithm::ES256).unwrap();
     let mut options = ShofOptions::new(CLIENT, REDIRECT, &[&stub.fhir_base()]);
     options.nonce = nonce_check;
-    let launcher = ShofLauncher::new(options, module.signer(None).unwrap());
+    let launcher = ShofLauncher::new(options, module.signer().unwrap());
     let redirect = launcher.begin(&stub.fhir_base(), "a.b.c").unwrap();
     *nonce_slot.lock().unwrap() = query_param(&redirect.url, "nonce").unwrap();
-    launcher.finish("any-code", &redirect.pending.state, &redirect.pending)
+    launcher
+        .finish("any-code", &redirect.pending.state, &redirect.pending)
+        .map_err(LaunchError::into_reason)
 }
 
 fn stub_with(

@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use clap::Args;
-use koppeltaal_host::{PrivateKey, TokenClient, TokenClientBuilder};
+use koppeltaal_host::{
+    PrivateKey,
+    oauth::{TokenClient, TokenClientBuilder},
+};
 
 use crate::Failure;
 
@@ -29,7 +32,7 @@ impl AuthServerArgs {
         key: &Path,
         client_id: &str,
     ) -> Result<TokenClientBuilder, Failure> {
-        let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
+        let signer = PrivateKey::read_pem_file(key)?.signer()?;
         let builder = TokenClient::builder(client_id, signer);
         Ok(match (&self.token_endpoint, &self.fhir_base) {
             (Some(endpoint), _) => builder.token_endpoint(endpoint),

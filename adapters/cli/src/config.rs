@@ -79,7 +79,7 @@ mod tests {
     fn expand_with(file: &str, command_line: &[&str]) -> Result<Vec<String>, String> {
         let path = std::env::temp_dir().join(format!(
             "koppeltaal-config-{}.toml",
-            koppeltaal_host::new_jti()
+            koppeltaal_host::random::new_jti()
         ));
         std::fs::write(&path, file).unwrap();
         let mut arguments = vec!["koppeltaal", "serve", "--config", path.to_str().unwrap()];

@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 
 use koppeltaal_core::{Algorithm, KeySet, LaunchToken, Policy, Unverified};
 use koppeltaal_host::{
-    Clock, HttpOptions, KeyCacheOptions, LaunchReceiver, MemoryReplayStore, PrivateKey, RemoteKeys,
-    SharedSigner, SystemClock, jwks_document, os_rng,
+    Clock, LaunchReceiver, PrivateKey, RemoteKeys, SystemClock,
+    keys::{SharedSigner, jwks_document},
+    random::os_rng,
+    replay::MemoryReplayStore,
 };
 use serde_json::Value;
 
@@ -23,8 +25,8 @@ pub(crate) fn run() -> Result<(), Failure> {
     println!("A portal launches a module, on 127.0.0.1 only.\n");
 
     let started = Instant::now();
-    let portal_key = PrivateKey::generate(Algorithm::RS512, 2048)?;
-    let signer = portal_key.signer(None)?;
+    let portal_key = PrivateKey::generate(Algorithm::RS512)?;
+    let signer = portal_key.signer()?;
     println!(
         "portal  generated an RSA-2048 key in {:.0?}, kid {}",
         started.elapsed(),
@@ -45,12 +47,10 @@ pub(crate) fn run() -> Result<(), Failure> {
     println!("portal  publishes its JWKS at {jwks_url}");
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let keys = RemoteKeys::new(
-        HttpOptions::default(),
-        KeyCacheOptions::default(),
-        Arc::clone(&clock),
-    )
-    .with_issuer(PORTAL, &jwks_url)?;
+    let keys = RemoteKeys::builder()
+        .clock(Arc::clone(&clock))
+        .issuer(PORTAL, &jwks_url)
+        .build()?;
     let policy = Policy::new(MODULE)?;
     let receiver = LaunchReceiver::builder(policy.clone())
         .keys(keys)
@@ -177,7 +177,7 @@ fn measure(
         receiver.receive_token(token).map_err(|error| Failure {
             name: error.name(),
             code: error.code(),
-            message: error.error().to_string(),
+            message: error.reason().to_string(),
         })?;
     }
     let elapsed = started.elapsed();

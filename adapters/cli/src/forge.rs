@@ -5,7 +5,7 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{KeyInit, Mac};
-use koppeltaal_host::{HostError, PrivateKey, SharedSigner, os_rng};
+use koppeltaal_host::{HostError, PrivateKey, keys::SharedSigner, random::os_rng};
 use serde_json::{Map, Value};
 
 /// How a forged token is signed.
@@ -36,14 +36,17 @@ impl Forger {
     /// A forger for `portal`, with a freshly generated stranger key of the same algorithm.
     pub(crate) fn new(portal: &PrivateKey) -> Result<Forger, HostError> {
         let alg = portal.default_algorithm();
-        let stranger = PrivateKey::generate(alg, portal.rsa_bits().unwrap_or(2048))?;
+        let stranger = match portal.rsa_bits() {
+            Some(bits) => PrivateKey::generate_rsa(alg, bits)?,
+            None => PrivateKey::generate(alg)?,
+        };
         let stranger_jwks: Value =
-            serde_json::from_str(&koppeltaal_host::jwks_document(&[&stranger])?)
+            serde_json::from_str(&koppeltaal_host::keys::jwks_document(&[&stranger])?)
                 .map_err(|error| HostError::Key(error.to_string()))?;
         Ok(Forger {
-            portal: portal.signer(None)?,
+            portal: portal.signer()?,
             portal_public_pem: portal.public_pem()?,
-            stranger: stranger.signer(None)?,
+            stranger: stranger.signer()?,
             stranger_jwk: stranger_jwks["keys"][0].clone(),
         })
     }
@@ -124,7 +127,7 @@ mod tests {
 
     #[test]
     fn each_signing_gives_the_signature_it_names() {
-        let portal = PrivateKey::generate(Algorithm::ES256, 0).unwrap();
+        let portal = PrivateKey::generate(Algorithm::ES256).unwrap();
         let forger = Forger::new(&portal).unwrap();
         let header = object(json!({"alg": "ES256", "kid": forger.portal_key_id()}));
         let claims = object(json!({"sub": "Patient/1"}));

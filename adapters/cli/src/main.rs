@@ -2,9 +2,9 @@
 //! introspection, a reference launch endpoint, conformance checks (`probe`, `lint`) and a demo, each a thin layer over
 //! `koppeltaal-core` and `koppeltaal-host`.
 //!
-//! Exit status: 0 on success, 1 when the operation failed or a check (`probe`, `lint`) found a
-//! MUST broken (`error: <Name> (<code>): <message>`
-//! on stderr), 2 for usage errors.
+//! Exit status: 0 on success, 1 when the operation failed (`error: <Name> (<code>): <message>`
+//! on stderr), a check (`probe`, `lint`) found a MUST broken, or `verify -` refused a line; 2
+//! for usage errors.
 
 #![forbid(unsafe_code)]
 
@@ -25,14 +25,16 @@ mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use auth_server::AuthServerArgs;
 use clap::{Parser, Subcommand};
 use koppeltaal_core::{Algorithm, ContentEncryption, KeyManagement, LaunchToken};
 use koppeltaal_host::{
-    Clock, FhirClient, HostError, HttpOptions, IntrospectionAuth, Introspector, PemFormat,
-    PrivateKey, SystemClock, TokenClient, jwks_document, os_rng,
+    Clock, HostError, PrivateKey, SystemClock,
+    fhir::FhirClient,
+    keys::{PemFormat, jwks_document},
+    oauth::{IntrospectionAuth, Introspector, TokenClient},
+    random::os_rng,
 };
 
 /// Koppeltaal 2.0 from the command line: HTI launches, SMART Backend Services tokens, JWKS.
@@ -134,6 +136,12 @@ enum Command {
         token_endpoint: String,
     },
     /// Verify HTI launch tokens: one given as an argument, or one per line from stdin (`-`).
+    ///
+    /// One token: its claims as JSON on stdout and exit status 0, or `error: <Name> (<code>):
+    /// <message>` on stderr and exit status 1. With `-`: one JSON verdict per line on stdout,
+    /// `{"ok":true,"claims":{...}}` or `{"ok":false,"error":...,"code":...,"message":...}`, for
+    /// every line; then exit status 0 when every line passed, 1 when any was refused. Exit
+    /// status 2 for usage errors.
     Verify(verify::VerifyArgs),
     /// Get an access token (client_credentials) and print the token response.
     Token {
@@ -204,18 +212,19 @@ enum Command {
 /// An introspector for `client`'s auth server: at `endpoint`, or else at the endpoint the
 /// server advertises; the assertions addressed to the token endpoint.
 pub(crate) fn introspector(
-    client: Arc<TokenClient>,
+    client: TokenClient,
     endpoint: Option<&str>,
 ) -> Result<Introspector, Failure> {
     Ok(match endpoint {
         Some(endpoint) => {
+            let http = client.http().clone();
             let auth = IntrospectionAuth::ClientAssertion {
                 client,
                 audience: None,
             };
-            Introspector::new(endpoint, auth, HttpOptions::default())?
+            Introspector::new(endpoint, auth, http)?
         }
-        None => Introspector::for_client(client, HttpOptions::default())?,
+        None => Introspector::for_client(&client)?,
     })
 }
 
@@ -289,7 +298,10 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<bool, Failure> {
     match command {
         Command::Keygen { alg, bits, out } => {
-            let key = PrivateKey::generate(alg, bits)?;
+            let key = match alg.is_rsa() {
+                true => PrivateKey::generate_rsa(alg, bits)?,
+                false => PrivateKey::generate(alg)?,
+            };
             key.write_pem_file(&out, PemFormat::Pkcs8)?;
             println!("{}", key.key_id()?);
         }
@@ -304,7 +316,7 @@ fn run(command: Command) -> Result<bool, Failure> {
                 .collect::<Result<Vec<_>, _>>()?;
             let refs: Vec<&PrivateKey> = keys.iter().collect();
             let document = match key_use.as_str() {
-                "enc" => koppeltaal_host::jwks_encryption_document(&refs, key_alg)?,
+                "enc" => koppeltaal_host::jwe::jwks_encryption_document(&refs, key_alg)?,
                 _ => jwks_document(&refs)?,
             };
             println!("{document}");
@@ -327,9 +339,11 @@ fn run(command: Command) -> Result<bool, Failure> {
             enc,
         } => {
             let recipient = encrypt_to
-                .map(|path| koppeltaal_host::encryption_key(&std::fs::read(path)?, key_alg))
+                .map(|path| {
+                    koppeltaal_host::jwe::recipient_public_key(&std::fs::read(path)?, key_alg)
+                })
                 .transpose()?;
-            let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
+            let signer = PrivateKey::read_pem_file(key)?.signer()?;
             let mut launch = LaunchToken::new(
                 &issuer,
                 &audience,
@@ -349,7 +363,7 @@ fn run(command: Command) -> Result<bool, Failure> {
                 launch = launch.with_idp_hint(idp_hint)?;
             }
             for _ in 0..count {
-                let jti = koppeltaal_host::new_jti();
+                let jti = koppeltaal_host::random::new_jti();
                 let token = launch
                     .with_token_id(&jti)?
                     .sign_to_string(signer.as_ref(), &mut os_rng())?;
@@ -357,7 +371,7 @@ fn run(command: Command) -> Result<bool, Failure> {
                     Some(recipient) => {
                         println!(
                             "{}",
-                            koppeltaal_host::encrypt_launch(&token, recipient, enc)?
+                            koppeltaal_host::jwe::encrypt_launch(&token, recipient, enc)?
                         )
                     }
                     None => println!("{token}"),
@@ -369,13 +383,13 @@ fn run(command: Command) -> Result<bool, Failure> {
             client_id,
             token_endpoint,
         } => {
-            let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
+            let signer = PrivateKey::read_pem_file(key)?.signer()?;
             let client = TokenClient::builder(&client_id, signer)
                 .token_endpoint(&token_endpoint)
                 .build()?;
             println!("{}", client.client_assertion(&token_endpoint)?);
         }
-        Command::Verify(args) => verify::run(args)?,
+        Command::Verify(args) => return verify::run(args),
         Command::Token {
             key,
             client_id,
@@ -395,7 +409,7 @@ fn run(command: Command) -> Result<bool, Failure> {
             endpoint,
             token,
         } => {
-            let client = Arc::new(server.client(&key, &client_id)?);
+            let client = server.client(&key, &client_id)?;
             let introspector = introspector(client, endpoint.as_deref())?;
             let answer = introspector.introspect(&token)?;
             let mut object = answer.claims;
@@ -410,7 +424,7 @@ fn run(command: Command) -> Result<bool, Failure> {
             data,
             url,
         } => {
-            let signer = PrivateKey::read_pem_file(key)?.signer(None)?;
+            let signer = PrivateKey::read_pem_file(key)?.signer()?;
             let tokens = TokenClient::builder(&client_id, signer)
                 .token_endpoint(&token_endpoint)
                 .build()?;
@@ -423,7 +437,7 @@ fn run(command: Command) -> Result<bool, Failure> {
                 Some(path) => Some(std::fs::read(path)?),
                 None => None,
             };
-            let client = FhirClient::new(Arc::new(tokens), HttpOptions::default());
+            let client = FhirClient::new(tokens);
             let response = client.send(&method.to_ascii_uppercase(), &url, body.as_deref())?;
             std::io::Write::write_all(&mut std::io::stdout(), &response.body)?;
             if !response.body.ends_with(b"\n") {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 /// The claims of a verified launch.
 pub(crate) fn launch_claims(launch: &HtiLaunch) -> Value {
-    koppeltaal_host::launch_json(launch)
+    koppeltaal_host::launch::launch_json(launch)
 }
 
 /// One line of `verify -` output.
@@ -17,7 +17,7 @@ pub(crate) fn verdict(outcome: &Result<HtiLaunch, LaunchError>) -> Value {
             "ok": false,
             "error": error.name(),
             "code": error.code(),
-            "message": error.error().to_string(),
+            "message": error.reason().to_string(),
         }),
     }
 }

@@ -287,7 +287,7 @@ fn valid_launch(
         ("sub".to_owned(), json!(args.sub)),
         ("iat".to_owned(), json!(now)),
         ("exp".to_owned(), json!(now + 300)),
-        ("jti".to_owned(), json!(koppeltaal_host::new_jti())),
+        ("jti".to_owned(), json!(koppeltaal_host::random::new_jti())),
         ("resource".to_owned(), json!(args.resource)),
         ("definition".to_owned(), json!(args.definition)),
         ("hti-version".to_owned(), json!("2.0")),

@@ -14,10 +14,15 @@ use koppeltaal_gateway::{
     ShofGateway, TrustedProxies, Upstream, log_line,
 };
 use koppeltaal_host::{
-    Clock, HostError, HttpOptions, JournalOptions, JournalReplayStore, KeyCacheOptions, KeySource,
-    LaunchReceiver, MemoryReplayStore, NonceCheck, PrivateKey, RedisFailure, RedisOptions,
-    RedisReplayStore, RemoteKeys, ReplayStore, ShofLauncher, ShofOptions, SystemClock, TokenClient,
-    jwks_document,
+    Clock, HostError, LaunchReceiver, PrivateKey, RemoteKeys, SystemClock,
+    http::{HttpClient, HttpOptions},
+    keys::{KeySource, jwks_document},
+    oauth::TokenClient,
+    replay::{
+        JournalOptions, JournalReplayStore, MemoryReplayStore, RedisFailure, RedisOptions,
+        RedisReplayStore, ReplayStore,
+    },
+    shof::{NonceCheck, ShofLauncher, ShofOptions},
 };
 
 use crate::verify::{key_source, policy, with_decryption_keys};
@@ -292,10 +297,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
 /// The gateway `args` describe.
 fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let http = HttpOptions {
+    // One HTTP client (one connection pool) for every outbound call of the gateway's clients.
+    let http = HttpClient::new(HttpOptions {
         allow_insecure_http: args.allow_insecure_http,
         ..HttpOptions::default()
-    };
+    });
     let policy = policy(&args.audience, &args.algorithms, args.leeway)?;
     let replay: Arc<dyn ReplayStore> = match (&args.replay_journal, &args.replay_store) {
         (Some(path), _) => Arc::new(JournalReplayStore::open(
@@ -330,14 +336,14 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
     let mut remote_keys = None;
     let receiver = match (&args.introspect, &key, &args.client_id) {
         (Some(endpoint), Some(key), Some(client_id)) => {
-            let builder = TokenClient::builder(client_id, key.signer(None)?).http(http.clone());
+            let builder = TokenClient::builder(client_id, key.signer()?).http(http.clone());
             let builder = match (&args.token_endpoint, &args.fhir_base) {
                 (Some(endpoint), _) => builder.token_endpoint(endpoint),
                 (None, Some(base)) => builder.fhir_base(base),
                 (None, None) => unreachable!("clap requires one of them"),
             };
             let endpoint = Some(endpoint.as_str()).filter(|url| !url.is_empty());
-            let introspector = introspector(Arc::new(builder.build()?), endpoint)?;
+            let introspector = introspector(builder.build()?, endpoint)?;
             let builder = LaunchReceiver::builder(policy)
                 .introspection(introspector)
                 .issuer(&args.issuer)
@@ -349,12 +355,11 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
             let keys: Arc<dyn KeySource> = match &args.jwks_url {
                 Some(url) => {
                     let remote = Arc::new(
-                        RemoteKeys::new(
-                            http.clone(),
-                            KeyCacheOptions::default(),
-                            Arc::clone(&clock),
-                        )
-                        .with_issuer(&args.issuer, url)?,
+                        RemoteKeys::builder()
+                            .http(http.clone())
+                            .clock(Arc::clone(&clock))
+                            .issuer(&args.issuer, url)
+                            .build()?,
                     );
                     remote_keys = Some(Arc::clone(&remote));
                     remote
@@ -386,12 +391,12 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
         (Some(redirect_uri), Some(key), Some(client_id)) => {
             let servers: Vec<&str> = args.fhir_servers.iter().map(String::as_str).collect();
             let mut options = ShofOptions::new(client_id, redirect_uri, &servers);
-            options.http = http.clone();
             if args.skip_nonce_check {
                 options.nonce = NonceCheck::NotEchoed;
             }
-            let launcher = ShofLauncher::new(options, key.signer(None)?)
-                .with_replay_store(Arc::clone(&replay));
+            let launcher = ShofLauncher::new(options, key.signer()?)
+                .http(http.clone())
+                .replay(Arc::clone(&replay));
             let cookie_keys = cookie_keys(&args)?;
             let concurrency = args.shof_concurrency.unwrap_or((args.workers / 2).max(1));
             Some(ShofGateway::new(launcher, cookie_keys, concurrency)?)

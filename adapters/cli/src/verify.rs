@@ -7,8 +7,8 @@ use std::sync::Arc;
 use clap::Args;
 use koppeltaal_core::{Algorithm, AlgorithmSet, Policy};
 use koppeltaal_host::{
-    Clock, FixedClock, HttpOptions, KeyCacheOptions, KeySource, LaunchReceiver,
-    LaunchReceiverBuilder, MemoryReplayStore, PrivateKey, RemoteKeys, StaticKeys, SystemClock,
+    Clock, LaunchReceiver, PrivateKey, RemoteKeys, StaticKeys, SystemClock, clock::FixedClock,
+    keys::KeySource, launch::LaunchReceiverBuilder, replay::MemoryReplayStore,
 };
 
 use crate::output::{launch_claims, verdict};
@@ -45,7 +45,8 @@ pub(crate) struct VerifyArgs {
     /// Decrypt encrypted launches (HTI:jwe) with this private key (PEM, RSA); repeatable.
     #[arg(long = "decryption-key", value_name = "FILE")]
     decryption_keys: Vec<PathBuf>,
-    /// The token, or `-` to read one token per line from stdin (one replay guard for all lines).
+    /// The token, or `-` to read one token per line from stdin (one replay guard for all
+    /// lines; blank lines are skipped).
     token: String,
 }
 
@@ -86,14 +87,18 @@ pub(crate) fn key_source(
     Ok(match (jwks, jwks_url) {
         (Some(path), _) => Arc::new(StaticKeys::new().with_jwks(issuer, &std::fs::read(path)?)?),
         (None, Some(url)) => Arc::new(
-            RemoteKeys::new(HttpOptions::default(), KeyCacheOptions::default(), clock)
-                .with_issuer(issuer, url)?,
+            RemoteKeys::builder()
+                .clock(clock)
+                .issuer(issuer, url)
+                .build()?,
         ),
         (None, None) => unreachable!("clap requires one of them"),
     })
 }
 
-pub(crate) fn run(args: VerifyArgs) -> Result<(), Failure> {
+/// Verifies the token, or each line of stdin: `Ok(false)` (exit status 1) when a line was
+/// refused, after every line's verdict is printed.
+pub(crate) fn run(args: VerifyArgs) -> Result<bool, Failure> {
     let clock: Arc<dyn Clock> = match args.now {
         Some(now) => Arc::new(FixedClock::new(now)),
         None => Arc::new(SystemClock),
@@ -116,22 +121,25 @@ pub(crate) fn run(args: VerifyArgs) -> Result<(), Failure> {
         return match receiver.receive_token(&args.token) {
             Ok(launch) => {
                 println!("{}", launch_claims(&launch));
-                Ok(())
+                Ok(true)
             }
             Err(error) => Err(Failure {
                 name: error.name(),
                 code: error.code(),
-                message: error.error().to_string(),
+                message: error.reason().to_string(),
             }),
         };
     }
     // `lines` strips the line terminator (LF or CRLF) and nothing else.
+    let mut all_passed = true;
     for line in std::io::stdin().lock().lines() {
         let token = line?;
         if token.is_empty() {
             continue;
         }
-        println!("{}", verdict(&receiver.receive_token(&token)));
+        let outcome = receiver.receive_token(&token);
+        all_passed &= outcome.is_ok();
+        println!("{}", verdict(&outcome));
     }
-    Ok(())
+    Ok(all_passed)
 }

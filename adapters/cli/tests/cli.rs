@@ -441,7 +441,7 @@ fn serve_answers_launches_refusals_oversized_bodies_and_replays() {
     let (status, _) = server.post(b"nothing=here");
     assert_eq!(status, 400);
 
-    let oversized = vec![b'a'; koppeltaal_host::MAX_FORM_BODY + 1];
+    let oversized = vec![b'a'; koppeltaal_host::launch::MAX_FORM_BODY + 1];
     let (status, _) = server.post(&oversized);
     assert_eq!(status, 413);
 

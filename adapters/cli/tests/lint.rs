@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use common::{Portal, Scratch, koppeltaal, stderr, stdout};
-use koppeltaal_host::{PrivateKey, os_rng};
+use koppeltaal_host::{PrivateKey, random::os_rng};
 use koppeltaal_tests::http_stub::{Reply, StubServer};
 use serde_json::{Map, Value, json};
 
@@ -40,7 +40,7 @@ impl Signer {
         let mut signature = [0u8; 1024];
         let length = self
             .key
-            .signer(None)
+            .signer()
             .unwrap()
             .sign(input.as_bytes(), &mut os_rng(), &mut signature)
             .unwrap();

@@ -10,7 +10,7 @@
 //! use std::sync::atomic::AtomicBool;
 //! use koppeltaal_core::Policy;
 //! use koppeltaal_gateway::{GatewayConfig, Upstream, serve};
-//! use koppeltaal_host::{LaunchReceiver, MemoryReplayStore, StaticKeys};
+//! use koppeltaal_host::{LaunchReceiver, StaticKeys, replay::MemoryReplayStore};
 //!
 //! let jwks = std::fs::read("/etc/module/portal.jwks")?;
 //! let receiver = LaunchReceiver::builder(Policy::new("Device/42")?)

@@ -80,17 +80,16 @@ pub(crate) enum Situation {
 }
 
 impl Situation {
-    /// The situation a host library's user message describes.
+    /// The situation of a refused launch, by its kind.
     pub(crate) fn of(error: &koppeltaal_host::LaunchError) -> Situation {
-        use koppeltaal_host::HostError;
-        if matches!(error.error(), HostError::UnknownState) {
-            return Situation::StartAgain;
-        }
-        match error.user_message() {
-            m if m.contains("already been used") => Situation::Used,
-            m if m.contains("not valid at this time") => Situation::NotValidNow,
-            m if m.contains("different module") => Situation::OtherModule,
-            m if m.contains("try again in a moment") => Situation::TryLater,
+        use koppeltaal_host::LaunchErrorKind as Kind;
+        match error.kind() {
+            Kind::Replayed => Situation::Used,
+            Kind::NotValidNow => Situation::NotValidNow,
+            Kind::OtherModule => Situation::OtherModule,
+            Kind::Temporary => Situation::TryLater,
+            Kind::Throttled => Situation::TooMany,
+            Kind::StartAgain => Situation::StartAgain,
             _ => Situation::NotVerified,
         }
     }
@@ -296,20 +295,19 @@ mod tests {
     use koppeltaal_host::{HostError, LaunchError};
 
     #[test]
-    fn every_host_message_has_its_situation() {
-        let cases: [(LaunchError, Situation); 6] = [
+    fn every_kind_of_refusal_has_its_situation_and_the_same_english_sentence() {
+        let cases: [(LaunchError, Situation); 7] = [
             (Error::Replayed.into(), Situation::Used),
             (Error::ExpiresBeforeIssued.into(), Situation::NotValidNow),
             (Error::WrongAudience.into(), Situation::OtherModule),
             (HostError::Timeout.into(), Situation::TryLater),
             (Error::BadSignature.into(), Situation::NotVerified),
             (HostError::UnknownState.into(), Situation::StartAgain),
+            (HostError::Throttled.into(), Situation::TooMany),
         ];
         for (error, situation) in cases {
             assert_eq!(Situation::of(&error), situation, "{error}");
-            if situation != Situation::StartAgain {
-                assert_eq!(situation.message(Language::English), error.user_message());
-            }
+            assert_eq!(situation.message(Language::English), error.user_message());
         }
     }
 

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use koppeltaal_host::{Clock, HostError, LaunchError, LaunchReceiver, RemoteKeys, SystemClock};
+use koppeltaal_host::{
+    Clock, HostError, LaunchError, LaunchErrorKind, LaunchReceiver, RemoteKeys, SystemClock,
+};
 use serde_json::{Value, json};
 
 use crate::budget::Budgets;
@@ -151,7 +153,7 @@ impl Routes {
                 }
             };
         }
-        let token = match koppeltaal_host::form_token(&request.body) {
+        let token = match koppeltaal_host::launch::form_token(&request.body) {
             Ok(token) => token,
             Err(error) => {
                 return self.refused("hti", &error.into(), None, request, answer, started);
@@ -170,7 +172,7 @@ impl Routes {
                 let sub = checked.launch().subject().to_owned();
                 match checked.record() {
                     Ok(launch) => {
-                        let body = koppeltaal_host::launch_json(&launch);
+                        let body = koppeltaal_host::launch::launch_json(&launch);
                         let event = Event {
                             request_id: answer.request_id,
                             flow: "hti",
@@ -255,7 +257,7 @@ impl Routes {
                         name: error.name(),
                         detail: Some(format!(
                             "the launch was accepted; the application: {}",
-                            error.error()
+                            error.reason()
                         )),
                         ..event
                     },
@@ -299,21 +301,17 @@ impl Routes {
                 issuer,
                 sub,
                 client: Some(request.client),
-                detail: Some(error.error().to_string()),
+                detail: Some(error.reason().to_string()),
             },
             started,
         );
-        let status = match error.error() {
-            HostError::BadForm(_) => 400,
-            HostError::Throttled => 429,
-            _ if error.is_temporary() => 503,
+        let status = match (error.kind(), error.reason()) {
+            (_, HostError::BadForm(_)) => 400,
+            (LaunchErrorKind::Throttled, _) => 429,
+            (LaunchErrorKind::Temporary, _) => 503,
             _ => 403,
         };
-        let situation = match error.error() {
-            HostError::Throttled => Situation::TooMany,
-            _ => Situation::of(error),
-        };
-        self.page(status, situation, error, answer)
+        self.page(status, Situation::of(error), error, answer)
     }
 
     /// The page (or JSON) for a launch that did not go through.
@@ -372,7 +370,7 @@ impl Routes {
 
 /// The `iss` and `launch` of a SHOF launch form, if it is one (and has no `token`).
 fn shof_form(body: &[u8]) -> Option<(String, String)> {
-    if body.len() > koppeltaal_host::MAX_FORM_BODY {
+    if body.len() > koppeltaal_host::launch::MAX_FORM_BODY {
         return None;
     }
     let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();

@@ -78,7 +78,7 @@ impl CookieKeys {
     /// restart of this one.
     pub fn random() -> CookieKeys {
         let mut key = [0u8; 32];
-        koppeltaal_host::os_rng().fill_bytes(&mut key);
+        koppeltaal_host::random::os_rng().fill_bytes(&mut key);
         CookieKeys {
             current: key,
             previous: None,
@@ -88,7 +88,7 @@ impl CookieKeys {
     /// `plaintext` sealed for `purpose`, as base64url text (cookie-safe).
     pub fn seal(&self, purpose: &[u8], plaintext: &[u8]) -> String {
         let mut nonce = [0u8; NONCE];
-        koppeltaal_host::os_rng().fill_bytes(&mut nonce);
+        koppeltaal_host::random::os_rng().fill_bytes(&mut nonce);
         let cipher = Aes256Gcm::new(&self.current.into());
         let mut sealed = Vec::with_capacity(1 + NONCE + plaintext.len() + TAG);
         sealed.push(FORMAT);

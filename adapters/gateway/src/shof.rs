@@ -15,7 +15,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use koppeltaal_host::{HostError, LaunchError, PendingShof, ShofLaunch, ShofLauncher};
+use koppeltaal_host::{
+    HostError, LaunchError,
+    shof::{PendingShof, ShofLaunch, ShofLauncher},
+};
 use serde_json::{Value, json};
 
 use crate::http::{Request, Response};
@@ -191,7 +194,7 @@ impl ShofGateway {
         };
         if let Some(error) = field("error") {
             if let Err(used) = self.launcher.cancel(state, &pending) {
-                return (Err(used.into()), clear);
+                return (Err(used), clear);
             }
             let error = HostError::OAuth {
                 status: 400,
@@ -204,8 +207,7 @@ impl ShofGateway {
         let outcome = match self.busy() {
             Ok(_busy) => self
                 .launcher
-                .finish(field("code").unwrap_or(""), state, &pending)
-                .map_err(LaunchError::from),
+                .finish(field("code").unwrap_or(""), state, &pending),
             Err(error) => Err(error),
         };
         (outcome, clear)

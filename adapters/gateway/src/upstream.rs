@@ -5,10 +5,10 @@
 //! `Forwarded`, `X-Forwarded-For`, a request id, a delivery id and, with a secret, a signature
 //! over the time, the delivery id, the client address and the body, which the application
 //! checks (and it refuses a delivery id it has seen: the signature alone does not stop a
-//! replay within its time window). The
-//! application's answer (status, `Location`, `Set-Cookie`, `Content-Type`, body) goes back to
-//! the browser, so the application starts its own session and redirects into its UI. Nothing is
-//! retried: the launch is used up once recorded, and a second delivery would be a second launch.
+//! replay within its time window). The application's answer (status, `Location`,
+//! `Set-Cookie`, `Content-Type` when it has one, body) goes back to the browser, so the
+//! application starts its own session and redirects into its UI. Nothing is retried: the
+//! launch is used up once recorded, and a second delivery would be a second launch.
 
 use std::time::Duration;
 
@@ -153,16 +153,14 @@ impl Upstream {
                 ureq::Error::Timeout(_) => HostError::Timeout,
                 other => HostError::Unreachable(other.to_string()),
             })?;
-        let content_type = headers
-            .iter()
-            .find(|(name, _)| name == "content-type")
-            .map_or_else(
-                || "application/octet-stream".to_owned(),
-                |(_, value)| value.clone(),
-            );
-        let mut response = Response::new(status, content_type, body);
+        // An answer without a type is relayed without one (RFC 9110 §8.3): the gateway does
+        // not know the type either, and a guess would be a claim.
+        let mut response = Response::new(status, "", body).without_content_type();
         for (name, value) in headers {
             match name.as_str() {
+                "content-type" if response.content_type.is_none() => {
+                    response.content_type = Some(value.into());
+                }
                 "location" => response = response.with_header("Location", value),
                 "set-cookie" => response = response.with_header("Set-Cookie", value),
                 _ => {}

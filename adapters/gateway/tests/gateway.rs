@@ -15,8 +15,11 @@ use koppeltaal_gateway::{
     TrustedProxies, Upstream,
 };
 use koppeltaal_host::{
-    LaunchReceiver, MemoryReplayStore, PrivateKey, RedisOptions, RedisReplayStore, ReplayStore,
-    ShofLauncher, ShofOptions, StaticKeys, jwks_document, os_rng,
+    LaunchReceiver, PrivateKey, StaticKeys,
+    keys::jwks_document,
+    random::os_rng,
+    replay::{MemoryReplayStore, RedisOptions, RedisReplayStore, ReplayStore},
+    shof::{ShofLauncher, ShofOptions},
 };
 use koppeltaal_tests::browser::{Browser, query_param};
 use koppeltaal_tests::http_stub::{Reply, Request, StubServer};
@@ -45,8 +48,8 @@ struct Parties {
 impl Parties {
     fn new() -> Parties {
         Parties {
-            portal: PrivateKey::generate(Algorithm::RS512, 2048).unwrap(),
-            module: PrivateKey::generate(Algorithm::RS512, 2048).unwrap(),
+            portal: PrivateKey::generate(Algorithm::RS512).unwrap(),
+            module: PrivateKey::generate(Algorithm::RS512).unwrap(),
         }
     }
 
@@ -60,7 +63,7 @@ impl Parties {
             now(),
         )
         .unwrap()
-        .sign_to_string(self.portal.signer(None).unwrap().as_ref(), &mut os_rng())
+        .sign_to_string(self.portal.signer().unwrap().as_ref(), &mut os_rng())
         .unwrap()
     }
 
@@ -113,9 +116,9 @@ impl Parties {
     ) -> Gateway {
         let launcher = ShofLauncher::new(
             ShofOptions::new(CLIENT, redirect_uri, &[fhir_base]),
-            self.module.signer(None).unwrap(),
+            self.module.signer().unwrap(),
         )
-        .with_replay_store(Arc::clone(&replay));
+        .replay(Arc::clone(&replay));
         let mut config = self.config(replay);
         config.listen = format!("127.0.0.1:{port}");
         config.shof = Some(ShofGateway::new(launcher, keys, 4).unwrap());
@@ -426,6 +429,50 @@ fn forged_host_and_forwarding_headers_never_reach_the_application() {
     assert_eq!(handed.header("x-request-id"), Some("from-the-proxy-1"));
 }
 
+/// The header fields of `answer` named `name` (case-insensitive), values trimmed.
+fn fields<'a>(answer: &'a str, name: &str) -> Vec<&'a str> {
+    let head = answer.split("\r\n\r\n").next().unwrap_or("");
+    head.lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.trim())
+        .collect()
+}
+
+#[test]
+fn the_applications_answer_keeps_its_content_type_or_its_lack_of_one() {
+    let parties = Parties::new();
+    // An application answering without a Content-Type (its body's type unknown), then with one.
+    let answering = |content_type: Option<&'static str>| {
+        StubServer::start(move |_| {
+            let mut reply = Reply::new(200, "welcome\n");
+            reply.headers.clear();
+            match content_type {
+                Some(value) => reply.header("Content-Type", value),
+                None => reply,
+            }
+        })
+    };
+    let (untyped, typed) = (answering(None), answering(Some("text/html; charset=utf-8")));
+    for (app, expected) in [
+        (&untyped, &[][..]),
+        (&typed, &["text/html; charset=utf-8"][..]),
+    ] {
+        let gateway = Gateway::start(parties.handing_to(&app.url("/launch"))).unwrap();
+        let answer = raw(
+            gateway.address(),
+            &launch_request("module.example.org", "", &parties.launch()),
+        );
+        assert_eq!(status_of(&answer), 200, "{answer}");
+        assert_eq!(fields(&answer, "content-type"), expected, "{answer}");
+        assert!(
+            answer.ends_with("\r\n\r\nwelcome\n"),
+            "the body relayed: {answer}"
+        );
+    }
+}
+
 #[test]
 fn content_length_must_be_digits_and_duplicates_must_agree() {
     let parties = Parties::new();
@@ -489,7 +536,7 @@ fn metrics_time_every_outcome_and_count_shof_starts_on_their_own_listener() {
     let (parties, port, redirect, _provider, fhir_base) = shof_network();
     let launcher = ShofLauncher::new(
         ShofOptions::new(CLIENT, &redirect, &[&fhir_base]),
-        parties.module.signer(None).unwrap(),
+        parties.module.signer().unwrap(),
     );
     let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
     config.listen = format!("127.0.0.1:{port}");
@@ -564,7 +611,7 @@ fn metrics_time_every_outcome_and_count_shof_starts_on_their_own_listener() {
 #[test]
 fn encrypted_launches_beyond_a_clients_budget_are_refused_429_before_any_unwrap() {
     let parties = Parties::new();
-    let module_key = PrivateKey::generate(Algorithm::RS512, 2048).unwrap();
+    let module_key = PrivateKey::generate(Algorithm::RS512).unwrap();
     let jwks = jwks_document(&[&parties.portal]).unwrap();
     let receiver = LaunchReceiver::builder(Policy::new(DEVICE).unwrap())
         .keys(
@@ -626,7 +673,7 @@ fn shof_gateway_with(
 ) -> Gateway {
     let launcher = ShofLauncher::new(
         ShofOptions::new(CLIENT, redirect, &[fhir_base]),
-        parties.module.signer(None).unwrap(),
+        parties.module.signer().unwrap(),
     );
     let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
     config.shof = Some(ShofGateway::new(launcher, keys, busy).unwrap());
@@ -832,7 +879,7 @@ fn shof_returns_spend_the_clients_budget_and_launch_cookies_cannot_pile_up() {
     let fhir_base = stub.url("/fhir");
     let launcher = ShofLauncher::new(
         ShofOptions::new(CLIENT, "http://127.0.0.1:9/shof/return", &[&fhir_base]),
-        parties.module.signer(None).unwrap(),
+        parties.module.signer().unwrap(),
     );
     let mut config = parties.config(Arc::new(MemoryReplayStore::new(1024)));
     config.shof = Some(ShofGateway::new(launcher, CookieKeys::random(), 2).unwrap());

@@ -32,7 +32,7 @@ impl Clock for SystemClock {
 /// and tests.
 ///
 /// ```
-/// use koppeltaal_host::{Clock, FixedClock};
+/// use koppeltaal_host::{Clock, clock::FixedClock};
 /// let clock = FixedClock::new(1_700_000_000);
 /// clock.advance(60);
 /// assert_eq!(clock.now(), 1_700_000_060);

@@ -1,13 +1,10 @@
 //! Authorized requests to a Koppeltaal (FHIR) server: the bearer token attached, and one
 //! retry with a fresh token after a 401.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use crate::error::HostError;
-use crate::http::{Http, HttpOptions};
-use crate::token::TokenClient;
+use crate::oauth::TokenClient;
 
 /// The FHIR JSON media type, sent as `Accept` and (with a body) `Content-Type`.
 pub const FHIR_JSON: &str = "application/fhir+json";
@@ -35,18 +32,17 @@ impl FhirResponse {
 /// When the server answers 401 (the token expired early, or was revoked) the token is
 /// replaced and the request sent once more; a second 401 is an error, never a loop. Threads
 /// share one token: concurrent requests cause one fetch.
+///
+/// Cheap to clone: clones share the token client and its HTTP client.
+#[derive(Clone)]
 pub struct FhirClient {
-    http: Http,
-    tokens: Arc<TokenClient>,
+    tokens: TokenClient,
 }
 
 impl FhirClient {
-    /// A client using tokens from `tokens`.
-    pub fn new(tokens: Arc<TokenClient>, http: HttpOptions) -> FhirClient {
-        FhirClient {
-            http: Http::new(http),
-            tokens,
-        }
+    /// A client using tokens from `tokens`, and its [`HttpClient`](crate::http::HttpClient).
+    pub fn new(tokens: TokenClient) -> FhirClient {
+        FhirClient { tokens }
     }
 
     /// GET `url`.
@@ -108,7 +104,7 @@ impl FhirClient {
         url: &str,
         body: Option<&[u8]>,
         token: &str,
-    ) -> Result<crate::http::Response, HostError> {
+    ) -> Result<crate::http::HttpResponse, HostError> {
         let authorization = format!("Bearer {token}");
         let mut headers = vec![
             ("Authorization", authorization.as_str()),
@@ -117,7 +113,8 @@ impl FhirClient {
         if body.is_some() {
             headers.push(("Content-Type", FHIR_JSON));
         }
-        self.http
+        self.tokens
+            .http()
             .send(method, url, &headers, body.unwrap_or_default())
     }
 }

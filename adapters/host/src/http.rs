@@ -1,13 +1,16 @@
-//! Blocking HTTP through `ureq`, bounded in time and size, `https` unless loopback.
+//! Blocking HTTP through `ureq`, bounded in time and size, `https` unless loopback: the one
+//! client every outbound call of this crate (and of the `koppeltaal` command and gateway)
+//! goes through.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::http::Uri;
 
 use crate::error::HostError;
 
-/// Limits and rules for every HTTP call the adapter makes.
+/// Limits and rules for every HTTP call an [`HttpClient`] makes.
 #[derive(Clone, Debug)]
 pub struct HttpOptions {
     /// Longest wait for a connection.
@@ -37,16 +40,49 @@ impl Default for HttpOptions {
 
 /// A response whose body has been read within the size cap.
 #[derive(Clone, Debug)]
-pub(crate) struct Response {
+pub struct HttpResponse {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
+    pub(crate) headers: Vec<(String, String)>,
     pub(crate) cache_control: Option<String>,
     pub(crate) content_type: Option<String>,
 }
 
-impl Response {
+impl HttpResponse {
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body, owned.
+    pub fn into_body(self) -> Vec<u8> {
+        self.body
+    }
+
+    /// The first value of header `name` (case-insensitive) that is visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every value of header `name` (case-insensitive), in order (`Set-Cookie` comes many
+    /// times).
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(header, _)| header.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
     /// The body as JSON, if it is JSON.
-    pub(crate) fn json(&self) -> Option<serde_json::Value> {
+    pub fn json(&self) -> Option<serde_json::Value> {
         serde_json::from_slice(&self.body).ok()
     }
 
@@ -65,15 +101,42 @@ impl Response {
     }
 }
 
-/// A configured `ureq` agent.
+/// A `ureq` agent configured by [`HttpOptions`]: the one HTTP client of this crate. Cheap to
+/// clone (clones share the agent and its connection pool), `Send` and `Sync`.
+///
+/// Every URL must be absolute `https`, or `http` to a loopback host (`localhost`,
+/// `127.0.0.0/8`, `::1`) unless [`HttpOptions::allow_insecure_http`] is set; redirects are
+/// followed up to [`HttpOptions::max_redirects`] and must keep to `https` too.
+///
+/// ```
+/// use koppeltaal_host::http::{HttpClient, HttpOptions};
+/// let client = HttpClient::new(HttpOptions::default());
+/// assert!(client.check_url("https://portal.example.org/jwks").is_ok());
+/// assert!(client.check_url("http://127.0.0.1:8080/jwks").is_ok());
+/// assert!(client.check_url("http://portal.example.org/jwks").is_err());
+/// ```
 #[derive(Clone, Debug)]
-pub(crate) struct Http {
+pub struct HttpClient {
     agent: ureq::Agent,
-    options: HttpOptions,
+    options: Arc<HttpOptions>,
 }
 
-impl Http {
-    pub(crate) fn new(options: HttpOptions) -> Http {
+impl Default for HttpClient {
+    /// A client with [`HttpOptions::default`].
+    fn default() -> Self {
+        HttpClient::new(HttpOptions::default())
+    }
+}
+
+impl From<HttpOptions> for HttpClient {
+    fn from(options: HttpOptions) -> Self {
+        HttpClient::new(options)
+    }
+}
+
+impl HttpClient {
+    /// A client (with its own connection pool) keeping to `options`.
+    pub fn new(options: HttpOptions) -> HttpClient {
         let agent = ureq::Agent::config_builder()
             .timeout_connect(Some(options.connect_timeout))
             .timeout_global(Some(options.timeout))
@@ -82,12 +145,20 @@ impl Http {
             .user_agent(concat!("koppeltaal-rs/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Http { agent, options }
+        HttpClient {
+            agent,
+            options: Arc::new(options),
+        }
+    }
+
+    /// The options it keeps to.
+    pub fn options(&self) -> &HttpOptions {
+        &self.options
     }
 
     /// Checks `url` is absolute `https`, or `http` to a loopback address (or anywhere when
     /// insecure http is allowed). Returns whether it is `https`.
-    pub(crate) fn check_url(&self, url: &str) -> Result<bool, HostError> {
+    pub fn check_url(&self, url: &str) -> Result<bool, HostError> {
         let uri: Uri = url
             .parse()
             .map_err(|_| HostError::InvalidUrl(url.to_owned()))?;
@@ -107,7 +178,7 @@ impl Http {
     /// configured) or insecure http is allowed. A discovery document served over `https` cannot
     /// send this client to plain `http`, not even on loopback (a request forgery towards local
     /// services).
-    pub(crate) fn check_discovered_url(&self, url: &str, source: &str) -> Result<bool, HostError> {
+    pub fn check_discovered_url(&self, url: &str, source: &str) -> Result<bool, HostError> {
         let https = self.check_url(url)?;
         let source_is_https = self.check_url(source).unwrap_or(true);
         if !https && source_is_https && !self.options.allow_insecure_http {
@@ -117,7 +188,7 @@ impl Http {
     }
 
     /// GET `url` accepting JSON.
-    pub(crate) fn get_json(&self, url: &str) -> Result<Response, HostError> {
+    pub fn get_json(&self, url: &str) -> Result<HttpResponse, HostError> {
         let https = self.check_url(url)?;
         let request = self
             .agent
@@ -131,12 +202,12 @@ impl Http {
 
     /// POST `fields` as `application/x-www-form-urlencoded` to `url`, with a bearer token if
     /// given.
-    pub(crate) fn post_form(
+    pub fn post_form(
         &self,
         url: &str,
         fields: &[(&str, &str)],
         bearer: Option<&str>,
-    ) -> Result<Response, HostError> {
+    ) -> Result<HttpResponse, HostError> {
         let https = self.check_url(url)?;
         let mut request = self
             .agent
@@ -151,14 +222,14 @@ impl Http {
         self.finish(request.send_form(fields.iter().copied()))
     }
 
-    /// Sends any method with the given headers and body.
-    pub(crate) fn send(
+    /// Sends `method` to `url` with `headers` and `body` (which may be empty).
+    pub fn send(
         &self,
         method: &str,
         url: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> Result<Response, HostError> {
+    ) -> Result<HttpResponse, HostError> {
         use ureq::RequestExt;
         let https = self.check_url(url)?;
         let mut builder = ureq::http::Request::builder().method(method).uri(url);
@@ -179,17 +250,23 @@ impl Http {
     }
 
     /// Reads the response of `sent` within the size cap.
-    pub(crate) fn finish(
+    fn finish(
         &self,
         sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Response, HostError> {
+    ) -> Result<HttpResponse, HostError> {
         let mut response = sent.map_err(|error| self.map_error(error))?;
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
         let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
+            headers
+                .iter()
+                .find(|(header, _)| header == name)
+                .map(|(_, value)| value.clone())
         };
         let (cache_control, content_type) = (header("cache-control"), header("content-type"));
         let status = response.status().as_u16();
@@ -199,9 +276,10 @@ impl Http {
             .limit(self.options.max_response_bytes)
             .read_to_vec()
             .map_err(|error| self.map_error(error))?;
-        Ok(Response {
+        Ok(HttpResponse {
             status,
             body,
+            headers,
             cache_control,
             content_type,
         })
@@ -224,8 +302,8 @@ impl Http {
     }
 }
 
-/// `localhost`, `127.0.0.0/8` or `::1`.
-fn is_loopback(host: &str) -> bool {
+/// `localhost`, `127.0.0.0/8` or `::1` (brackets allowed).
+pub fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
@@ -237,7 +315,7 @@ mod tests {
 
     #[test]
     fn https_required_except_for_loopback() {
-        let http = Http::new(HttpOptions::default());
+        let http = HttpClient::new(HttpOptions::default());
         assert_eq!(
             http.check_url("https://auth.example.org/jwks").ok(),
             Some(true)
@@ -264,7 +342,7 @@ mod tests {
             http.check_url("/jwks"),
             Err(HostError::InvalidUrl(_))
         ));
-        let lax = Http::new(HttpOptions {
+        let lax = HttpClient::new(HttpOptions {
             allow_insecure_http: true,
             ..HttpOptions::default()
         });

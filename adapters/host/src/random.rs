@@ -13,9 +13,9 @@ pub fn os_rng() -> OsRng {
 /// A fresh token identifier (`jti`): a random UUID version 4 from the `uuid` crate.
 ///
 /// ```
-/// let jti = koppeltaal_host::new_jti();
+/// let jti = koppeltaal_host::random::new_jti();
 /// assert_eq!(jti.len(), 36);
-/// assert_ne!(jti, koppeltaal_host::new_jti());
+/// assert_ne!(jti, koppeltaal_host::random::new_jti());
 /// ```
 pub fn new_jti() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -16,14 +16,15 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::clock::{Clock, SystemClock};
-use crate::discovery::SmartConfiguration;
 use crate::error::HostError;
-use crate::http::{Http, HttpOptions};
+use crate::http::HttpClient;
+use crate::keys::RemoteKeys;
 use crate::keys::SharedSigner;
+use crate::launch::LaunchError;
+use crate::oauth::SmartConfiguration;
+use crate::oauth::{JWT_BEARER, TokenClient, error_response};
 use crate::random::os_rng;
-use crate::remote_keys::{KeyCacheOptions, RemoteKeys};
-use crate::replay_store::{MemoryReplayStore, ReplayStore};
-use crate::token::{JWT_BEARER, TokenClient, error_response};
+use crate::replay::{MemoryReplayStore, ReplayStore};
 
 /// Whether the id_token's `nonce` must be the one sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,8 +62,6 @@ pub struct ShofOptions {
     pub algorithms: AlgorithmSet,
     /// Whether the id_token's `nonce` is checked.
     pub nonce: NonceCheck,
-    /// Limits for every request to the servers.
-    pub http: HttpOptions,
 }
 
 impl ShofOptions {
@@ -79,7 +78,6 @@ impl ShofOptions {
             leeway: Policy::DEFAULT_LEEWAY,
             algorithms: AlgorithmSet::HTI,
             nonce: NonceCheck::Required,
-            http: HttpOptions::default(),
         }
     }
 }
@@ -137,7 +135,7 @@ impl PendingShof {
     /// field with a 2-byte length.
     ///
     /// ```
-    /// use koppeltaal_host::PendingShof;
+    /// use koppeltaal_host::shof::PendingShof;
     /// let pending = PendingShof {
     ///     state: "s".into(), fhir_server: "https://fhir.example.org".into(),
     ///     nonce: "n".into(), code_verifier: "v".into(), expires_at: 1_700_000_600,
@@ -222,34 +220,37 @@ struct Server {
     keys: RemoteKeys,
 }
 
-/// Starts and finishes SHOF launches for one module; thread-safe, share it in an `Arc`.
+/// Starts and finishes SHOF launches for one module. Cheap to clone (clones share the
+/// discovered servers and the HTTP client), `Send` and `Sync`.
 ///
 /// It keeps no state per launch: [`begin`](ShofLauncher::begin) hands the caller a
 /// [`PendingShof`] to keep with the browser, and [`finish`](ShofLauncher::finish) takes it back.
 /// Each `state` is used once: finishing records it in a [`ReplayStore`] (this process's memory
-/// unless [`with_replay_store`](ShofLauncher::with_replay_store) names one shared by every
-/// instance).
+/// unless [`replay`](ShofLauncher::replay) names one shared by every instance). Every
+/// refusal is a [`LaunchError`], as for a launch token.
 ///
 /// ```no_run
-/// use koppeltaal_host::{PrivateKey, ShofLauncher, ShofOptions};
+/// use koppeltaal_host::PrivateKey;
+/// use koppeltaal_host::shof::{ShofLauncher, ShofOptions};
 /// let key = PrivateKey::read_pem_file("/etc/module/key.pem")?;
 /// let options = ShofOptions::new("module-client", "https://module.example.org/shof/return",
 ///                                &["https://fhir.example.org/fhir"]);
-/// let launcher = ShofLauncher::new(options, key.signer(None)?);
+/// let launcher = ShofLauncher::new(options, key.signer()?);
 /// // The portal's form post: `iss` and `launch`.
 /// let redirect = launcher.begin("https://fhir.example.org/fhir", "eyJ...")?;
 /// // ... 303 to redirect.url, redirect.pending kept with the browser (sealed); it comes back
 /// // with `code` and `state`:
 /// let launch = launcher.finish("the-code", "the-returned-state", &redirect.pending)?;
 /// println!("{:?} for {:?}", launch.id_token.fhir_user(), launch.context.get("resource"));
-/// # Ok::<(), koppeltaal_host::HostError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[derive(Clone)]
 pub struct ShofLauncher {
-    options: ShofOptions,
+    options: Arc<ShofOptions>,
     signer: SharedSigner,
     clock: Arc<dyn Clock>,
-    http: Http,
-    servers: Mutex<HashMap<String, Arc<Server>>>,
+    http: HttpClient,
+    servers: Arc<Mutex<HashMap<String, Arc<Server>>>>,
     used_states: Arc<dyn ReplayStore>,
 }
 
@@ -276,28 +277,36 @@ fn same_url(a: &str, b: &str) -> bool {
 }
 
 impl ShofLauncher {
-    /// A launcher signing its client assertions with `signer`, on the system clock.
+    /// A launcher signing its client assertions with `signer`, on the system clock, with a
+    /// default [`HttpClient`] and used `state`s remembered in this process's memory.
     pub fn new(options: ShofOptions, signer: SharedSigner) -> ShofLauncher {
         ShofLauncher {
-            http: Http::new(options.http.clone()),
-            options,
+            http: HttpClient::default(),
+            options: Arc::new(options),
             signer,
             clock: Arc::new(SystemClock),
-            servers: Mutex::new(HashMap::new()),
+            servers: Arc::new(Mutex::new(HashMap::new())),
             used_states: Arc::new(MemoryReplayStore::new(1 << 16)),
         }
     }
 
     /// The same launcher recording used `state`s in `store`: with a store shared by several
     /// instances, a launch finished on one cannot be finished again on another.
-    pub fn with_replay_store(mut self, store: Arc<dyn ReplayStore>) -> ShofLauncher {
-        self.used_states = store;
+    pub fn replay(mut self, store: impl ReplayStore + 'static) -> ShofLauncher {
+        self.used_states = Arc::new(store);
         self
     }
 
     /// The same launcher on another clock.
-    pub fn with_clock(mut self, clock: impl Clock + 'static) -> ShofLauncher {
+    pub fn clock(mut self, clock: impl Clock + 'static) -> ShofLauncher {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The same launcher calling the servers with `http` (an [`HttpClient`] to share, or the
+    /// [`HttpOptions`](crate::http::HttpOptions) of a new one).
+    pub fn http(mut self, client: impl Into<HttpClient>) -> ShofLauncher {
+        self.http = client.into();
         self
     }
 
@@ -311,7 +320,11 @@ impl ShofLauncher {
     /// checks are the authorization server's). Discovers the server's endpoints (once), makes
     /// `state`, `nonce` and a PKCE verifier from OS randomness, and returns the authorization
     /// request to send the browser to.
-    pub fn begin(&self, iss: &str, launch: &str) -> Result<ShofRedirect, HostError> {
+    pub fn begin(&self, iss: &str, launch: &str) -> Result<ShofRedirect, LaunchError> {
+        Ok(self.start(iss, launch)?)
+    }
+
+    fn start(&self, iss: &str, launch: &str) -> Result<ShofRedirect, HostError> {
         let fhir_server = self
             .options
             .fhir_servers
@@ -369,6 +382,15 @@ impl ShofLauncher {
     /// server; the code is exchanged at the token endpoint with the PKCE verifier and a client
     /// assertion; the id_token is verified with the authorization server's published keys.
     pub fn finish(
+        &self,
+        code: &str,
+        returned_state: &str,
+        pending: &PendingShof,
+    ) -> Result<ShofLaunch, LaunchError> {
+        Ok(self.complete(code, returned_state, pending)?)
+    }
+
+    fn complete(
         &self,
         code: &str,
         returned_state: &str,
@@ -432,8 +454,8 @@ impl ShofLauncher {
     /// Uses up the launch `pending` whose browser came back with `returned_state` and an
     /// error instead of a code, so the same state cannot be finished later. The same checks as
     /// [`finish`](ShofLauncher::finish) make.
-    pub fn cancel(&self, returned_state: &str, pending: &PendingShof) -> Result<(), HostError> {
-        self.use_up(returned_state, pending)
+    pub fn cancel(&self, returned_state: &str, pending: &PendingShof) -> Result<(), LaunchError> {
+        Ok(self.use_up(returned_state, pending)?)
     }
 
     /// Checks `returned_state` is `pending`'s, unexpired, and records it as used.
@@ -517,15 +539,14 @@ impl ShofLauncher {
         }
         let tokens = TokenClient::builder(&self.options.client_id, Arc::clone(&self.signer))
             .token_endpoint(&configuration.token_endpoint)
-            .http(self.options.http.clone())
+            .http(self.http.clone())
             .clock(Arc::clone(&self.clock))
             .build()?;
-        let keys = RemoteKeys::new(
-            self.options.http.clone(),
-            KeyCacheOptions::default(),
-            Arc::clone(&self.clock),
-        )
-        .with_issuer(&issuer, &jwks_uri)?;
+        let keys = RemoteKeys::builder()
+            .http(self.http.clone())
+            .clock(Arc::clone(&self.clock))
+            .issuer(&issuer, &jwks_uri)
+            .build()?;
         let server = Arc::new(Server {
             configuration,
             issuer,

@@ -30,8 +30,10 @@ pub struct Scratch(pub PathBuf);
 
 impl Scratch {
     pub fn new() -> Scratch {
-        let path =
-            std::env::temp_dir().join(format!("koppeltaal-cli-{}", koppeltaal_host::new_jti()));
+        let path = std::env::temp_dir().join(format!(
+            "koppeltaal-cli-{}",
+            koppeltaal_host::random::new_jti()
+        ));
         std::fs::create_dir_all(&path).unwrap();
         Scratch(path)
     }

@@ -8,8 +8,9 @@ use std::io::{self, Write};
 pub struct Response {
     /// The status code.
     pub status: u16,
-    /// The `Content-Type`.
-    pub content_type: Cow<'static, str>,
+    /// The `Content-Type`; `None` writes none (RFC 9110 §8.3: a sender that does not know the
+    /// type leaves the field out, rather than guess one).
+    pub content_type: Option<Cow<'static, str>>,
     /// More header fields (`Location`, `Set-Cookie`, ...); a value holding CR or LF is never
     /// added (see [`with_header`](Response::with_header)).
     pub headers: Vec<(&'static str, String)>,
@@ -26,10 +27,16 @@ impl Response {
     ) -> Response {
         Response {
             status,
-            content_type: content_type.into(),
+            content_type: Some(content_type.into()),
             headers: Vec::new(),
             body: body.into(),
         }
+    }
+
+    /// Without a `Content-Type` field: for a body whose type is not known.
+    pub fn without_content_type(mut self) -> Response {
+        self.content_type = None;
+        self
     }
 
     /// With one more header field (dropped if its value could split the response).
@@ -88,18 +95,26 @@ pub(crate) fn write_response(
     with_body: bool,
 ) -> io::Result<()> {
     let splits = |text: &str| text.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
-    let content_type = match splits(&response.content_type) {
-        true => "application/octet-stream",
-        false => &response.content_type,
-    };
     let mut head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: {}\r\n",
+        "HTTP/1.1 {} {}\r\n",
         response.status,
-        reason(response.status),
-        content_type,
+        reason(response.status)
+    );
+    // A type that could split the head is no type: left out, like an unknown one.
+    if let Some(content_type) = response
+        .content_type
+        .as_deref()
+        .filter(|value| !splits(value))
+    {
+        head.push_str("Content-Type: ");
+        head.push_str(content_type);
+        head.push_str("\r\n");
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nCache-Control: no-store\r\nConnection: {}\r\n",
         response.body.len(),
         if keep_alive { "keep-alive" } else { "close" },
-    );
+    ));
     // Fields set directly (the struct's fields are public) are checked here too.
     for (name, value) in response
         .headers

@@ -74,7 +74,7 @@ impl Default for Limits {
             keep_alive: Duration::from_secs(5),
             max_requests_per_connection: 1000,
             max_head: 8 * 1024,
-            max_body: koppeltaal_host::MAX_FORM_BODY,
+            max_body: koppeltaal_host::launch::MAX_FORM_BODY,
         }
     }
 }
@@ -750,6 +750,45 @@ mod tests {
         std::thread::sleep(Duration::from_millis(1600));
         assert_eq!(status(server.address(), &get("/")), 200, "a slot came free");
         drop(silent);
+    }
+
+    /// A request whose head (request line, fields and blank line) is exactly `len` bytes.
+    fn head_of(len: usize) -> Vec<u8> {
+        let start = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: ";
+        let pad = len - start.len() - "\r\n\r\n".len();
+        format!("{start}{}\r\n\r\n", "a".repeat(pad)).into_bytes()
+    }
+
+    #[test]
+    fn a_head_of_exactly_max_head_bytes_is_accepted_and_one_byte_more_is_refused() {
+        let max = Limits::default().max_head;
+        assert_eq!(max, 8 * 1024, "the 8 KiB the README states");
+        let server = server(Limits::default());
+        // Sent at once, and in pieces that do not line up with the server's 4 KiB reads: the
+        // cap holds however the head arrives (checked only before each read, it let heads of
+        // up to a read more through).
+        for piece in [usize::MAX, 1000, 4095] {
+            for (len, expected) in [(max, 200), (max + 1, 431), (max + 4000, 431)] {
+                let request = head_of(len);
+                assert_eq!(request.len(), len);
+                let mut stream = TcpStream::connect(server.address()).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(20)))
+                    .unwrap();
+                for chunk in request.chunks(piece.min(request.len())) {
+                    // The server may refuse (and close) before the last piece: that is fine.
+                    if stream.write_all(chunk).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                assert_eq!(
+                    status_of(&mut stream),
+                    expected,
+                    "a head of {len} bytes, sent in pieces of {piece}"
+                );
+            }
+        }
     }
 
     #[test]

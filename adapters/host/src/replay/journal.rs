@@ -1,4 +1,4 @@
-//! Where accepted launches are remembered: in memory, or in a journal that survives restarts.
+//! A journal of accepted launches that survives restarts.
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -6,55 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use koppeltaal_core::{HeapReplayGuard, ReplayKey, ReplayStore as _};
+
+use super::ReplayStore;
 use sha2::{Digest, Sha256};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::HostError;
-
-/// Remembers accepted tokens and refuses one presented again, for every thread (and, for
-/// shared implementations, every process) of a module: the thread-safe, fallible counterpart
-/// of the core's `koppeltaal_core::ReplayStore` (which its in-memory guards implement, and
-/// which [`MemoryReplayStore`] and [`JournalReplayStore`] build on).
-pub trait ReplayStore: Send + Sync {
-    /// Records `key` until `forget_at` (Unix seconds) unless it is recorded and live at `now`:
-    /// then `Core(Replayed)`. Must be atomic: two concurrent calls with one key never both
-    /// succeed. A call that fails for any other reason records nothing, so a retry of the
-    /// same launch is judged afresh. Like the core's guards, a store never judges by a time
-    /// earlier than the latest it has been given (`Core(Expired)` for a token it may have
-    /// forgotten).
-    fn check_and_record(&self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), HostError>;
-}
-
-impl<T: ReplayStore + ?Sized> ReplayStore for std::sync::Arc<T> {
-    fn check_and_record(&self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), HostError> {
-        (**self).check_and_record(key, forget_at, now)
-    }
-}
-
-/// The core's replay guard behind a mutex: fast, bounded, and gone when the process ends
-/// (a token accepted just before a restart can be accepted again after it, until it expires:
-/// use [`JournalReplayStore`] to close that window).
-pub struct MemoryReplayStore {
-    guard: Mutex<HeapReplayGuard>,
-}
-
-impl MemoryReplayStore {
-    /// A store for `capacity` live tokens.
-    pub fn new(capacity: usize) -> MemoryReplayStore {
-        MemoryReplayStore {
-            guard: Mutex::new(HeapReplayGuard::with_capacity(capacity)),
-        }
-    }
-}
-
-impl ReplayStore for MemoryReplayStore {
-    fn check_and_record(&self, key: ReplayKey, forget_at: u64, now: u64) -> Result<(), HostError> {
-        let mut guard = self.guard.lock().unwrap_or_else(|e| e.into_inner());
-        guard
-            .check_and_record(key, forget_at, now)
-            .map_err(HostError::Core)
-    }
-}
 
 /// The first bytes of a journal (format 2: checksummed records).
 const MAGIC: &[u8; 8] = b"KTRPLY02";
@@ -215,7 +172,7 @@ impl JournalReplayStore {
     /// tail is cut off.
     ///
     /// ```no_run
-    /// use koppeltaal_host::{JournalOptions, JournalReplayStore};
+    /// use koppeltaal_host::replay::{JournalOptions, JournalReplayStore};
     /// let store = JournalReplayStore::open(
     ///     "/var/lib/module/replay.journal",
     ///     JournalOptions { sync: true, ..JournalOptions::default() },
@@ -444,7 +401,8 @@ mod tests {
     }
 
     fn directory() -> PathBuf {
-        let path = std::env::temp_dir().join(format!("koppeltaal-journal-{}", crate::new_jti()));
+        let path =
+            std::env::temp_dir().join(format!("koppeltaal-journal-{}", crate::random::new_jti()));
         std::fs::create_dir_all(&path).unwrap();
         path
     }

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::error::HostError;
-use crate::http::Http;
+use crate::http::HttpClient;
 
 /// The extension a FHIR CapabilityStatement advertises OAuth endpoints in.
 const OAUTH_URIS: &str = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris";
@@ -67,7 +67,10 @@ impl SmartConfiguration {
     /// The configuration of the FHIR server at `fhir_base`: its
     /// `.well-known/smart-configuration`, or else the `oauth-uris` extension of its
     /// CapabilityStatement (`<base>/metadata`; only `token`, `authorize` and `introspect`).
-    pub(crate) fn discover(http: &Http, fhir_base: &str) -> Result<SmartConfiguration, HostError> {
+    pub(crate) fn discover(
+        http: &HttpClient,
+        fhir_base: &str,
+    ) -> Result<SmartConfiguration, HostError> {
         let fhir_base = fhir_base.trim_end_matches('/');
         let advertised = http
             .get_json(&format!("{fhir_base}/.well-known/smart-configuration"))
@@ -97,7 +100,7 @@ impl SmartConfiguration {
     /// (RFC 8414). Only a document naming `endpoint` as its `token_endpoint` is taken, so the
     /// endpoints found belong to the same server.
     pub(crate) fn discover_from_endpoint(
-        http: &Http,
+        http: &HttpClient,
         endpoint: &str,
     ) -> Result<SmartConfiguration, HostError> {
         let origin = origin_of(endpoint).ok_or_else(|| HostError::InvalidUrl(endpoint.into()))?;

@@ -39,8 +39,8 @@ impl PrivateKey {
 ///
 /// ```
 /// use koppeltaal_core::{Algorithm, KeyManagement};
-/// use koppeltaal_host::{PrivateKey, jwks_encryption_document};
-/// let module = PrivateKey::generate(Algorithm::RS512, 2048)?;
+/// use koppeltaal_host::{PrivateKey, jwe::jwks_encryption_document};
+/// let module = PrivateKey::generate(Algorithm::RS512)?;
 /// let jwks = jwks_encryption_document(&[&module], KeyManagement::RsaOaep256)?;
 /// assert!(jwks.contains(r#""use":"enc","alg":"RSA-OAEP-256""#));
 /// # Ok::<(), koppeltaal_host::HostError>(())
@@ -66,7 +66,7 @@ pub fn jwks_encryption_document(
 /// key, or its only RSA key), a PEM public key (`PUBLIC KEY` or `RSA PUBLIC KEY`), or a PEM
 /// private key (its public half). The key management is `alg` when given, else the JWK's
 /// `alg` when it names one, else RSA-OAEP-256; the `kid` is the JWK's, or the thumbprint.
-pub fn encryption_key(
+pub fn recipient_public_key(
     source: &[u8],
     alg: Option<KeyManagement>,
 ) -> Result<RsaOaepPublicKey, HostError> {

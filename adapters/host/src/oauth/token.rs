@@ -7,10 +7,10 @@ use std::time::Duration;
 use koppeltaal_core::ClientAssertion;
 use serde_json::Value;
 
+use super::discovery::SmartConfiguration;
 use crate::clock::{Clock, SystemClock};
-use crate::discovery::SmartConfiguration;
 use crate::error::HostError;
-use crate::http::{Http, HttpOptions, Response};
+use crate::http::{HttpClient, HttpResponse};
 use crate::keys::SharedSigner;
 use crate::random::{new_jti, os_rng};
 
@@ -49,8 +49,15 @@ enum Endpoint {
 /// Gets access tokens for one client, shares them between threads, and fetches a new one
 /// only when the cached one is about to expire or has been invalidated (after a 401): when
 /// many threads ask at once, one fetches and the others wait for it.
+///
+/// Cheap to clone: clones share the cached token and the HTTP client.
+#[derive(Clone)]
 pub struct TokenClient {
-    http: Http,
+    inner: Arc<Client>,
+}
+
+struct Client {
+    http: HttpClient,
     client_id: String,
     signer: SharedSigner,
     endpoint: Endpoint,
@@ -69,7 +76,7 @@ pub struct TokenClientBuilder {
     signer: SharedSigner,
     endpoint: Option<Endpoint>,
     scope: Option<String>,
-    http: HttpOptions,
+    http: Option<HttpClient>,
     clock: Arc<dyn Clock>,
     margin: Duration,
     assertion_lifetime: u64,
@@ -103,15 +110,16 @@ impl TokenClientBuilder {
         self
     }
 
-    /// HTTP limits.
-    pub fn http(mut self, options: HttpOptions) -> Self {
-        self.http = options;
+    /// The HTTP client (an [`HttpClient`] shared with the application's other clients, or
+    /// the [`HttpOptions`](crate::http::HttpOptions) of a new one; by default its defaults).
+    pub fn http(mut self, client: impl Into<HttpClient>) -> Self {
+        self.http = Some(client.into());
         self
     }
 
     /// The clock (the system clock by default).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -136,7 +144,7 @@ impl TokenClientBuilder {
 
     /// The client. Fails if no endpoint was given, or a URL is not acceptable.
     pub fn build(self) -> Result<TokenClient, HostError> {
-        let http = Http::new(self.http);
+        let http = self.http.unwrap_or_default();
         let endpoint = self
             .endpoint
             .ok_or_else(|| HostError::InvalidUrl("no token endpoint or FHIR base URL".into()))?;
@@ -147,17 +155,19 @@ impl TokenClientBuilder {
         ClientAssertion::new(&self.client_id, "https://check.invalid/", 0)?
             .with_lifetime(self.assertion_lifetime)?;
         Ok(TokenClient {
-            http,
-            client_id: self.client_id,
-            signer: self.signer,
-            endpoint,
-            scope: self.scope,
-            margin: self.margin.as_secs(),
-            assertion_lifetime: self.assertion_lifetime,
-            assertion_audience: self.assertion_audience,
-            clock: self.clock,
-            cached: Mutex::new(None),
-            fetching: Mutex::new(()),
+            inner: Arc::new(Client {
+                http,
+                client_id: self.client_id,
+                signer: self.signer,
+                endpoint,
+                scope: self.scope,
+                margin: self.margin.as_secs(),
+                assertion_lifetime: self.assertion_lifetime,
+                assertion_audience: self.assertion_audience,
+                clock: self.clock,
+                cached: Mutex::new(None),
+                fetching: Mutex::new(()),
+            }),
         })
     }
 }
@@ -170,7 +180,7 @@ impl TokenClient {
             signer,
             endpoint: None,
             scope: None,
-            http: HttpOptions::default(),
+            http: None,
             clock: Arc::new(SystemClock),
             margin: Duration::from_secs(30),
             assertion_lifetime: ClientAssertion::DEFAULT_LIFETIME,
@@ -178,19 +188,24 @@ impl TokenClient {
         }
     }
 
+    /// The HTTP client it calls the authorization server with (share it with other clients).
+    pub fn http(&self) -> &HttpClient {
+        &self.inner.http
+    }
+
     /// The client id.
     pub fn client_id(&self) -> &str {
-        &self.client_id
+        &self.inner.client_id
     }
 
     /// The signer of the client assertions.
     pub fn signer(&self) -> &SharedSigner {
-        &self.signer
+        &self.inner.signer
     }
 
     /// The token endpoint, discovering it on first use when configured with a FHIR base.
     pub fn token_endpoint(&self) -> Result<String, HostError> {
-        match &self.endpoint {
+        match &self.inner.endpoint {
             Endpoint::Fixed { url, .. } => Ok(url.clone()),
             Endpoint::Discover { .. } => Ok(self.configuration()?.token_endpoint),
         }
@@ -203,12 +218,12 @@ impl TokenClient {
     /// once, on first use; every URL in it has passed the same checks as the client's own.
     pub fn configuration(&self) -> Result<SmartConfiguration, HostError> {
         let (found, source, discover): (_, _, &dyn Fn() -> Result<SmartConfiguration, HostError>) =
-            match &self.endpoint {
+            match &self.inner.endpoint {
                 Endpoint::Fixed { url, configuration } => (configuration, url, &|| {
-                    SmartConfiguration::discover_from_endpoint(&self.http, url)
+                    SmartConfiguration::discover_from_endpoint(&self.inner.http, url)
                 }),
                 Endpoint::Discover { fhir_base, found } => (found, fhir_base, &|| {
-                    SmartConfiguration::discover(&self.http, fhir_base)
+                    SmartConfiguration::discover(&self.inner.http, fhir_base)
                 }),
             };
         if let Some(configuration) = found.get() {
@@ -224,7 +239,7 @@ impl TokenClient {
         .into_iter()
         .flatten()
         {
-            self.http.check_discovered_url(url, source)?;
+            self.inner.http.check_discovered_url(url, source)?;
         }
         Ok(found.get_or_init(|| configuration).clone())
     }
@@ -243,7 +258,7 @@ impl TokenClient {
     /// Koppeltaal's auth server demands this same audience from assertions sent to its
     /// introspection endpoint.
     pub fn token_assertion_audience(&self) -> Result<String, HostError> {
-        match &self.assertion_audience {
+        match &self.inner.assertion_audience {
             Some(audience) => Ok(audience.clone()),
             None => self.token_endpoint(),
         }
@@ -255,24 +270,28 @@ impl TokenClient {
         if let Some(token) = self.cached_valid() {
             return Ok(token);
         }
-        let _fetching = self.fetching.lock().unwrap_or_else(|e| e.into_inner());
+        let _fetching = self
+            .inner
+            .fetching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(token) = self.cached_valid() {
             return Ok(token);
         }
         let token = self.request_token()?;
-        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some(token.clone());
+        *self.inner.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some(token.clone());
         Ok(token)
     }
 
     /// Forgets the cached token, so the next [`access_token`](Self::access_token) fetches.
     pub fn invalidate(&self) {
-        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.inner.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Forgets the cached token only if it is `value`: after a 401 for `value`, so that
     /// threads refused with an older token do not throw away a newer one.
     pub fn invalidate_token(&self, value: &str) {
-        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cached = self.inner.cached.lock().unwrap_or_else(|e| e.into_inner());
         if cached.as_ref().is_some_and(|token| token.value == value) {
             *cached = None;
         }
@@ -282,27 +301,28 @@ impl TokenClient {
     /// accepts client assertions such as introspection), with a fresh `jti`.
     pub fn client_assertion(&self, audience: &str) -> Result<String, HostError> {
         let jti = new_jti();
-        let assertion = ClientAssertion::new(&self.client_id, audience, self.clock.now())?
-            .with_lifetime(self.assertion_lifetime)?
-            .with_token_id(&jti)?
-            .sign_to_string(self.signer.as_ref(), &mut os_rng())?;
+        let assertion =
+            ClientAssertion::new(&self.inner.client_id, audience, self.inner.clock.now())?
+                .with_lifetime(self.inner.assertion_lifetime)?
+                .with_token_id(&jti)?
+                .sign_to_string(self.inner.signer.as_ref(), &mut os_rng())?;
         Ok(assertion)
     }
 
     /// Asks the token endpoint for a new token, without touching the cache.
     pub fn request_token(&self) -> Result<AccessToken, HostError> {
         let endpoint = self.token_endpoint()?;
-        let now = self.clock.now();
+        let now = self.inner.clock.now();
         let assertion = self.client_assertion(&self.token_assertion_audience()?)?;
         let mut fields = vec![
             ("grant_type", "client_credentials"),
             ("client_assertion_type", JWT_BEARER),
             ("client_assertion", assertion.as_str()),
         ];
-        if let Some(scope) = &self.scope {
+        if let Some(scope) = &self.inner.scope {
             fields.push(("scope", scope));
         }
-        let response = self.http.post_form(&endpoint, &fields, None)?;
+        let response = self.inner.http.post_form(&endpoint, &fields, None)?;
         if response.status != 200 {
             return Err(error_response(&response));
         }
@@ -332,18 +352,18 @@ impl TokenClient {
     }
 
     fn cached_valid(&self) -> Option<AccessToken> {
-        let now = self.clock.now();
-        let cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.inner.clock.now();
+        let cached = self.inner.cached.lock().unwrap_or_else(|e| e.into_inner());
         cached
             .as_ref()
-            .filter(|token| now.saturating_add(self.margin) < token.expires_at)
+            .filter(|token| now.saturating_add(self.inner.margin) < token.expires_at)
             .cloned()
     }
 }
 
 /// An error for a non-success answer: the OAuth error when the body carries one, the status
 /// and body otherwise (Koppeltaal answers refusals with a plain-text `Access Denied`).
-pub(crate) fn error_response(response: &Response) -> HostError {
+pub(crate) fn error_response(response: &HttpResponse) -> HostError {
     let body = response.json().unwrap_or_default();
     match body["error"].as_str() {
         Some(error) => HostError::OAuth {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use koppeltaal_core::{Error, ReplayKey};
 
 use crate::error::HostError;
-use crate::replay_store::ReplayStore;
+use crate::replay::ReplayStore;
 
 /// What to do when Redis cannot be reached or does not answer in time.
 #[derive(Clone, Default)]

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::token::{JWT_BEARER, TokenClient, error_response};
 use crate::error::HostError;
-use crate::http::{Http, HttpOptions};
-use crate::token::{JWT_BEARER, TokenClient, error_response};
+use crate::http::HttpClient;
 
 /// How the introspection endpoint is told who is asking.
 #[derive(Clone)]
@@ -20,14 +20,14 @@ pub enum IntrospectionAuth {
     /// endpoint.
     ClientAssertion {
         /// Signs the assertions.
-        client: Arc<TokenClient>,
+        client: TokenClient,
         /// The assertion's `aud`, for a server that wants something else (for example the
         /// introspection endpoint itself, or its issuer).
         audience: Option<String>,
     },
     /// `Authorization: Bearer <access token>`, the token from the client; after a 401 the
     /// token is replaced and the call retried once.
-    Bearer(Arc<TokenClient>),
+    Bearer(TokenClient),
 }
 
 /// The answer of an introspection endpoint.
@@ -39,25 +39,28 @@ pub struct Introspection {
     pub claims: Map<String, Value>,
 }
 
-/// Asks an authorization server whether a token is active.
+/// Asks an authorization server whether a token is active. Cheap to clone (clones share the
+/// HTTP client and the token client).
+#[derive(Clone)]
 pub struct Introspector {
-    http: Http,
-    endpoint: String,
+    http: HttpClient,
+    endpoint: Arc<str>,
     auth: IntrospectionAuth,
 }
 
 impl Introspector {
-    /// An introspector for `endpoint`.
+    /// An introspector for `endpoint`, calling it with `http` (an [`HttpClient`] to share, or
+    /// the [`HttpOptions`](crate::http::HttpOptions) of a new one).
     pub fn new(
         endpoint: &str,
         auth: IntrospectionAuth,
-        http: HttpOptions,
+        http: impl Into<HttpClient>,
     ) -> Result<Introspector, HostError> {
-        let http = Http::new(http);
+        let http = http.into();
         http.check_url(endpoint)?;
         Ok(Introspector {
             http,
-            endpoint: endpoint.to_owned(),
+            endpoint: endpoint.into(),
             auth,
         })
     }
@@ -67,27 +70,25 @@ impl Introspector {
     /// assertion addressed to the token endpoint.
     ///
     /// ```no_run
-    /// # use std::sync::Arc;
-    /// # use koppeltaal_host::{HttpOptions, Introspector, PrivateKey, TokenClient};
+    /// use koppeltaal_host::PrivateKey;
+    /// use koppeltaal_host::oauth::{Introspector, TokenClient};
     /// let key = PrivateKey::read_pem_file("/etc/module/key.pem")?;
-    /// let client = TokenClient::builder("my-client-id", key.signer(None)?)
+    /// let client = TokenClient::builder("my-client-id", key.signer()?)
     ///     .fhir_base("https://fhir.example.org/fhir") // both endpoints discovered
     ///     .build()?;
-    /// let introspector = Introspector::for_client(Arc::new(client), HttpOptions::default())?;
+    /// let introspector = Introspector::for_client(&client)?;
     /// let answer = introspector.introspect("eyJ...")?;
     /// # let _ = answer;
     /// # Ok::<(), koppeltaal_host::HostError>(())
     /// ```
-    pub fn for_client(
-        client: Arc<TokenClient>,
-        http: HttpOptions,
-    ) -> Result<Introspector, HostError> {
+    /// It calls the endpoint with the client's [`HttpClient`].
+    pub fn for_client(client: &TokenClient) -> Result<Introspector, HostError> {
         let endpoint = client.introspection_endpoint()?;
         let auth = IntrospectionAuth::ClientAssertion {
-            client,
+            client: client.clone(),
             audience: None,
         };
-        Introspector::new(&endpoint, auth, http)
+        Introspector::new(&endpoint, auth, client.http().clone())
     }
 
     /// The endpoint.

@@ -1,175 +1,25 @@
 //! The module side of an HTI launch: the form post comes in, a verified launch (or a
 //! refusal a user can read) goes out.
 
-use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 
-use koppeltaal_core::{Error, HtiLaunch, KeySet, Policy, Unverified};
+use koppeltaal_core::{Error, HtiLaunch, Policy, Unverified};
+
+use super::{LaunchError, form_token};
 
 use crate::clock::{Clock, SystemClock};
-use crate::encryption::SharedDecrypter;
 use crate::error::HostError;
-use crate::introspect::Introspector;
+use crate::jwe::SharedDecrypter;
+use crate::keys::KeySource;
+#[cfg(doc)]
+use crate::keys::{RemoteKeys, StaticKeys};
+use crate::oauth::Introspector;
 use crate::random::os_rng;
-use crate::remote_keys::{HostKeySet, RemoteKeys};
-use crate::replay_store::{MemoryReplayStore, ReplayStore};
-
-/// The largest launch form body read: a maximal token, percent-encoded, with room to spare.
-pub const MAX_FORM_BODY: usize = 3 * 8192 + 1024;
-
-/// Where a receiver gets an issuer's keys.
-pub trait KeySource: Send + Sync {
-    /// The keys of `issuer` that may include `kid` ([`Error::WrongIssuer`] for an issuer not
-    /// trusted).
-    fn keys_for(&self, issuer: &str, kid: &str) -> Result<Arc<HostKeySet>, HostError>;
-}
-
-impl<T: KeySource + ?Sized> KeySource for Arc<T> {
-    fn keys_for(&self, issuer: &str, kid: &str) -> Result<Arc<HostKeySet>, HostError> {
-        (**self).keys_for(issuer, kid)
-    }
-}
-
-impl KeySource for RemoteKeys {
-    fn keys_for(&self, issuer: &str, kid: &str) -> Result<Arc<HostKeySet>, HostError> {
-        RemoteKeys::keys_for(self, issuer, kid)
-    }
-}
-
-/// Keys given once, from files or configuration: no network.
-#[derive(Default)]
-pub struct StaticKeys {
-    issuers: HashMap<String, Arc<HostKeySet>>,
-}
-
-impl StaticKeys {
-    /// No issuers yet.
-    pub fn new() -> StaticKeys {
-        StaticKeys::default()
-    }
-
-    /// Trusts `issuer` with the keys of a JWKS document.
-    pub fn with_jwks(self, issuer: &str, jwks: &[u8]) -> Result<StaticKeys, HostError> {
-        Ok(self.with_key_set(issuer, Arc::new(KeySet::from_jwks(jwks)?)))
-    }
-
-    /// Trusts `issuer` with `keys` (replacing keys it was trusted with before).
-    pub fn with_key_set(mut self, issuer: &str, keys: Arc<HostKeySet>) -> StaticKeys {
-        self.issuers.insert(issuer.to_owned(), keys);
-        self
-    }
-}
-
-impl KeySource for StaticKeys {
-    fn keys_for(&self, issuer: &str, _: &str) -> Result<Arc<HostKeySet>, HostError> {
-        self.issuers
-            .get(issuer)
-            .cloned()
-            .ok_or(HostError::Core(Error::WrongIssuer))
-    }
-}
+use crate::replay::{MemoryReplayStore, ReplayStore};
 
 enum Check {
     Keys(Arc<dyn KeySource>),
-    Introspection(Arc<Introspector>),
-}
-
-/// A refused launch: the reason as data, a code to quote, and a sentence for the person who
-/// clicked the link (HTI 2.0 asks for a human-understandable message with moderate technical
-/// detail, and a logged code the message can refer to).
-#[derive(Debug)]
-pub struct LaunchError {
-    error: HostError,
-}
-
-impl LaunchError {
-    /// The code to log and to show beside [`user_message`](Self::user_message).
-    pub fn code(&self) -> u16 {
-        self.error.code()
-    }
-
-    /// The error's name, for logs.
-    pub fn name(&self) -> &'static str {
-        self.error.name()
-    }
-
-    /// The underlying error.
-    pub fn error(&self) -> &HostError {
-        &self.error
-    }
-
-    /// Whether the fault is on this side (keys or replay store unreachable): the launch may
-    /// succeed if retried, and a server should answer 503 rather than 4xx.
-    pub fn is_temporary(&self) -> bool {
-        matches!(
-            self.error,
-            HostError::Unreachable(_)
-                | HostError::Timeout
-                | HostError::Status { .. }
-                | HostError::InvalidResponse(_)
-                | HostError::TooManyRedirects
-                | HostError::ResponseTooLarge { .. }
-                | HostError::ReplayStoreUnavailable(_)
-                | HostError::TooManyPendingLaunches
-                | HostError::Core(Error::ReplayStoreFull)
-        )
-    }
-
-    /// One short sentence for the user, without technical detail.
-    pub fn user_message(&self) -> &'static str {
-        match &self.error {
-            HostError::Core(Error::Replayed) => {
-                "This launch link has already been used. Please start the module again from your portal."
-            }
-            HostError::Core(
-                Error::Expired { .. }
-                | Error::NotYetValid { .. }
-                | Error::IssuedInFuture { .. }
-                | Error::LifetimeTooLong { .. }
-                | Error::ExpiresBeforeIssued
-                | Error::ReplayWindowClosed { .. },
-            )
-            | HostError::Inactive => {
-                "This launch link is not valid at this time. Please start the module again from your portal."
-            }
-            HostError::Core(Error::WrongAudience) => {
-                "This launch was meant for a different module."
-            }
-            _ if self.is_temporary() => {
-                "The launch could not be checked just now. Please try again in a moment."
-            }
-            _ => {
-                "This launch could not be verified. Please start the module again from your portal."
-            }
-        }
-    }
-}
-
-impl fmt::Display for LaunchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ({}): {}",
-            self.error.name(),
-            self.error.code(),
-            self.error
-        )
-    }
-}
-
-impl std::error::Error for LaunchError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
-    }
-}
-
-impl<E: Into<HostError>> From<E> for LaunchError {
-    fn from(error: E) -> Self {
-        LaunchError {
-            error: error.into(),
-        }
-    }
+    Introspection(Introspector),
 }
 
 /// The entry point of a module: verifies launches from any number of threads, with one replay
@@ -229,8 +79,8 @@ impl LaunchReceiverBuilder {
     /// Lets the authorization server vouch for each token (RFC 7662) instead of checking its
     /// signature here; every claim is still checked here, before and after. Needs at least
     /// one [`issuer`](Self::issuer).
-    pub fn introspection(mut self, introspector: impl Into<Arc<Introspector>>) -> Self {
-        self.check = Some(Check::Introspection(introspector.into()));
+    pub fn introspection(mut self, introspector: Introspector) -> Self {
+        self.check = Some(Check::Introspection(introspector));
         self
     }
 
@@ -421,40 +271,5 @@ impl CheckedLaunch {
         self.replay
             .check_and_record(self.launch.replay_key(), self.forget_at, self.now)?;
         Ok(self.launch)
-    }
-}
-
-/// The single `token` field of a launch form.
-pub fn form_token(body: &[u8]) -> Result<String, HostError> {
-    if body.len() > MAX_FORM_BODY {
-        return Err(HostError::BadForm("body too large"));
-    }
-    let mut tokens = form_urlencoded::parse(body).filter(|(name, _)| name == "token");
-    match (tokens.next(), tokens.next()) {
-        (Some((_, token)), None) => Ok(token.into_owned()),
-        (None, _) => Err(HostError::BadForm("no `token` field")),
-        (Some(_), Some(_)) => Err(HostError::BadForm("more than one `token` field")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn form_bodies() {
-        assert_eq!(form_token(b"token=a.b.c").unwrap(), "a.b.c");
-        assert_eq!(form_token(b"x=1&token=a%2Eb.c&y").unwrap(), "a.b.c");
-        assert!(matches!(form_token(b"x=1"), Err(HostError::BadForm(_))));
-        assert!(matches!(
-            form_token(b"token=a&token=b"),
-            Err(HostError::BadForm(_))
-        ));
-        assert!(matches!(
-            form_token(&vec![b'a'; MAX_FORM_BODY + 1]),
-            Err(HostError::BadForm(_))
-        ));
-        assert_eq!(form_token(b"token=").unwrap(), "");
-        assert_eq!(form_token(b"token=%FF%FE").unwrap(), "\u{fffd}\u{fffd}");
     }
 }

@@ -8,13 +8,15 @@ use koppeltaal_core::{Error, KeySet};
 
 use crate::clock::Clock;
 use crate::error::HostError;
-use crate::http::{Http, HttpOptions};
+use crate::http::HttpClient;
+#[cfg(doc)]
+use crate::http::HttpOptions;
 
-/// How many keys one issuer's JWKS may hold.
-pub const HOST_KEY_CAPACITY: usize = 32;
+/// How many keys one issuer's JWKS may hold (more is [`Error::TooManyKeys`]).
+pub const MAX_KEYS_PER_ISSUER: usize = 32;
 
-/// One issuer's keys as the host keeps them.
-pub type HostKeySet = KeySet<HOST_KEY_CAPACITY>;
+/// One issuer's keys, as a [`KeySource`](super::KeySource) hands them to the verifier.
+pub type IssuerKeys = KeySet<MAX_KEYS_PER_ISSUER>;
 
 /// How long fetched keys are trusted, and how often they may be fetched.
 #[derive(Clone, Debug)]
@@ -47,7 +49,7 @@ impl Default for KeyCacheOptions {
 
 #[derive(Default)]
 struct Cached {
-    keys: Option<Arc<HostKeySet>>,
+    keys: Option<Arc<IssuerKeys>>,
     fresh_until: u64,
     stale_until: u64,
     last_attempt: Option<u64>,
@@ -64,48 +66,110 @@ struct Source {
 /// The keys of trusted issuers, each fetched from its configured JWKS URL (never from a
 /// token), cached, and refreshed when a token names a `kid` the cache does not have.
 ///
-/// Thread-safe: share it in an `Arc`.
+/// Cheap to clone (clones share the cache), `Send` and `Sync`.
+///
+/// ```
+/// use koppeltaal_host::RemoteKeys;
+/// let keys = RemoteKeys::builder()
+///     .issuer("https://portal.example.org", "https://portal.example.org/.well-known/jwks.json")
+///     .build()?;
+/// assert_eq!(keys.issuers().collect::<Vec<_>>(), ["https://portal.example.org"]);
+/// # Ok::<(), koppeltaal_host::HostError>(())
+/// ```
+#[derive(Clone)]
 pub struct RemoteKeys {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
     fetches: std::sync::atomic::AtomicU64,
-    http: Http,
+    http: HttpClient,
     options: KeyCacheOptions,
     clock: Arc<dyn Clock>,
     sources: HashMap<String, Source>,
 }
 
-impl RemoteKeys {
-    /// No issuers yet; add them with [`with_issuer`](Self::with_issuer).
-    pub fn new(http: HttpOptions, cache: KeyCacheOptions, clock: Arc<dyn Clock>) -> RemoteKeys {
-        RemoteKeys {
-            fetches: std::sync::atomic::AtomicU64::new(0),
-            http: Http::new(http),
-            options: cache,
-            clock,
-            sources: HashMap::new(),
-        }
+/// Configures [`RemoteKeys`]: the issuers and their JWKS URLs, and optionally the HTTP client
+/// (default: [`HttpOptions::default`]), the cache rules and the clock (default: the system's).
+pub struct RemoteKeysBuilder {
+    http: Option<HttpClient>,
+    cache: KeyCacheOptions,
+    clock: Arc<dyn Clock>,
+    issuers: Vec<(String, String)>,
+}
+
+impl RemoteKeysBuilder {
+    /// Trusts `issuer` (compared exactly) with the keys published at `jwks_url`, which must be
+    /// `https` unless it is loopback or the client allows insecure http (checked by
+    /// [`build`](Self::build)). Repeatable; a second URL for one issuer replaces the first.
+    pub fn issuer(mut self, issuer: &str, jwks_url: &str) -> Self {
+        self.issuers.push((issuer.to_owned(), jwks_url.to_owned()));
+        self
     }
 
-    /// Trusts `issuer` (compared exactly) with the keys published at `jwks_url`, which must be
-    /// `https` unless it is loopback or insecure http was allowed.
-    pub fn with_issuer(mut self, issuer: &str, jwks_url: &str) -> Result<RemoteKeys, HostError> {
-        self.http.check_url(jwks_url)?;
-        if issuer.is_empty() {
-            return Err(Error::InvalidConfiguration.into());
+    /// The HTTP client to fetch with (share one between the clients of an application).
+    pub fn http(mut self, client: impl Into<HttpClient>) -> Self {
+        self.http = Some(client.into());
+        self
+    }
+
+    /// How long fetched keys are trusted, and how often they may be fetched.
+    pub fn cache(mut self, options: KeyCacheOptions) -> Self {
+        self.cache = options;
+        self
+    }
+
+    /// The clock (by default [`SystemClock`](crate::SystemClock)).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The key source; [`HostError::InsecureUrl`] or [`HostError::InvalidUrl`] for a JWKS URL
+    /// the client would not fetch, [`Error::InvalidConfiguration`] for an empty issuer.
+    pub fn build(self) -> Result<RemoteKeys, HostError> {
+        let http = self.http.unwrap_or_default();
+        let mut sources = HashMap::new();
+        for (issuer, url) in self.issuers {
+            http.check_url(&url)?;
+            if issuer.is_empty() {
+                return Err(Error::InvalidConfiguration.into());
+            }
+            sources.insert(
+                issuer,
+                Source {
+                    url,
+                    cache: RwLock::new(Cached::default()),
+                    fetching: Mutex::new(()),
+                },
+            );
         }
-        self.sources.insert(
-            issuer.to_owned(),
-            Source {
-                url: jwks_url.to_owned(),
-                cache: RwLock::new(Cached::default()),
-                fetching: Mutex::new(()),
-            },
-        );
-        Ok(self)
+        Ok(RemoteKeys {
+            inner: Arc::new(Shared {
+                fetches: std::sync::atomic::AtomicU64::new(0),
+                http,
+                options: self.cache,
+                clock: self.clock,
+                sources,
+            }),
+        })
+    }
+}
+
+impl RemoteKeys {
+    /// No issuers yet: add them with [`RemoteKeysBuilder::issuer`].
+    pub fn builder() -> RemoteKeysBuilder {
+        RemoteKeysBuilder {
+            http: None,
+            cache: KeyCacheOptions::default(),
+            clock: Arc::new(crate::SystemClock),
+            issuers: Vec::new(),
+        }
     }
 
     /// The trusted issuers.
     pub fn issuers(&self) -> impl Iterator<Item = &str> {
-        self.sources.keys().map(String::as_str)
+        self.inner.sources.keys().map(String::as_str)
     }
 
     /// The keys to verify a token from `issuer` naming `kid`.
@@ -115,12 +179,13 @@ impl RemoteKeys {
     /// served until `serve_stale_for` after it went stale. A set without `kid` may be returned
     /// (the verifier then reports [`Error::UnknownKeyId`]); an untrusted issuer is
     /// [`Error::WrongIssuer`].
-    pub fn keys_for(&self, issuer: &str, kid: &str) -> Result<Arc<HostKeySet>, HostError> {
+    pub fn keys_for(&self, issuer: &str, kid: &str) -> Result<Arc<IssuerKeys>, HostError> {
         let source = self
+            .inner
             .sources
             .get(issuer)
             .ok_or(HostError::Core(Error::WrongIssuer))?;
-        let now = self.clock.now();
+        let now = self.inner.clock.now();
         if let Some(keys) = Self::usable(
             &source.cache.read().unwrap_or_else(|e| e.into_inner()),
             now,
@@ -134,7 +199,7 @@ impl RemoteKeys {
             if let Some(keys) = Self::usable(&cache, now, kid) {
                 return Ok(keys);
             }
-            let cooldown = self.options.refetch_cooldown.as_secs();
+            let cooldown = self.inner.options.refetch_cooldown.as_secs();
             let may_fetch = cache
                 .last_attempt
                 .is_none_or(|last| now >= last.saturating_add(cooldown));
@@ -162,7 +227,7 @@ impl RemoteKeys {
                 cache.fresh_until = now.saturating_add(ttl);
                 cache.stale_until = cache
                     .fresh_until
-                    .saturating_add(self.options.serve_stale_for.as_secs());
+                    .saturating_add(self.inner.options.serve_stale_for.as_secs());
                 Ok(keys)
             }
             Err(error) => serve_stale(error),
@@ -170,7 +235,7 @@ impl RemoteKeys {
     }
 
     /// The cached keys if they are fresh and know `kid`.
-    fn usable(cache: &Cached, now: u64, kid: &str) -> Option<Arc<HostKeySet>> {
+    fn usable(cache: &Cached, now: u64, kid: &str) -> Option<Arc<IssuerKeys>> {
         let keys = cache.keys.as_ref()?;
         (now < cache.fresh_until && keys.find(kid).is_some()).then(|| Arc::clone(keys))
     }
@@ -178,13 +243,16 @@ impl RemoteKeys {
     /// Fetches and parses a JWKS, returning the keys and their freshness in seconds.
     /// How many JWKS fetches have been attempted (successful or not), for metrics.
     pub fn fetches(&self) -> u64 {
-        self.fetches.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .fetches
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn fetch(&self, url: &str) -> Result<(HostKeySet, u64), HostError> {
-        self.fetches
+    fn fetch(&self, url: &str) -> Result<(IssuerKeys, u64), HostError> {
+        self.inner
+            .fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let response = self.http.get_json(url)?;
+        let response = self.inner.http.get_json(url)?;
         if response.status != 200 {
             return Err(response.unexpected());
         }
@@ -196,11 +264,11 @@ impl RemoteKeys {
     /// Freshness from `Cache-Control`, clamped to the configured bounds.
     fn ttl(&self, cache_control: Option<&str>) -> u64 {
         let (min, max) = (
-            self.options.min_ttl.as_secs(),
-            self.options.max_ttl.as_secs(),
+            self.inner.options.min_ttl.as_secs(),
+            self.inner.options.max_ttl.as_secs(),
         );
         let Some(header) = cache_control else {
-            return self.options.default_ttl.as_secs().clamp(min, max);
+            return self.inner.options.default_ttl.as_secs().clamp(min, max);
         };
         let mut ttl = None;
         for directive in header.split(',').map(str::trim) {
@@ -212,7 +280,7 @@ impl RemoteKeys {
                 ttl = seconds.trim_matches('"').parse::<u64>().ok();
             }
         }
-        ttl.unwrap_or(self.options.default_ttl.as_secs())
+        ttl.unwrap_or(self.inner.options.default_ttl.as_secs())
             .clamp(min, max)
     }
 }
@@ -224,11 +292,10 @@ mod tests {
 
     #[test]
     fn cache_control_is_clamped() {
-        let keys = RemoteKeys::new(
-            HttpOptions::default(),
-            KeyCacheOptions::default(),
-            Arc::new(FixedClock::new(0)),
-        );
+        let keys = RemoteKeys::builder()
+            .clock(FixedClock::new(0))
+            .build()
+            .unwrap();
         assert_eq!(keys.ttl(None), 300);
         assert_eq!(keys.ttl(Some("public, max-age=600")), 600);
         assert_eq!(keys.ttl(Some("max-age=5")), 60);
