@@ -767,7 +767,7 @@ mod tests {
         // Sent at once, and in pieces that do not line up with the server's 4 KiB reads: the
         // cap holds however the head arrives (checked only before each read, it let heads of
         // up to a read more through).
-        for piece in [usize::MAX, 1000, 4095] {
+        for piece in [16 * 1024, 1000, 4095] {
             for (len, expected) in [(max, 200), (max + 1, 431), (max + 4000, 431)] {
                 let request = head_of(len);
                 assert_eq!(request.len(), len);
@@ -775,7 +775,7 @@ mod tests {
                 stream
                     .set_read_timeout(Some(Duration::from_secs(20)))
                     .unwrap();
-                for chunk in request.chunks(piece.min(request.len())) {
+                for chunk in request.chunks(piece) {
                     // The server may refuse (and close) before the last piece: that is fine.
                     if stream.write_all(chunk).is_err() {
                         break;
