@@ -196,7 +196,17 @@ enum Command {
         /// The URL.
         url: String,
     },
-    /// Run a module-side launch endpoint: POST /launch (form field `token`), GET /healthz.
+    /// Run the launch gateway in front of a module: verifies HTI (and SHOF) launches, answers
+    /// them or hands them to the application.
+    ///
+    /// `POST /launch` takes an HTI launch (form field `token`; signed, or encrypted with
+    /// --decryption-key) and, with --redirect-uri, a SHOF launch (`iss` and `launch`). An
+    /// accepted launch is answered as JSON, or with --upstream handed to the application, whose
+    /// answer goes back to the browser; a refused one gets a page (or JSON) with its code. Also
+    /// `GET /healthz`, the module's JWKS at `/.well-known/jwks.json` with --key, and
+    /// `GET /metrics` on its own listener with --metrics-listen. One log line per launch
+    /// outcome on stderr (--log-format). Every option is also a KOPPELTAAL_* environment
+    /// variable, or a key of a --config file.
     Serve(Box<serve::ServeArgs>),
     /// A portal launches a module on loopback: keys, JWKS over HTTP, a launch, refusals, speed.
     Demo,

@@ -169,7 +169,7 @@ pub(crate) struct ServeArgs {
         env = "KOPPELTAAL_UPSTREAM_TIMEOUT"
     )]
     upstream_timeout: u64,
-    /// How each launch is logged on stderr.
+    /// How each launch outcome is logged on stderr (one line each).
     #[arg(
         long,
         value_enum,
@@ -265,11 +265,13 @@ pub(crate) enum HeaderChoice {
 pub(crate) enum LogChoice {
     /// Nothing.
     Off,
-    /// `hti launch accepted code=0 name=Accepted request=... client=... iss=... sub=...`,
-    /// client input escaped.
+    /// One line per launch outcome, client input escaped, e.g. `hti launch refused code=600
+    /// name=Replayed request=<id> client=<address> iss=<issuer> sub=<sub>: token has been used
+    /// before` (`iss`, `sub` and the detail only when known).
     Text,
-    /// One JSON object per launch: time, request id, flow, outcome, code, name, issuer,
-    /// audience, the pseudonymous `sub`, client, duration; never a token.
+    /// One JSON object per launch outcome, with exactly the members audience, client, code,
+    /// detail, duration_us, event, flow, issuer, name, outcome, request_id, sub, time; never a
+    /// token.
     Json,
 }
 

@@ -391,10 +391,16 @@ fn json_logs_carry_no_token_and_the_config_file_works() {
     let token = portal.launch(&[]);
     assert_eq!(post(&base, &format!("token={token}")).0, 200);
     assert_eq!(post(&base, &format!("token={token}")).0, 403);
-    let accepted: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    let replayed: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(post(&base, "token=not-a-token").0, 403);
+    let mut next = || -> (String, Value) {
+        let line = lines.next().unwrap().unwrap();
+        let value = serde_json::from_str(&line).unwrap();
+        (line, value)
+    };
+    let (accepted, replayed, malformed) = (next(), next(), next());
     let _ = child.kill();
     let _ = child.wait();
+    let (accepted_line, accepted) = accepted;
     assert_eq!(
         (accepted["code"].as_u64(), accepted["name"].as_str()),
         (Some(0), Some("Accepted"))
@@ -404,13 +410,111 @@ fn json_logs_carry_no_token_and_the_config_file_works() {
     assert_eq!(accepted["sub"], "Practitioner/a5e58253");
     assert!(accepted["time"].as_str().unwrap().ends_with('Z'));
     assert!(accepted["request_id"].is_string());
-    assert_eq!(replayed["code"], 600);
-    for line in [&accepted, &replayed] {
+    // A replay is refused after the launch's signature and claims were verified: who it was
+    // is known, and logged.
+    let (replayed_line, replayed) = replayed;
+    assert_eq!(
+        (&replayed["code"], &replayed["outcome"], &replayed["flow"]),
+        (
+            &Value::from(600),
+            &Value::from("refused"),
+            &Value::from("hti")
+        )
+    );
+    assert_eq!(replayed["issuer"], ISSUER);
+    assert_eq!(replayed["sub"], "Practitioner/a5e58253");
+    assert_eq!(replayed["detail"], "token has been used before");
+    // Refused before anything was verified: nothing is claimed about who it was.
+    let (malformed_line, malformed) = malformed;
+    assert_eq!(malformed["code"], 101);
+    assert_eq!(
+        (&malformed["issuer"], &malformed["sub"]),
+        (&Value::Null, &Value::Null)
+    );
+    for line in [&accepted, &replayed, &malformed] {
         assert!(
             !line.to_string().contains(&token[..40]),
             "no token in the log"
         );
+        assert_eq!(line["event"], "launch");
     }
+
+    // Exactly the members the README and `serve --help` list, in the README's order.
+    let flat = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let readme = flat(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap(),
+    );
+    let listed: Vec<String> = readme
+        .split_once("with exactly the members ")
+        .and_then(|(_, rest)| rest.split_once(" (in that order)"))
+        .expect("the README lists the JSON log's members")
+        .0
+        .split(", ")
+        .map(|member| member.trim_matches('`').to_owned())
+        .collect();
+    let written = |line: &str| {
+        let object: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
+        // A key's `"name":` cannot occur inside a string value, where quotes are escaped.
+        let at: Vec<Option<usize>> = listed
+            .iter()
+            .map(|member| line.find(&format!("\"{member}\":")))
+            .collect();
+        object.len() == listed.len() && at.iter().all(Option::is_some) && at.is_sorted()
+    };
+    for line in [&accepted_line, &replayed_line, &malformed_line] {
+        assert!(written(line), "{listed:?}\n{line}");
+    }
+    let help = flat(&common::stdout(&common::koppeltaal(&["serve", "--help"])));
+    let in_help: Vec<String> = help
+        .split_once("with exactly the members ")
+        .and_then(|(_, rest)| rest.split_once(';'))
+        .expect("serve --help lists the JSON log's members")
+        .0
+        .split(", ")
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(in_help, listed, "serve --help's list");
+}
+
+#[test]
+fn text_logs_look_like_the_example_in_serve_help() {
+    let portal = Portal::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--jwks", &portal.jwks()])
+        .args(["--issuer", ISSUER, "--audience", AUDIENCE])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (base, _) = common::addresses(&lines.next().unwrap().unwrap());
+    let token = portal.launch(&[]);
+    assert_eq!(post(&base, &format!("token={token}")).0, 200);
+    assert_eq!(post(&base, &format!("token={token}")).0, 403);
+    let _accepted = lines.next().unwrap().unwrap();
+    let replayed = lines.next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    // The example, each <placeholder> standing for one word.
+    let help = common::stdout(&common::koppeltaal(&["serve", "--help"]));
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let example = help
+        .split_once("e.g. `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .expect("serve --help shows a text log line")
+        .0;
+    let placeholder = regex::Regex::new("<[a-z]+>").unwrap();
+    let pattern = placeholder
+        .split(example)
+        .map(regex::escape)
+        .collect::<Vec<_>>()
+        .join(r"\S+");
+    assert!(
+        regex::Regex::new(&format!("^{pattern}$"))
+            .unwrap()
+            .is_match(&replayed),
+        "{replayed:?} is not like the example {example:?}"
+    );
+    assert!(replayed.contains(&format!(" iss={ISSUER} sub=Practitioner/a5e58253: ")));
 }
 
 #[test]

@@ -11,11 +11,13 @@ use serde_json::json;
 pub enum LogFormat {
     /// Nothing.
     Off,
-    /// `hti launch accepted code=0 name=Accepted request=... iss=... sub=...`.
+    /// `hti launch accepted code=0 name=Accepted request=... client=... iss=... sub=...`, then
+    /// `: ` and the detail when there is one; client text escaped.
     #[default]
     Text,
-    /// One JSON object per launch: time, request id, flow, outcome, code, name, issuer,
-    /// audience, the pseudonymous `sub`, the client address, the time taken; never a token.
+    /// One JSON object per launch outcome, with exactly the members `audience`, `client`,
+    /// `code`, `detail`, `duration_us`, `event`, `flow`, `issuer`, `name`, `outcome`,
+    /// `request_id`, `sub` and `time`; never a token.
     Json,
 }
 
@@ -26,7 +28,7 @@ const MAX_LOGGED_CHARS: usize = 512;
 #[derive(Clone, Debug)]
 pub(crate) struct Event<'a> {
     pub(crate) request_id: &'a str,
-    /// `hti` or `shof`.
+    /// `hti`, `shof_start` or `shof`.
     pub(crate) flow: &'static str,
     /// `accepted`, `refused`, `started`, `failed` (accepted, but the application could not
     /// take it).
