@@ -270,6 +270,71 @@ fn verify_usage_errors_exit_2() {
     }
 }
 
+/// `verify -` with `input` on stdin: its exit status and its verdicts.
+fn verify_lines(portal: &Portal, input: &str) -> (Option<i32>, Vec<Value>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
+        .args([
+            "verify",
+            "--jwks",
+            &portal.jwks(),
+            "--issuer",
+            ISSUER,
+            "--audience",
+            AUDIENCE,
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let verdicts = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    (output.status.code(), verdicts)
+}
+
+#[test]
+fn verify_line_mode_exits_0_only_when_every_line_passed() {
+    let portal = Portal::new();
+    let (first, second) = (portal.launch(&[]), portal.launch(&[]));
+    let oks = |verdicts: &[Value]| -> Vec<bool> {
+        verdicts
+            .iter()
+            .map(|v| v["ok"].as_bool().unwrap())
+            .collect()
+    };
+    let (status, verdicts) = verify_lines(&portal, &format!("{first}\n\n{second}\n"));
+    assert_eq!((status, oks(&verdicts)), (Some(0), vec![true, true]));
+    // A refused line in the middle: every line still gets its verdict, and the status says so.
+    let third = portal.launch(&[]);
+    let (status, verdicts) = verify_lines(&portal, &format!("{third}\nnot-a-token\n{third}\n"));
+    assert_eq!(
+        (status, oks(&verdicts)),
+        (Some(1), vec![true, false, false])
+    );
+    let (status, verdicts) = verify_lines(&portal, "");
+    assert_eq!(
+        (status, verdicts.len()),
+        (Some(0), 0),
+        "no line, none refused"
+    );
+    // As `verify --help` says.
+    let help = stdout(&koppeltaal(&["verify", "--help"]));
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("exit status 0 when every line passed, 1 when any was refused"),
+        "{help}"
+    );
+}
+
 #[test]
 fn verify_line_mode_shares_one_replay_guard() {
     let portal = Portal::new();
@@ -295,7 +360,7 @@ fn verify_line_mode_shares_one_replay_guard() {
     )
     .unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
+    assert_eq!(output.status.code(), Some(1), "a line was refused");
     let lines: Vec<Value> = stdout(&output)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
