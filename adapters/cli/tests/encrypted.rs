@@ -121,6 +121,49 @@ fn a_portal_encrypts_and_verify_decrypts() {
 }
 
 #[test]
+fn a_kid_that_fits_no_key_is_409_and_every_failure_to_decrypt_is_410() {
+    let (portal, module, other) = (Portal::new(), Module::new(), Module::new());
+    let code = |output: &std::process::Output| {
+        let text = stderr(output);
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        text.split(['(', ')'])
+            .nth(1)
+            .unwrap()
+            .parse::<u16>()
+            .unwrap()
+    };
+    // The JWE names the module's key; only another key is configured.
+    let named = portal.launch(&["--encrypt-to", &module.jwks()]);
+    assert!(header(&named)["kid"].is_string());
+    let with_other = ["--decryption-key", &other.key()];
+    assert_eq!(code(&portal.verify(&named, &with_other)), 409);
+    // No kid (as portals often send): every configured key is tried, and the wrong one fails
+    // like any other decryption failure.
+    let mut published: Value =
+        serde_json::from_str(&std::fs::read_to_string(module.jwks()).unwrap()).unwrap();
+    published["keys"][0].as_object_mut().unwrap().remove("kid");
+    let anonymous = module.scratch.path("anonymous.jwks");
+    std::fs::write(&anonymous, published.to_string()).unwrap();
+    let unnamed = portal.launch(&["--encrypt-to", &anonymous]);
+    assert!(
+        header(&unnamed).get("kid").is_none(),
+        "{}",
+        header(&unnamed)
+    );
+    assert_eq!(code(&portal.verify(&unnamed, &with_other)), 410);
+    let both = [
+        "--decryption-key",
+        &other.key(),
+        "--decryption-key",
+        &module.key(),
+    ];
+    let output = portal.verify(&unnamed, &both);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Without any decryption key, an encrypted launch is not read at all.
+    assert_eq!(code(&portal.verify(&unnamed, &[])), 102);
+}
+
+#[test]
 fn serve_decrypts_encrypted_launches() {
     let (portal, module) = (Portal::new(), Module::new());
     let jwks = portal.jwks();
