@@ -1,54 +1,38 @@
-//! A one-document HTTP server on loopback serving a stranger's JWKS: the `jku` a probe launch
-//! names. A module that fetches it trusts keys a token brings along; the probe reports that
-//! even when the module then refuses the launch.
+//! The stranger's JWKS a probe launch names as its `jku`, served on loopback by the gateway's
+//! own HTTP server. A module that fetches it trusts keys a token brings along; the probe reports
+//! that even when the module then refuses the launch.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use koppeltaal_gateway::{HttpServer, Limits, Request, Response, TrustedProxies};
 
 /// The running server; stopped when dropped.
 pub(crate) struct Bait {
     url: String,
     fetches: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    address: std::net::SocketAddr,
+    server: Option<HttpServer>,
 }
 
 impl Bait {
     /// Serves `document` at `http://127.0.0.1:<port>/jwks.json` (any path answers the same).
     pub(crate) fn start(document: String) -> std::io::Result<Bait> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let address = listener.local_addr()?;
-        let (fetches, stop) = (
-            Arc::new(AtomicUsize::new(0)),
-            Arc::new(AtomicBool::new(false)),
-        );
-        let thread = {
-            let (fetches, stop) = (Arc::clone(&fetches), Arc::clone(&stop));
-            std::thread::Builder::new()
-                .name("probe-bait".into())
-                .spawn(move || {
-                    for stream in listener.incoming() {
-                        if stop.load(Ordering::SeqCst) {
-                            break;
-                        }
-                        if let Ok(stream) = stream {
-                            fetches.fetch_add(1, Ordering::SeqCst);
-                            answer(stream, &document);
-                        }
-                    }
-                })?
-        };
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&fetches);
+        let server = HttpServer::start(
+            "127.0.0.1:0",
+            Limits::default(),
+            TrustedProxies::default(),
+            Arc::new(move |_: &Request| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Response::new(200, "application/json", document.clone())
+            }),
+        )?;
         Ok(Bait {
-            url: format!("http://{address}/jwks.json"),
+            url: format!("http://{}/jwks.json", server.address()),
             fetches,
-            stop,
-            thread: Some(thread),
-            address,
+            server: Some(server),
         })
     }
 
@@ -57,7 +41,7 @@ impl Bait {
         &self.url
     }
 
-    /// How many connections the server has had.
+    /// How many requests the server has answered.
     pub(crate) fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
@@ -65,23 +49,8 @@ impl Bait {
 
 impl Drop for Bait {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop; it sees `stop` and ends (this connection is not counted).
-        let _ = TcpStream::connect_timeout(&self.address, Duration::from_secs(1));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Some(server) = self.server.take() {
+            server.stop(Duration::from_secs(1));
         }
     }
-}
-
-fn answer(mut stream: TcpStream, document: &str) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-    let mut request = [0u8; 4096];
-    let _ = stream.read(&mut request);
-    let _ = write!(
-        stream,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{document}",
-        document.len()
-    );
 }

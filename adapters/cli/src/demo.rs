@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use koppeltaal_core::{Algorithm, KeySet, LaunchToken, Policy, Unverified};
 use koppeltaal_host::{
     Clock, LaunchReceiver, PrivateKey, RemoteKeys, SystemClock,
+    http::HttpClient,
     keys::{SharedSigner, jwks_document},
     random::os_rng,
     replay::MemoryReplayStore,
@@ -130,23 +131,22 @@ pub(crate) fn run() -> Result<(), Failure> {
     Ok(())
 }
 
-/// POSTs a launch form as a browser would, asking for JSON.
+/// POSTs a launch form as a browser would, asking for JSON (in English: the gateway answers
+/// in Dutch unless English is asked for).
 fn post(url: &str, token: &str) -> Result<(u16, Value), Failure> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let mut response = agent
-        .post(url)
-        .header("Accept", "application/json")
-        // The gateway answers in Dutch unless English is asked for.
-        .header("Accept-Language", "en")
-        .send_form([("token", token)])
-        .map_err(|error| koppeltaal_host::HostError::Unreachable(error.to_string()))?;
-    let status = response.status().as_u16();
-    let body = response.body_mut().read_to_vec().unwrap_or_default();
-    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token)
+        .finish();
+    let headers = [
+        ("Accept", "application/json"),
+        ("Accept-Language", "en"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let response = HttpClient::default().send("POST", url, &headers, form.as_bytes())?;
+    Ok((
+        response.status(),
+        serde_json::from_slice(response.body()).unwrap_or(Value::Null),
+    ))
 }
 
 /// Whole launches through the receiver (keys from its cache, replay store included), then the

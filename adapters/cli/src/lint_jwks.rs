@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use koppeltaal_host::HostError;
+use koppeltaal_host::http::{HttpClient, HttpOptions};
 use serde_json::Value;
 
 use crate::findings::{Finding, Severity};
@@ -20,18 +22,21 @@ pub(crate) struct Served {
     pub(crate) cache_control: Option<String>,
 }
 
-/// Fetches `url` (no redirects followed, 10 s, 1 MiB) and lints how it is served.
-pub(crate) fn fetch(url: &str, findings: &mut Vec<Finding>) -> Result<Served, ureq::Error> {
-    let uri: Option<ureq::http::Uri> = url.parse().ok();
-    let scheme = uri
-        .as_ref()
-        .and_then(|uri| uri.scheme_str().map(str::to_owned));
-    let loopback = uri.as_ref().and_then(|uri| uri.host()).is_some_and(|host| {
-        host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+/// Fetches `url` (no redirects followed, 10 s, 1 MiB) and lints how it is served. A URL that
+/// is not `https` is fetched all the same (and reported), so that the rest can be linted.
+pub(crate) fn fetch(url: &str, findings: &mut Vec<Finding>) -> Result<Served, HostError> {
+    let http = HttpClient::new(HttpOptions {
+        connect_timeout: Duration::from_secs(10),
+        timeout: Duration::from_secs(10),
+        max_response_bytes: 1 << 20,
+        max_redirects: 0,
+        allow_insecure_http: true,
     });
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    // Whether the lint's own client would fetch it over plain http without being told to.
+    let loopback = HttpClient::default().check_url(url).is_ok();
     match scheme.as_deref() {
         Some("https") => {}
         Some("http") if loopback => findings.push(Finding::new(
@@ -45,32 +50,12 @@ pub(crate) fn fetch(url: &str, findings: &mut Vec<Finding>) -> Result<Served, ur
             format!("{url} is not https: keys MUST reach modules over an encrypted connection"),
         )),
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut response = agent.get(url).header("Accept", "application/json").call()?;
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    };
-    let (content_type, cache_control) = (header("content-type"), header("cache-control"));
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(1 << 20)
-        .read_to_vec()?;
+    let response = http.get_json(url)?;
     Ok(Served {
-        body,
-        status,
-        content_type,
-        cache_control,
+        status: response.status(),
+        content_type: response.header("content-type").map(str::to_owned),
+        cache_control: response.header("cache-control").map(str::to_owned),
+        body: response.into_body(),
     })
 }
 

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use koppeltaal_host::{Clock, HostError, PrivateKey, SystemClock};
+use koppeltaal_host::http::{HttpClient, HttpOptions};
+use koppeltaal_host::{Clock, PrivateKey, SystemClock};
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
@@ -138,17 +139,11 @@ enum Verdict {
 
 /// Runs the probe; `Ok(true)` when every MUST holds.
 pub(crate) fn run(args: ProbeArgs) -> Result<bool, Failure> {
-    check_url(&args.launch_url, args.allow_insecure_http)?;
+    let http = client(args.timeout, args.allow_insecure_http);
+    http.check_url(&args.launch_url)?;
     let portal = PrivateKey::read_pem_file(&args.key)?;
     let forger = Forger::new(&portal)?;
     let bait = Bait::start(json!({"keys": [forger.stranger_jwk()]}).to_string())?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(args.timeout.max(1))))
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .user_agent(concat!("koppeltaal-probe/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
     let accept = if args.accept_statuses.is_empty() {
         vec![StatusPattern::Class(2)]
     } else {
@@ -190,7 +185,7 @@ pub(crate) fn run(args: ProbeArgs) -> Result<bool, Failure> {
             first_token = Some(token.clone());
         }
         let answer = post(
-            &agent,
+            &http,
             &args.launch_url,
             &token,
             &accept,
@@ -295,62 +290,49 @@ fn valid_launch(
     (header, claims)
 }
 
+/// The probe's HTTP client: `timeout_seconds` (at least 1) per request, redirects never
+/// followed, answers read up to 1 MiB, `https` unless loopback or allowed.
+fn client(timeout_seconds: u64, allow_insecure_http: bool) -> HttpClient {
+    let timeout = Duration::from_secs(timeout_seconds.max(1));
+    HttpClient::new(HttpOptions {
+        connect_timeout: timeout,
+        timeout,
+        max_response_bytes: 1 << 20,
+        max_redirects: 0,
+        allow_insecure_http,
+    })
+}
+
 /// Posts the launch form and reads the answer (the body within 1 MiB, for the pattern).
 fn post(
-    agent: &ureq::Agent,
+    http: &HttpClient,
     url: &str,
     token: &str,
     accept: &[StatusPattern],
     pattern: Option<&Regex>,
 ) -> Answer {
-    let mut response = match agent.post(url).send_form([("token", token)]) {
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token)
+        .finish();
+    let content_type = [("Content-Type", "application/x-www-form-urlencoded")];
+    let response = match http.send("POST", url, &content_type, form.as_bytes()) {
         Ok(response) => response,
         Err(error) => return Answer::Nothing(error.to_string()),
     };
-    let status = response.status().as_u16();
-    let body = match response
-        .body_mut()
-        .with_config()
-        .limit(1 << 20)
-        .read_to_vec()
-    {
-        Ok(body) => body,
-        Err(error) => return Answer::Nothing(error.to_string()),
-    };
+    let status = response.status();
     let status_accepted = accept.iter().any(|pattern| pattern.matches(status));
     let body_accepted =
-        pattern.is_none_or(|pattern| pattern.is_match(&String::from_utf8_lossy(&body)));
+        pattern.is_none_or(|pattern| pattern.is_match(&String::from_utf8_lossy(response.body())));
     Answer::Status {
         status,
         accepted: status_accepted && body_accepted,
     }
 }
 
-/// `https`, or `http` to loopback (or anywhere when allowed).
-fn check_url(url: &str, allow_insecure_http: bool) -> Result<(), HostError> {
-    let uri: ureq::http::Uri = url
-        .parse()
-        .map_err(|_| HostError::InvalidUrl(url.to_owned()))?;
-    let host = uri
-        .host()
-        .ok_or_else(|| HostError::InvalidUrl(url.to_owned()))?;
-    let loopback = host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|address| address.is_loopback());
-    match uri.scheme_str() {
-        Some("https") => Ok(()),
-        Some("http") if loopback || allow_insecure_http => Ok(()),
-        Some("http") => Err(HostError::InsecureUrl(url.to_owned())),
-        _ => Err(HostError::InvalidUrl(url.to_owned())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use koppeltaal_host::HostError;
 
     #[test]
     fn status_patterns_parse_and_match() {
@@ -366,17 +348,18 @@ mod tests {
 
     #[test]
     fn plain_http_only_to_loopback() {
-        assert!(check_url("http://127.0.0.1:8080/launch", false).is_ok());
-        assert!(check_url("http://[::1]:8080/launch", false).is_ok());
-        assert!(check_url("http://localhost/launch", false).is_ok());
-        assert!(check_url("https://module.example.org/launch", false).is_ok());
+        let check = |url: &str, allow: bool| client(10, allow).check_url(url).map(|_| ());
+        assert!(check("http://127.0.0.1:8080/launch", false).is_ok());
+        assert!(check("http://[::1]:8080/launch", false).is_ok());
+        assert!(check("http://localhost/launch", false).is_ok());
+        assert!(check("https://module.example.org/launch", false).is_ok());
         assert!(matches!(
-            check_url("http://module.example.org/launch", false),
+            check("http://module.example.org/launch", false),
             Err(HostError::InsecureUrl(_))
         ));
-        assert!(check_url("http://module.example.org/launch", true).is_ok());
+        assert!(check("http://module.example.org/launch", true).is_ok());
         assert!(matches!(
-            check_url("ftp://x/launch", false),
+            check("ftp://x/launch", false),
             Err(HostError::InvalidUrl(_))
         ));
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use koppeltaal_host::HostError;
+use koppeltaal_host::http::{HttpClient, HttpOptions};
 use sha2::Sha256;
 
 use crate::client::quoted;
@@ -29,7 +30,7 @@ const MAX_ANSWER: u64 = 1 << 20;
 pub struct Upstream {
     url: String,
     secret: Option<Vec<u8>>,
-    agent: ureq::Agent,
+    http: HttpClient,
 }
 
 /// Who asked, for the forwarding headers.
@@ -46,18 +47,23 @@ pub(crate) struct Origin<'a> {
 impl Upstream {
     /// The application at `url`, answering within `timeout`; its launches signed with `secret`
     /// when given.
+    ///
+    /// The hand-off goes through the host's [`HttpClient`], with no redirect followed, an
+    /// answer of at most 1 MiB, and plain `http` allowed to any host: the URL is the operator's
+    /// own configuration (an application beside the gateway, on a private network), never
+    /// something a request named.
     pub fn new(url: &str, secret: Option<Vec<u8>>, timeout: Duration) -> Upstream {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .user_agent(concat!("koppeltaal-rs/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let http = HttpClient::new(HttpOptions {
+            connect_timeout: timeout,
+            timeout,
+            max_response_bytes: MAX_ANSWER,
+            max_redirects: 0,
+            allow_insecure_http: true,
+        });
         Upstream {
             url: url.to_owned(),
             secret,
-            agent,
+            http,
         }
     }
 
@@ -110,49 +116,39 @@ impl Upstream {
             .host
             .map(|host| format!(";host={}", quoted(host)))
             .unwrap_or_default();
-        let mut request = self
-            .agent
-            .post(&self.url)
-            .header("Content-Type", "application/json")
-            .header("X-Request-Id", origin.request_id)
-            .header("X-Koppeltaal-Delivery", &delivery)
-            .header(
-                "Forwarded",
-                format!("for={node}{host};proto={}", origin.proto),
-            )
-            .header("X-Forwarded-For", &client)
-            .header("X-Forwarded-Proto", origin.proto);
-        if let Some(secret) = &self.secret {
-            request = request.header(
-                "X-Koppeltaal-Signature",
-                Upstream::signature(secret, now, &delivery, &client, body.as_bytes()),
-            );
+        let forwarded = format!("for={node}{host};proto={}", origin.proto);
+        let signature = self
+            .secret
+            .as_ref()
+            .map(|secret| Upstream::signature(secret, now, &delivery, &client, body.as_bytes()));
+        let mut headers = vec![
+            ("Content-Type", "application/json"),
+            ("X-Request-Id", origin.request_id),
+            ("X-Koppeltaal-Delivery", delivery.as_str()),
+            ("Forwarded", forwarded.as_str()),
+            ("X-Forwarded-For", client.as_str()),
+            ("X-Forwarded-Proto", origin.proto),
+        ];
+        if let Some(signature) = &signature {
+            headers.push(("X-Koppeltaal-Signature", signature.as_str()));
         }
-        let mut answer = request.send(body.as_bytes()).map_err(|error| match error {
-            ureq::Error::Timeout(_) => HostError::Timeout,
-            ureq::Error::Io(error) if error.kind() == std::io::ErrorKind::TimedOut => {
-                HostError::Timeout
-            }
-            other => HostError::Unreachable(other.to_string()),
-        })?;
-        let status = answer.status().as_u16();
-        let headers: Vec<(String, String)> = answer
-            .headers()
-            .iter()
-            .filter(|(name, _)| RELAYED.contains(&name.as_str()))
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-            })
-            .collect();
-        let body = answer
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER)
-            .read_to_vec()
+        let answer = self
+            .http
+            .send("POST", &self.url, &headers, body.as_bytes())
             .map_err(|error| match error {
-                ureq::Error::Timeout(_) => HostError::Timeout,
+                HostError::Timeout => HostError::Timeout,
                 other => HostError::Unreachable(other.to_string()),
             })?;
+        let status = answer.status();
+        let headers: Vec<(String, String)> = RELAYED
+            .iter()
+            .flat_map(|name| {
+                answer
+                    .headers_named(name)
+                    .map(|value| ((*name).to_owned(), value.to_owned()))
+            })
+            .collect();
+        let body = answer.into_body();
         // An answer without a type is relayed without one (RFC 9110 §8.3): the gateway does
         // not know the type either, and a guess would be a claim.
         let mut response = Response::new(status, "", body).without_content_type();

@@ -16,7 +16,7 @@ pub enum RedisFailure {
     /// launch is never accepted without its replay check.
     #[default]
     FailClosed,
-    /// Check against this store instead (for example a [`MemoryReplayStore`](crate::MemoryReplayStore)
+    /// Check against this store instead (for example a [`MemoryReplayStore`](super::MemoryReplayStore)
     /// of this instance): launches keep working, but a token replayed to *another* instance
     /// during the outage is not caught. An explicit, logged choice of the operator.
     FallBackTo(Arc<dyn ReplayStore>),
