@@ -5,7 +5,10 @@ use std::ffi::c_char;
 
 use koppeltaal_core::{ClientAssertion, ContentEncryption, KeyManagement, LaunchToken};
 use koppeltaal_host::{
-    Clock, PrivateKey, SystemClock, encrypt_launch, encryption_key, jwks_document, os_rng,
+    Clock, PrivateKey, SystemClock,
+    jwe::{encrypt_launch, recipient_public_key},
+    keys::jwks_document,
+    random::os_rng,
 };
 
 use crate::arguments::{algorithm, optional_text, text, write_out};
@@ -30,9 +33,13 @@ pub unsafe extern "C" fn koppeltaal_generate_key(
     guarded(|| {
         // SAFETY: the caller's promise, forwarded.
         let alg = algorithm(unsafe { text(algorithm_name)? })?;
-        let key = PrivateKey::generate(alg, rsa_bits as usize).map_err(status)?;
+        let key = match alg.is_rsa() {
+            true => PrivateKey::generate_rsa(alg, rsa_bits as usize),
+            false => PrivateKey::generate(alg),
+        }
+        .map_err(status)?;
         let pem = key
-            .to_pem(koppeltaal_host::PemFormat::Pkcs8)
+            .to_pem(koppeltaal_host::keys::PemFormat::Pkcs8)
             .map_err(status)?;
         // SAFETY: the caller's promises, forwarded.
         unsafe { write_out(out, cap, len, pem.as_bytes()) }
@@ -82,14 +89,14 @@ pub unsafe extern "C" fn koppeltaal_client_assertion(
         let (pem, client_id, endpoint) =
             unsafe { (text(pem)?, text(client_id)?, text(token_endpoint)?) };
         let signer = PrivateKey::from_pem(pem)
-            .and_then(|key| key.signer(None))
+            .and_then(|key| key.signer())
             .map_err(status)?;
         let now = if now_unix == 0 {
             SystemClock.now()
         } else {
             now_unix
         };
-        let jti = koppeltaal_host::new_jti();
+        let jti = koppeltaal_host::random::new_jti();
         let token = ClientAssertion::new(client_id, endpoint, now)
             .and_then(|assertion| assertion.with_token_id(&jti))
             .and_then(|assertion| assertion.sign_to_string(signer.as_ref(), &mut os_rng()))
@@ -138,7 +145,7 @@ pub unsafe extern "C" fn koppeltaal_encrypt_launch(
             .transpose()
             .map_err(status)?
             .unwrap_or(ContentEncryption::A256Gcm);
-        let recipient = encryption_key(recipient.as_bytes(), alg).map_err(status)?;
+        let recipient = recipient_public_key(recipient.as_bytes(), alg).map_err(status)?;
         let token = encrypt_launch(signed, &recipient, enc).map_err(status)?;
         // SAFETY: the caller's promises, forwarded.
         unsafe { write_out(out, cap, len, token.as_bytes()) }
@@ -182,7 +189,7 @@ pub unsafe extern "C" fn koppeltaal_launch_token(
             )
         };
         let signer = PrivateKey::from_pem(pem)
-            .and_then(|key| key.signer(None))
+            .and_then(|key| key.signer())
             .map_err(status)?;
         let now = if now_unix == 0 {
             SystemClock.now()
@@ -198,7 +205,7 @@ pub unsafe extern "C" fn koppeltaal_launch_token(
         if let Some(intent) = intent {
             launch = launch.with_intent(intent).map_err(status)?;
         }
-        let jti = koppeltaal_host::new_jti();
+        let jti = koppeltaal_host::random::new_jti();
         let token = launch
             .with_token_id(&jti)
             .and_then(|launch| launch.sign_to_string(signer.as_ref(), &mut os_rng()))

@@ -9,8 +9,10 @@ use std::sync::{Arc, RwLock};
 
 use koppeltaal_core::{Error, KeySet, Policy};
 use koppeltaal_host::{
-    HostKeySet, LaunchReceiver, MemoryReplayStore, PrivateKey, RedisOptions, RedisReplayStore,
-    ReplayStore, SharedDecrypter, StaticKeys,
+    LaunchReceiver, PrivateKey, StaticKeys,
+    jwe::SharedDecrypter,
+    keys::IssuerKeys,
+    replay::{MemoryReplayStore, RedisOptions, RedisReplayStore, ReplayStore},
 };
 
 use crate::arguments::{algorithm, bytes, optional_text, text, write_out};
@@ -35,7 +37,7 @@ pub struct koppeltaal_verifier {
 
 struct Settings {
     policy: Policy,
-    issuers: Vec<(String, Arc<HostKeySet>)>,
+    issuers: Vec<(String, Arc<IssuerKeys>)>,
     decrypters: Vec<SharedDecrypter>,
     replay: Arc<dyn ReplayStore>,
     /// Built from the fields above, again after every change.
@@ -45,7 +47,7 @@ struct Settings {
 impl Settings {
     fn new(
         policy: Policy,
-        issuers: Vec<(String, Arc<HostKeySet>)>,
+        issuers: Vec<(String, Arc<IssuerKeys>)>,
         replay: Arc<dyn ReplayStore>,
     ) -> Result<Settings, i32> {
         let mut settings = Settings {
@@ -92,7 +94,7 @@ unsafe fn verifier_ref<'a>(
     unsafe { verifier.as_ref() }.ok_or(KOPPELTAAL_NULL_ARGUMENT)
 }
 
-fn keys(jwks: &[u8]) -> Result<Arc<HostKeySet>, i32> {
+fn keys(jwks: &[u8]) -> Result<Arc<IssuerKeys>, i32> {
     KeySet::from_jwks(jwks).map(Arc::new).map_err(status)
 }
 
@@ -347,7 +349,7 @@ pub unsafe extern "C" fn koppeltaal_verify(
             now => receiver.check_token_at(token, now),
         }
         .map_err(|refusal| i32::from(refusal.code()))?;
-        let json = koppeltaal_host::launch_json(checked.launch()).to_string();
+        let json = koppeltaal_host::launch::launch_json(checked.launch()).to_string();
         if json.len() > claims_cap {
             // SAFETY: checked not NULL above; the caller promises it is writable.
             unsafe { *claims_len = json.len() };
