@@ -9,6 +9,11 @@
 //! skipping; otherwise those tests skip, each saying loudly why.
 //!
 //! `cargo xtask peers` only installs the peers.
+//!
+//! `cargo xtask api [--bless]`: the public API of the published library crates, as
+//! `cargo public-api` lists it (blanket, auto-trait and derived impls left out), compared with
+//! the listing committed under `api/`, so that no change to it goes unnoticed; `--bless`
+//! rewrites the listings after an intended change.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -43,6 +48,7 @@ fn main() -> ExitCode {
     let rest: Vec<String> = arguments.collect();
     match task.as_deref() {
         Some("test") => test(&rest),
+        Some("api") => api(rest.iter().any(|argument| argument == "--bless")),
         Some("peers") => {
             if provision() {
                 ExitCode::SUCCESS
@@ -53,7 +59,8 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask test [ARGS for cargo test]   install the suite's peers, run it\n       \
-                 cargo xtask peers                        only install the peers"
+                 cargo xtask peers                        only install the peers\n       \
+                 cargo xtask api [--bless]                compare the public API with api/*.txt"
             );
             ExitCode::from(2)
         }
@@ -85,6 +92,62 @@ fn test(arguments: &[String]) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The crates whose public API is listed under `api/`.
+const API_CRATES: &[&str] = &["koppeltaal-core", "koppeltaal-host", "koppeltaal-gateway"];
+
+fn api(bless: bool) -> ExitCode {
+    let root = workspace_root();
+    let mut changed = Vec::new();
+    for krate in API_CRATES {
+        let output = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(&root)
+            .args(["public-api", "--package", krate, "--all-features", "-sss"])
+            .output();
+        let listing = match output {
+            Ok(output) if output.status.success() => output.stdout,
+            Ok(output) => {
+                eprintln!(
+                    "xtask: cargo public-api failed for {krate} (it needs `cargo install \
+                     cargo-public-api --locked` and a nightly toolchain):\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                return ExitCode::FAILURE;
+            }
+            Err(error) => {
+                eprintln!("xtask: could not run cargo public-api: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let path = root.join("api").join(format!("{krate}.txt"));
+        let committed = std::fs::read(&path).unwrap_or_default();
+        if committed == listing {
+            continue;
+        }
+        if bless {
+            if let Err(error) = std::fs::write(&path, &listing) {
+                eprintln!("xtask: {}: {error}", path.display());
+                return ExitCode::FAILURE;
+            }
+            eprintln!("xtask: {} rewritten", path.display());
+            continue;
+        }
+        let now = root.join("target").join(format!("{krate}.api.txt"));
+        let _ = std::fs::create_dir_all(root.join("target"));
+        let _ = std::fs::write(&now, &listing);
+        let _ = Command::new("diff").arg("-u").arg(&path).arg(&now).status();
+        changed.push(*krate);
+    }
+    if changed.is_empty() {
+        eprintln!("xtask: the public API is as listed in api/");
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "xtask: the public API of {changed:?} differs from api/ (above). If that is intended, \
+         run `cargo xtask api --bless` and commit the listings with the change."
+    );
+    ExitCode::FAILURE
 }
 
 /// Installs what is missing; true when every peer is present afterwards.

@@ -4,16 +4,16 @@
 
 use std::sync::Arc;
 
-use koppeltaal_core::{
-    ContentEncryption, JwksWriter, KeyManagement, KeyUnwrapper, PublicJwk, RsaOaepKey,
-    RsaOaepPublicKey, RsaPublicKey,
-};
+use koppeltaal_core::{JwksWriter, KeyUnwrapper, PublicJwk, RsaOaepKey, RsaPublicKey};
 use rsa::traits::PublicKeyParts;
 use serde_json::Value;
 
 use crate::error::HostError;
 use crate::keys::PrivateKey;
 use crate::random::os_rng;
+
+/// The core's encryption types that this module's functions take and return.
+pub use koppeltaal_core::{ContentEncryption, KeyManagement, RsaOaepPublicKey};
 
 /// A decryption key shared between threads.
 pub type SharedDecrypter = Arc<dyn KeyUnwrapper + Send + Sync>;
