@@ -2,6 +2,8 @@
 //! flags, a TOML file (`--config`) and `KOPPELTAAL_*` environment variables (flags win over the
 //! environment, the environment over the file), and signal handling.
 
+pub(crate) mod config;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,8 +27,9 @@ use koppeltaal_host::{
     shof::{NonceCheck, ShofLauncher, ShofOptions},
 };
 
-use crate::verify::{key_source, policy, with_decryption_keys};
-use crate::{Failure, introspector, parse_algorithm};
+use crate::Failure;
+use crate::flags::parse_algorithm;
+use crate::receiving::{introspector, key_source, policy, with_decryption_keys};
 
 /// Arguments of `serve`.
 #[derive(Args)]

@@ -4,6 +4,10 @@
 //! Bounded: one request at a time, each with a timeout, the battery's few dozen requests and
 //! no more; redirects are answers, never followed.
 
+mod bait;
+mod battery;
+mod forge;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,10 +18,10 @@ use regex::Regex;
 use serde_json::{Map, Value, json};
 
 use crate::Failure;
-use crate::bait::Bait;
 use crate::findings::Severity;
-use crate::forge::Forger;
-use crate::probe_battery::{BATTERY, Case, Expect, Make, Setting};
+use bait::Bait;
+use battery::{BATTERY, Case, Expect, Make, Setting};
+use forge::Forger;
 
 /// Arguments of `probe`.
 #[derive(Args)]

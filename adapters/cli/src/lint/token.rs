@@ -7,8 +7,8 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 
+use super::jwks::key_size_finding;
 use crate::findings::{Finding, Severity};
-use crate::lint_jwks::key_size_finding;
 
 /// The algorithms a module MUST support (HTI 2.0 ②); a portal may use others, at its risk.
 const MODULE_ALGORITHMS: [&str; 6] = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"];

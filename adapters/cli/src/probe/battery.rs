@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::forge::Signing;
 use crate::findings::Severity;
-use crate::forge::Signing;
 
 /// What the module must do with a launch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

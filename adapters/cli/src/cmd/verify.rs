@@ -5,14 +5,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use koppeltaal_core::{Algorithm, AlgorithmSet, Policy};
+use koppeltaal_core::{Algorithm, HtiLaunch, Policy};
+use koppeltaal_host::LaunchError;
 use koppeltaal_host::{
-    Clock, LaunchReceiver, PrivateKey, RemoteKeys, StaticKeys, SystemClock, clock::FixedClock,
-    keys::KeySource, launch::LaunchReceiverBuilder, replay::MemoryReplayStore,
+    Clock, LaunchReceiver, SystemClock, clock::FixedClock, replay::MemoryReplayStore,
 };
+use serde_json::{Value, json};
 
-use crate::output::{launch_claims, verdict};
-use crate::{Failure, parse_algorithm};
+use crate::Failure;
+use crate::flags::parse_algorithm;
+use crate::receiving::{key_source, policy, with_decryption_keys};
 
 /// Arguments of `verify`.
 #[derive(Args)]
@@ -48,52 +50,6 @@ pub(crate) struct VerifyArgs {
     /// The token, or `-` to read one token per line from stdin (one replay guard for all
     /// lines; blank lines are skipped).
     token: String,
-}
-
-/// A receiver for the `verify` and `serve` options.
-pub(crate) fn policy(
-    audience: &str,
-    algorithms: &[Algorithm],
-    leeway: u64,
-) -> Result<Policy, Failure> {
-    let allowed = algorithms
-        .iter()
-        .fold(AlgorithmSet::only(Algorithm::RS512), |set, alg| {
-            set.with(*alg)
-        });
-    Ok(Policy::new(audience)?
-        .with_algorithms(allowed)
-        .with_leeway(leeway))
-}
-
-/// Adds the decryption keys in `paths` (PEM) to `builder`.
-pub(crate) fn with_decryption_keys(
-    mut builder: LaunchReceiverBuilder,
-    paths: &[PathBuf],
-) -> Result<LaunchReceiverBuilder, Failure> {
-    for path in paths {
-        builder = builder.decryption_key(PrivateKey::read_pem_file(path)?.decrypter(None)?);
-    }
-    Ok(builder)
-}
-
-/// Keys from a JWKS file or URL.
-pub(crate) fn key_source(
-    issuer: &str,
-    jwks: Option<&PathBuf>,
-    jwks_url: Option<&str>,
-    clock: Arc<dyn Clock>,
-) -> Result<Arc<dyn KeySource>, Failure> {
-    Ok(match (jwks, jwks_url) {
-        (Some(path), _) => Arc::new(StaticKeys::new().with_jwks(issuer, &std::fs::read(path)?)?),
-        (None, Some(url)) => Arc::new(
-            RemoteKeys::builder()
-                .clock(clock)
-                .issuer(issuer, url)
-                .build()?,
-        ),
-        (None, None) => unreachable!("clap requires one of them"),
-    })
 }
 
 /// Verifies the token, or each line of stdin: `Ok(false)` (exit status 1) when a line was
@@ -142,4 +98,22 @@ pub(crate) fn run(args: VerifyArgs) -> Result<bool, Failure> {
         println!("{}", verdict(&outcome));
     }
     Ok(all_passed)
+}
+
+/// The claims of a verified launch.
+fn launch_claims(launch: &HtiLaunch) -> Value {
+    koppeltaal_host::launch::launch_json(launch)
+}
+
+/// One line of `verify -` output.
+fn verdict(outcome: &Result<HtiLaunch, LaunchError>) -> Value {
+    match outcome {
+        Ok(launch) => json!({"ok": true, "claims": launch_claims(launch)}),
+        Err(error) => json!({
+            "ok": false,
+            "error": error.name(),
+            "code": error.code(),
+            "message": error.reason().to_string(),
+        }),
+    }
 }

@@ -1,6 +1,9 @@
 //! `koppeltaal lint`: every deviation of a portal's launch (and of its JWKS) from HTI 2.0 and
 //! Koppeltaal, each with its clause and severity.
 
+mod jwks;
+mod token;
+
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -10,8 +13,8 @@ use serde_json::Value;
 
 use crate::Failure;
 use crate::findings::{Finding, report};
-use crate::lint_jwks::{fetch, lint_document, lint_serving};
-use crate::lint_token::lint_token;
+use jwks::{fetch, lint_document, lint_serving};
+use token::lint_token;
 
 /// Arguments of `lint`.
 #[derive(Args)]

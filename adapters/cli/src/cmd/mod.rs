@@ -1,0 +1,8 @@
+//! The small commands, one module each (or one per pair that belong together).
+
+mod auth_server;
+pub(crate) mod demo;
+pub(crate) mod keys;
+pub(crate) mod launch;
+pub(crate) mod oauth;
+pub(crate) mod verify;
