@@ -339,32 +339,8 @@ fn verify_line_mode_exits_0_only_when_every_line_passed() {
 fn verify_line_mode_shares_one_replay_guard() {
     let portal = Portal::new();
     let token = portal.launch(&[]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
-        .args([
-            "verify",
-            "--jwks",
-            &portal.jwks(),
-            "--issuer",
-            ISSUER,
-            "--audience",
-            AUDIENCE,
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(
-        child.stdin.take().unwrap(),
-        "{token}\n{token}\n\nnot-a-token"
-    )
-    .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(1), "a line was refused");
-    let lines: Vec<Value> = stdout(&output)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let (status, lines) = verify_lines(&portal, &format!("{token}\n{token}\n\nnot-a-token\n"));
+    assert_eq!(status, Some(1), "a line was refused");
     assert_eq!(lines.len(), 3, "blank lines are skipped");
     assert_eq!(lines[0]["ok"], true);
     assert_eq!(lines[0]["claims"]["sub"], "Practitioner/a5e58253");

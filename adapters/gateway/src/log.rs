@@ -15,9 +15,9 @@ pub enum LogFormat {
     /// `: ` and the detail when there is one; client text escaped.
     #[default]
     Text,
-    /// One JSON object per launch outcome, with exactly the members `audience`, `client`,
-    /// `code`, `detail`, `duration_us`, `event`, `flow`, `issuer`, `name`, `outcome`,
-    /// `request_id`, `sub` and `time`; never a token.
+    /// One JSON object per launch outcome, with exactly the members `time`, `request_id`,
+    /// `event`, `flow`, `outcome`, `code`, `name`, `issuer`, `audience`, `sub`, `client`,
+    /// `duration_us` and `detail`, in that order; never a token.
     Json,
 }
 

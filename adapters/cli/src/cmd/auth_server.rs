@@ -1,7 +1,8 @@
-//! Where a command finds the authorization server: a token endpoint, or a FHIR server to
-//! discover it (and the introspection endpoint) from.
+//! Who a command calls the authorization server as (a client id and its key), and where it
+//! finds the server: a token endpoint, or a FHIR server to discover it (and the introspection
+//! endpoint) from.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use clap::Args;
 use koppeltaal_host::{
@@ -10,6 +11,25 @@ use koppeltaal_host::{
 };
 
 use crate::Failure;
+
+/// `--key FILE --client-id ID`: the client.
+#[derive(Args, Clone, Debug)]
+pub(crate) struct ClientArgs {
+    /// The client's private key (PEM).
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The client id (`iss` and `sub` of its client assertions).
+    #[arg(long)]
+    pub(crate) client_id: String,
+}
+
+impl ClientArgs {
+    /// A token client builder for this client, its assertions signed with its key.
+    pub(crate) fn builder(&self) -> Result<TokenClientBuilder, Failure> {
+        let signer = PrivateKey::read_pem_file(&self.key)?.signer()?;
+        Ok(TokenClient::builder(&self.client_id, signer))
+    }
+}
 
 /// `--token-endpoint URL | --fhir-base URL`, one required.
 #[derive(Args, Clone, Debug)]
@@ -26,14 +46,12 @@ pub(crate) struct AuthServerArgs {
 }
 
 impl AuthServerArgs {
-    /// A token client builder for `client_id`, signing with the PEM key at `key`.
+    /// A token client builder for `client`, at this server.
     pub(crate) fn client_builder(
         &self,
-        key: &Path,
-        client_id: &str,
+        client: &ClientArgs,
     ) -> Result<TokenClientBuilder, Failure> {
-        let signer = PrivateKey::read_pem_file(key)?.signer()?;
-        let builder = TokenClient::builder(client_id, signer);
+        let builder = client.builder()?;
         Ok(match (&self.token_endpoint, &self.fhir_base) {
             (Some(endpoint), _) => builder.token_endpoint(endpoint),
             (None, Some(base)) => builder.fhir_base(base),
@@ -41,8 +59,8 @@ impl AuthServerArgs {
         })
     }
 
-    /// The token client for `client_id`.
-    pub(crate) fn client(&self, key: &Path, client_id: &str) -> Result<TokenClient, Failure> {
-        Ok(self.client_builder(key, client_id)?.build()?)
+    /// The token client for `client`, at this server.
+    pub(crate) fn client(&self, client: &ClientArgs) -> Result<TokenClient, Failure> {
+        Ok(self.client_builder(client)?.build()?)
     }
 }

@@ -6,10 +6,10 @@ use clap::Args;
 use koppeltaal_host::jwe::{
     ContentEncryption, KeyManagement, encrypt_launch, recipient_public_key,
 };
-use koppeltaal_host::oauth::TokenClient;
 use koppeltaal_host::random::{new_jti, os_rng};
 use koppeltaal_host::{Clock, LaunchToken, PrivateKey, SystemClock};
 
+use super::auth_server::ClientArgs;
 use crate::Failure;
 use crate::flags::{parse_content_encryption, parse_key_management};
 
@@ -69,12 +69,8 @@ pub(crate) struct LaunchArgs {
 /// Arguments of `assertion`.
 #[derive(Args)]
 pub(crate) struct AssertionArgs {
-    /// The client's private key (PEM).
-    #[arg(long)]
-    pub(crate) key: PathBuf,
-    /// The client id (`iss` and `sub`).
-    #[arg(long)]
-    pub(crate) client_id: String,
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
     /// The token endpoint (`aud`).
     #[arg(long)]
     pub(crate) token_endpoint: String,
@@ -119,8 +115,9 @@ pub(crate) fn launch(args: LaunchArgs) -> Result<(), Failure> {
 
 /// Prints a client assertion for the token endpoint.
 pub(crate) fn assertion(args: AssertionArgs) -> Result<(), Failure> {
-    let signer = PrivateKey::read_pem_file(args.key)?.signer()?;
-    let client = TokenClient::builder(&args.client_id, signer)
+    let client = args
+        .client
+        .builder()?
         .token_endpoint(&args.token_endpoint)
         .build()?;
     println!("{}", client.client_assertion(&args.token_endpoint)?);

@@ -1,6 +1,6 @@
 //! The small commands, one module each (or one per pair that belong together).
 
-mod auth_server;
+pub(crate) mod auth_server;
 pub(crate) mod demo;
 pub(crate) mod keys;
 pub(crate) mod launch;

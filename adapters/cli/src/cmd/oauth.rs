@@ -3,23 +3,17 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use koppeltaal_host::PrivateKey;
 use koppeltaal_host::fhir::FhirClient;
-use koppeltaal_host::oauth::TokenClient;
 
-use super::auth_server::AuthServerArgs;
+use super::auth_server::{AuthServerArgs, ClientArgs};
 use crate::Failure;
 use crate::receiving::introspector;
 
 /// Arguments of `token`.
 #[derive(Args)]
 pub(crate) struct TokenArgs {
-    /// The client's private key (PEM).
-    #[arg(long)]
-    pub(crate) key: PathBuf,
-    /// The client id.
-    #[arg(long)]
-    pub(crate) client_id: String,
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
     #[command(flatten)]
     pub(crate) server: AuthServerArgs,
     /// The scope to ask for (by default none: the server decides).
@@ -30,12 +24,8 @@ pub(crate) struct TokenArgs {
 /// Arguments of `introspect`.
 #[derive(Args)]
 pub(crate) struct IntrospectArgs {
-    /// The client's private key (PEM).
-    #[arg(long)]
-    pub(crate) key: PathBuf,
-    /// The client id.
-    #[arg(long)]
-    pub(crate) client_id: String,
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
     #[command(flatten)]
     pub(crate) server: AuthServerArgs,
     /// The introspection endpoint (default: the `introspection_endpoint` the server
@@ -49,12 +39,8 @@ pub(crate) struct IntrospectArgs {
 /// Arguments of `fetch`.
 #[derive(Args)]
 pub(crate) struct FetchArgs {
-    /// The client's private key (PEM).
-    #[arg(long)]
-    pub(crate) key: PathBuf,
-    /// The client id.
-    #[arg(long)]
-    pub(crate) client_id: String,
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
     /// The token endpoint.
     #[arg(long)]
     pub(crate) token_endpoint: String,
@@ -70,7 +56,7 @@ pub(crate) struct FetchArgs {
 
 /// Prints the token response.
 pub(crate) fn token(args: TokenArgs) -> Result<(), Failure> {
-    let mut builder = args.server.client_builder(&args.key, &args.client_id)?;
+    let mut builder = args.server.client_builder(&args.client)?;
     if let Some(scope) = &args.scope {
         builder = builder.scope(scope);
     }
@@ -80,7 +66,7 @@ pub(crate) fn token(args: TokenArgs) -> Result<(), Failure> {
 
 /// Prints the introspection answer, `active` included.
 pub(crate) fn introspect(args: IntrospectArgs) -> Result<(), Failure> {
-    let client = args.server.client(&args.key, &args.client_id)?;
+    let client = args.server.client(&args.client)?;
     let introspector = introspector(client, args.endpoint.as_deref())?;
     let answer = introspector.introspect(&args.token)?;
     let mut object = answer.claims;
@@ -91,8 +77,9 @@ pub(crate) fn introspect(args: IntrospectArgs) -> Result<(), Failure> {
 
 /// Sends the request and prints the response body.
 pub(crate) fn fetch(args: FetchArgs) -> Result<(), Failure> {
-    let signer = PrivateKey::read_pem_file(args.key)?.signer()?;
-    let tokens = TokenClient::builder(&args.client_id, signer)
+    let tokens = args
+        .client
+        .builder()?
         .token_endpoint(&args.token_endpoint)
         .build()?;
     let body = match args.data {

@@ -272,8 +272,8 @@ pub(crate) enum LogChoice {
     /// name=Replayed request=<id> client=<address> iss=<issuer> sub=<sub>: token has been used
     /// before` (`iss`, `sub` and the detail only when known).
     Text,
-    /// One JSON object per launch outcome, with exactly the members audience, client, code,
-    /// detail, duration_us, event, flow, issuer, name, outcome, request_id, sub, time; never a
+    /// One JSON object per launch outcome, with exactly the members time, request_id, event,
+    /// flow, outcome, code, name, issuer, audience, sub, client, duration_us, detail; never a
     /// token.
     Json,
 }
