@@ -49,7 +49,7 @@ impl Parties {
                     .with_jwks(ISSUER, jwks.as_bytes())
                     .unwrap(),
             )
-            .decryption_key(self.module.decrypter(None).unwrap())
+            .decryption_key(self.module.decrypter().unwrap())
             .clock(FixedClock::new(now()))
             .build()
             .unwrap()

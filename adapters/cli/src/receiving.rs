@@ -34,7 +34,7 @@ pub(crate) fn with_decryption_keys(
     paths: &[PathBuf],
 ) -> Result<LaunchReceiverBuilder, Failure> {
     for path in paths {
-        builder = builder.decryption_key(PrivateKey::read_pem_file(path)?.decrypter(None)?);
+        builder = builder.decryption_key(PrivateKey::read_pem_file(path)?.decrypter()?);
     }
     Ok(builder)
 }

@@ -225,7 +225,7 @@ pub unsafe extern "C" fn koppeltaal_verifier_add_decryption_key(
         // SAFETY: the caller's promises, forwarded.
         let (verifier, pem) = unsafe { (verifier_ref(verifier)?, text(pem)?) };
         let key = PrivateKey::from_pem(pem)
-            .and_then(|key| key.decrypter(None))
+            .and_then(|key| key.decrypter())
             .map_err(status)?;
         let mut settings = verifier.settings.write().unwrap_or_else(|e| e.into_inner());
         settings.decrypters.push(key);

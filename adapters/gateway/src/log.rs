@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use serde_json::json;
+use serde_json::Value;
 
 /// How launches are logged on stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -97,24 +97,36 @@ pub(crate) fn text_line(event: &Event<'_>) -> String {
     line
 }
 
-/// The JSON line of `event`.
+/// The JSON line of `event`, its members in the documented order whatever serde_json's
+/// features (a `Map` is sorted unless `preserve_order` is on somewhere in the build).
 pub(crate) fn json_line(event: &Event<'_>, audience: &str, now: u64, micros: u64) -> String {
-    json!({
-        "time": rfc3339(now),
-        "request_id": event.request_id,
-        "event": "launch",
-        "flow": event.flow,
-        "outcome": event.outcome,
-        "code": event.code,
-        "name": event.name,
-        "issuer": event.issuer,
-        "audience": audience,
-        "sub": event.sub,
-        "client": event.client.map(|client| client.to_string()),
-        "duration_us": micros,
-        "detail": event.detail,
-    })
-    .to_string()
+    let members: [(&str, Value); 13] = [
+        ("time", rfc3339(now).into()),
+        ("request_id", event.request_id.into()),
+        ("event", "launch".into()),
+        ("flow", event.flow.into()),
+        ("outcome", event.outcome.into()),
+        ("code", event.code.into()),
+        ("name", event.name.into()),
+        ("issuer", event.issuer.into()),
+        ("audience", audience.into()),
+        ("sub", event.sub.into()),
+        (
+            "client",
+            event.client.map(|client| client.to_string()).into(),
+        ),
+        ("duration_us", micros.into()),
+        ("detail", event.detail.clone().into()),
+    ];
+    let mut line = String::from("{");
+    for (index, (name, value)) in members.iter().enumerate() {
+        if index > 0 {
+            line.push(',');
+        }
+        let _ = write!(line, "\"{name}\":{value}");
+    }
+    line.push('}');
+    line
 }
 
 /// `seconds` since 1970 as an RFC 3339 UTC timestamp (civil date from days, Howard Hinnant's

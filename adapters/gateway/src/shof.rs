@@ -95,10 +95,7 @@ impl ShofGateway {
             .map_or(authority, |(host, _)| host)
             .trim_start_matches('[')
             .trim_end_matches(']');
-        let loopback = host.eq_ignore_ascii_case("localhost")
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
+        let loopback = koppeltaal_host::http::is_loopback(host);
         let path = path.split(['?', '#']).next().unwrap_or("/").to_owned();
         (!scheme.is_empty() && !host.is_empty())
             .then_some((path, loopback && scheme.eq_ignore_ascii_case("http")))

@@ -619,7 +619,7 @@ fn encrypted_launches_beyond_a_clients_budget_are_refused_429_before_any_unwrap(
                 .with_jwks(ISSUER, jwks.as_bytes())
                 .unwrap(),
         )
-        .decryption_key(module_key.decrypter(None).unwrap())
+        .decryption_key(module_key.decrypter().unwrap())
         .build()
         .unwrap();
     let mut config = GatewayConfig::new("127.0.0.1:0", receiver);

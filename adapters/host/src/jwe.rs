@@ -20,17 +20,19 @@ pub type SharedDecrypter = Arc<dyn KeyUnwrapper + Send + Sync>;
 
 impl PrivateKey {
     /// This (RSA) key as a decryption key for encrypted launches (RSA-OAEP and RSA-OAEP-256),
-    /// known by `kid` (by default its RFC 7638 thumbprint, as [`jwks_encryption_document`]
-    /// publishes it). An EC key is [`HostError::Key`]: only RSA keys decrypt here.
-    pub fn decrypter(&self, kid: Option<&str>) -> Result<SharedDecrypter, HostError> {
+    /// known by its RFC 7638 thumbprint, the `kid` [`jwks_encryption_document`] publishes. An
+    /// EC key is [`HostError::Key`]: only RSA keys decrypt here.
+    pub fn decrypter(&self) -> Result<SharedDecrypter, HostError> {
+        self.decrypter_with_kid(&self.key_id()?)
+    }
+
+    /// [`decrypter`](Self::decrypter), known by `kid` (for a key published under another
+    /// `kid` than its thumbprint).
+    pub fn decrypter_with_kid(&self, kid: &str) -> Result<SharedDecrypter, HostError> {
         let rsa = self
             .rsa()
             .ok_or_else(|| HostError::Key("only RSA keys decrypt launches (RSA-OAEP)".into()))?;
-        let kid = match kid {
-            Some(kid) => kid.to_owned(),
-            None => self.key_id()?,
-        };
-        Ok(Arc::new(RsaOaepKey::new(rsa.clone(), Some(&kid))?))
+        Ok(Arc::new(RsaOaepKey::new(rsa.clone(), Some(kid))?))
     }
 }
 

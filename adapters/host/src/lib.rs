@@ -104,7 +104,8 @@
 //! - [`clock`], [`random`]: time and randomness.
 //!
 //! Every client and the receiver are cheap to clone (an `Arc` inside) and `Send + Sync`, which
-//! the crate checks at compile time; one [`HttpClient`](http::HttpClient) can serve them all.
+//! the crate checks at compile time; one [`HttpClient`](http::HttpClient) can serve them all,
+//! handed to each builder with `.http(..)` (each makes its own otherwise).
 //!
 //! # Features
 //!

@@ -297,16 +297,21 @@ impl ShofLauncher {
         self
     }
 
-    /// The same launcher on another clock.
+    /// The same launcher on another clock. It discovers its servers afresh (the clients it
+    /// made for them keep the clock they were made with), not sharing them with the launcher
+    /// it came from.
     pub fn clock(mut self, clock: impl Clock + 'static) -> ShofLauncher {
         self.clock = Arc::new(clock);
+        self.servers = Arc::new(Mutex::new(HashMap::new()));
         self
     }
 
     /// The same launcher calling the servers with `http` (an [`HttpClient`] to share, or the
-    /// [`HttpOptions`](crate::http::HttpOptions) of a new one).
+    /// [`HttpOptions`](crate::http::HttpOptions) of a new one). It discovers its servers
+    /// afresh, as after [`clock`](Self::clock).
     pub fn http(mut self, client: impl Into<HttpClient>) -> ShofLauncher {
         self.http = client.into();
+        self.servers = Arc::new(Mutex::new(HashMap::new()));
         self
     }
 

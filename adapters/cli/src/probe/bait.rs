@@ -3,7 +3,6 @@
 //! that even when the module then refuses the launch.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use koppeltaal_gateway::{HttpServer, Limits, Request, Response, TrustedProxies};
@@ -11,27 +10,20 @@ use koppeltaal_gateway::{HttpServer, Limits, Request, Response, TrustedProxies};
 /// The running server; stopped when dropped.
 pub(crate) struct Bait {
     url: String,
-    fetches: Arc<AtomicUsize>,
     server: Option<HttpServer>,
 }
 
 impl Bait {
     /// Serves `document` at `http://127.0.0.1:<port>/jwks.json` (any path answers the same).
     pub(crate) fn start(document: String) -> std::io::Result<Bait> {
-        let fetches = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&fetches);
         let server = HttpServer::start(
             "127.0.0.1:0",
             Limits::default(),
             TrustedProxies::default(),
-            Arc::new(move |_: &Request| {
-                counted.fetch_add(1, Ordering::SeqCst);
-                Response::new(200, "application/json", document.clone())
-            }),
+            Arc::new(move |_: &Request| Response::new(200, "application/json", document.clone())),
         )?;
         Ok(Bait {
             url: format!("http://{}/jwks.json", server.address()),
-            fetches,
             server: Some(server),
         })
     }
@@ -41,9 +33,12 @@ impl Bait {
         &self.url
     }
 
-    /// How many requests the server has answered.
-    pub(crate) fn fetches(&self) -> usize {
-        self.fetches.load(Ordering::SeqCst)
+    /// How many connections the server has had: every attempt to fetch it counts, even one
+    /// whose request the server's reader refused.
+    pub(crate) fn fetches(&self) -> u64 {
+        self.server
+            .as_ref()
+            .map_or(0, HttpServer::connections_accepted)
     }
 }
 

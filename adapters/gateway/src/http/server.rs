@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -105,6 +105,8 @@ struct Shared {
     permits: Mutex<usize>,
     permit_freed: Condvar,
     stopping: AtomicBool,
+    /// Connections accepted since the start (admitted or not, answered or not).
+    accepted: AtomicU64,
     /// Connection threads waiting for their next connection, and the connections handed to
     /// them.
     pool: Mutex<Pool>,
@@ -274,6 +276,7 @@ impl HttpServer {
             closed: Condvar::new(),
             permit_freed: Condvar::new(),
             stopping: AtomicBool::new(false),
+            accepted: AtomicU64::new(0),
             pool: Mutex::new(Pool::default()),
             pool_ready: Condvar::new(),
         });
@@ -324,6 +327,13 @@ impl HttpServer {
     pub fn open_connections(&self) -> usize {
         self.shared.connections().total
     }
+
+    /// Connections accepted since the start, whatever became of them (refused for a cap, a
+    /// head the reader refused, answered): every peer that connected, counted once per
+    /// connection (not counting the one [`stop`](Self::stop) makes to wake the acceptor).
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.accepted.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for HttpServer {
@@ -340,6 +350,7 @@ fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
             return;
         }
         let Ok(mut stream) = stream else { continue };
+        shared.accepted.fetch_add(1, Ordering::Relaxed);
         let Ok(peer) = stream.peer_addr() else {
             continue;
         };
@@ -757,6 +768,24 @@ mod tests {
         let start = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: ";
         let pad = len - start.len() - "\r\n\r\n".len();
         format!("{start}{}\r\n\r\n", "a".repeat(pad)).into_bytes()
+    }
+
+    #[test]
+    fn every_connection_is_counted_whatever_became_of_its_request() {
+        let server = server(Limits::default());
+        assert_eq!(server.connections_accepted(), 0);
+        assert_eq!(
+            status(server.address(), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            200
+        );
+        assert_eq!(status(server.address(), b"\x00 not http\r\n\r\n"), 400);
+        drop(TcpStream::connect(server.address()).unwrap()); // connected, said nothing
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while server.connections_accepted() < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(server.connections_accepted(), 3);
+        server.stop(Duration::from_secs(1));
     }
 
     #[test]

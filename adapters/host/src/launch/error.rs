@@ -153,3 +153,53 @@ impl<E: Into<HostError>> From<E> for LaunchError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every reason's kind, against what `is_temporary` and the user messages said before
+    /// kinds existed (Throttled and UnknownState had the generic message then; the gateway
+    /// showed these sentences).
+    #[test]
+    fn every_reason_has_the_kind_its_answer_needs() {
+        use LaunchErrorKind::*;
+        let cases: Vec<(HostError, LaunchErrorKind)> = vec![
+            (Error::Replayed.into(), Replayed),
+            (Error::Expired { exp: 1, now: 2 }.into(), NotValidNow),
+            (Error::NotYetValid { nbf: 2, now: 1 }.into(), NotValidNow),
+            (Error::IssuedInFuture { iat: 2, now: 1 }.into(), NotValidNow),
+            (Error::ExpiresBeforeIssued.into(), NotValidNow),
+            (HostError::Inactive, NotValidNow),
+            (Error::WrongAudience.into(), OtherModule),
+            (HostError::Unreachable("x".into()), Temporary),
+            (HostError::Timeout, Temporary),
+            (
+                HostError::Status {
+                    status: 500,
+                    body: String::new(),
+                },
+                Temporary,
+            ),
+            (HostError::InvalidResponse("x".into()), Temporary),
+            (HostError::TooManyRedirects, Temporary),
+            (HostError::ResponseTooLarge { limit: 1 }, Temporary),
+            (HostError::ReplayStoreUnavailable("x".into()), Temporary),
+            (HostError::TooManyPendingLaunches, Temporary),
+            (Error::ReplayStoreFull.into(), Temporary),
+            (HostError::Throttled, Throttled),
+            (HostError::UnknownState, StartAgain),
+            (Error::BadSignature.into(), NotVerified),
+            (Error::WrongIssuer.into(), NotVerified),
+            (Error::MalformedToken.into(), NotVerified),
+            (HostError::BadForm("x"), NotVerified),
+            (HostError::InsecureUrl("x".into()), NotVerified),
+        ];
+        for (reason, kind) in cases {
+            let error = LaunchError::from(reason);
+            assert_eq!(error.kind(), kind, "{error}");
+            assert_eq!(error.is_temporary(), kind == Temporary, "{error}");
+            assert!(!error.user_message().is_empty());
+        }
+    }
+}
