@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use common::*;
 use koppeltaal_tests::oidc::{OidcProvider, TokenFormat};
@@ -270,37 +269,6 @@ fn verify_usage_errors_exit_2() {
     }
 }
 
-/// `verify -` with `input` on stdin: its exit status and its verdicts.
-fn verify_lines(portal: &Portal, input: &str) -> (Option<i32>, Vec<Value>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
-        .args([
-            "verify",
-            "--jwks",
-            &portal.jwks(),
-            "--issuer",
-            ISSUER,
-            "--audience",
-            AUDIENCE,
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let verdicts = stdout(&output)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    (output.status.code(), verdicts)
-}
-
 #[test]
 fn verify_line_mode_exits_0_only_when_every_line_passed() {
     let portal = Portal::new();
@@ -311,16 +279,16 @@ fn verify_line_mode_exits_0_only_when_every_line_passed() {
             .map(|v| v["ok"].as_bool().unwrap())
             .collect()
     };
-    let (status, verdicts) = verify_lines(&portal, &format!("{first}\n\n{second}\n"));
+    let (status, verdicts) = portal.verify_lines(&format!("{first}\n\n{second}\n"));
     assert_eq!((status, oks(&verdicts)), (Some(0), vec![true, true]));
     // A refused line in the middle: every line still gets its verdict, and the status says so.
     let third = portal.launch(&[]);
-    let (status, verdicts) = verify_lines(&portal, &format!("{third}\nnot-a-token\n{third}\n"));
+    let (status, verdicts) = portal.verify_lines(&format!("{third}\nnot-a-token\n{third}\n"));
     assert_eq!(
         (status, oks(&verdicts)),
         (Some(1), vec![true, false, false])
     );
-    let (status, verdicts) = verify_lines(&portal, "");
+    let (status, verdicts) = portal.verify_lines("");
     assert_eq!(
         (status, verdicts.len()),
         (Some(0), 0),
@@ -339,7 +307,7 @@ fn verify_line_mode_exits_0_only_when_every_line_passed() {
 fn verify_line_mode_shares_one_replay_guard() {
     let portal = Portal::new();
     let token = portal.launch(&[]);
-    let (status, lines) = verify_lines(&portal, &format!("{token}\n{token}\n\nnot-a-token\n"));
+    let (status, lines) = portal.verify_lines(&format!("{token}\n{token}\n\nnot-a-token\n"));
     assert_eq!(status, Some(1), "a line was refused");
     assert_eq!(lines.len(), 3, "blank lines are skipped");
     assert_eq!(lines[0]["ok"], true);

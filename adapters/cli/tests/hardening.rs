@@ -149,32 +149,7 @@ fn verify_judges_the_exact_bytes_a_module_would_receive() {
     // Line mode strips the line terminator (LF or CRLF) and nothing else.
     let fresh = [portal.launch(&[]), portal.launch(&[]), portal.launch(&[])];
     let input = format!("{}\n{}\r\n {}\n\n", fresh[0], fresh[1], fresh[2]);
-    let jwks = portal.jwks();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
-        .args(["verify", "--jwks", &jwks])
-        .args([
-            "--issuer",
-            common::ISSUER,
-            "--audience",
-            common::AUDIENCE,
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let verdicts: Vec<serde_json::Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let (_, verdicts) = portal.verify_lines(&input);
     assert_eq!(verdicts.len(), 3, "the empty line is skipped: {verdicts:?}");
     assert_eq!(verdicts[0]["ok"], true);
     assert_eq!(verdicts[1]["ok"], true, "CRLF is a line terminator");

@@ -111,6 +111,28 @@ impl Portal {
         args.push(token);
         koppeltaal(&args)
     }
+
+    /// `verify -` with `input` on stdin: its exit status and its verdicts, one per line.
+    pub fn verify_lines(&self, input: &str) -> (Option<i32>, Vec<serde_json::Value>) {
+        use std::io::Write;
+        let jwks = self.jwks();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_koppeltaal"))
+            .args(["verify", "--jwks", &jwks, "--issuer", ISSUER])
+            .args(["--audience", AUDIENCE, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        drop(stdin);
+        let output = child.wait_with_output().unwrap();
+        let verdicts = stdout(&output)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        (output.status.code(), verdicts)
+    }
 }
 
 /// The launch and metrics base URLs in serve's "listening on" line.
