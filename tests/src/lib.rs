@@ -23,6 +23,7 @@ pub fn b64(bytes: &[u8]) -> String {
 
 pub mod browser;
 pub mod faulty_module;
+pub mod fhir_validator;
 pub mod http_stub;
 pub mod koppeltaal_auth;
 pub mod oidc;

@@ -21,6 +21,10 @@ pub struct Ledger {
     pub revoked: HashSet<String>,
     /// Answer 401 to everything.
     pub refuse_all: bool,
+    /// Answer this status to everything (a store that is down: 500, 503...).
+    pub fail_with: Option<u16>,
+    /// The AuditEvents posted, in order of arrival.
+    pub audit_events: Vec<serde_json::Value>,
 }
 
 /// The running server and its ledger.
@@ -37,7 +41,8 @@ fn outcome(text: &str) -> String {
 }
 
 impl ResourceServer {
-    /// Serves `GET /fhir/Patient/1` and echoes `POST /fhir/Task` for tokens from `provider`.
+    /// Serves `GET /fhir/Patient/1`, echoes `POST /fhir/Task` and stores `POST
+    /// /fhir/AuditEvent` (400 for anything but an AuditEvent), for tokens from `provider`.
     pub fn start(provider: &OidcProvider) -> ResourceServer {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let keys = RemoteKeys::builder()
@@ -60,6 +65,9 @@ impl ResourceServer {
                 .to_owned();
             let mut ledger = handler_ledger.lock().unwrap();
             ledger.presented.push(token.clone());
+            if let Some(status) = ledger.fail_with {
+                return Reply::new(status, outcome("the store is unavailable"));
+            }
             if ledger.refuse_all || ledger.revoked.contains(&token) {
                 return Reply::new(401, outcome("token refused"))
                     .header("WWW-Authenticate", "Bearer");
@@ -94,6 +102,18 @@ impl ResourceServer {
                     Reply::new(201, request.body.clone())
                 }
                 ("POST", "/fhir/Task") => Reply::new(415, outcome("send application/fhir+json")),
+                ("POST", "/fhir/AuditEvent") => {
+                    let event: Option<serde_json::Value> = serde_json::from_slice(&request.body)
+                        .ok()
+                        .filter(|event: &serde_json::Value| event["resourceType"] == "AuditEvent");
+                    match event {
+                        Some(event) => {
+                            handler_ledger.lock().unwrap().audit_events.push(event);
+                            Reply::new(201, request.body.clone())
+                        }
+                        None => Reply::new(400, outcome("not an AuditEvent")),
+                    }
+                }
                 _ => Reply::new(404, outcome("no such resource")),
             }
         });

@@ -264,6 +264,12 @@
 // 918: too many expensive requests from this client.
 #define KOPPELTAAL_THROTTLED 918
 
+// 919: the audit outbox is full.
+#define KOPPELTAAL_OUTBOX_FULL 919
+
+// 920: the audit event is larger than the outbox keeps.
+#define KOPPELTAAL_AUDIT_EVENT_TOO_LARGE 920
+
 // A launch verifier: trusted issuers with their keys, a policy (RS512 only, 60 s leeway,
 // 300 s maximum lifetime by default) and a replay store. A thin layer over the host's
 // `LaunchReceiver`: the checks, their order and the replay record are the same as in every

@@ -154,3 +154,7 @@ pub const KOPPELTAAL_UNKNOWN_STATE: i32 = 916;
 pub const KOPPELTAAL_TOO_MANY_PENDING_LAUNCHES: i32 = 917;
 /// 918: too many expensive requests from this client.
 pub const KOPPELTAAL_THROTTLED: i32 = 918;
+/// 919: the audit outbox is full.
+pub const KOPPELTAAL_OUTBOX_FULL: i32 = 919;
+/// 920: the audit event is larger than the outbox keeps.
+pub const KOPPELTAAL_AUDIT_EVENT_TOO_LARGE: i32 = 920;

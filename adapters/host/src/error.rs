@@ -68,6 +68,11 @@ pub enum HostError {
     /// The client spent its budget of expensive work (encrypted launches: each costs an RSA
     /// private-key operation); refused until the budget refills.
     Throttled,
+    /// The audit outbox holds as many events as it may, and is set to refuse more: the launch
+    /// that would go unrecorded is refused.
+    OutboxFull,
+    /// An audit event larger than the outbox keeps (64 KiB).
+    AuditEventTooLarge,
     /// A server answered an authorized request with an error status.
     Refused {
         /// The status code.
@@ -168,6 +173,8 @@ host_codes! {
     UnknownState = 916, "the launch's state is unknown, used or expired";
     TooManyPendingLaunches = 917, "too many launches are in progress";
     Throttled = 918, "too many expensive requests from this client";
+    OutboxFull = 919, "the audit outbox is full";
+    AuditEventTooLarge = 920, "the audit event is larger than the outbox keeps";
 }
 
 impl fmt::Display for HostError {
@@ -215,6 +222,10 @@ impl fmt::Display for HostError {
             }
             HostError::TooManyPendingLaunches => f.write_str("too many launches are in progress"),
             HostError::Throttled => f.write_str("too many expensive requests from this client"),
+            HostError::OutboxFull => f.write_str("the audit outbox is full"),
+            HostError::AuditEventTooLarge => {
+                f.write_str("the audit event is larger than the outbox keeps (64 KiB)")
+            }
             HostError::Refused {
                 status,
                 body,

@@ -101,6 +101,7 @@
 //! - [`replay`]: where accepted launches are remembered (memory, a journal, Redis).
 //! - [`http`]: the one HTTP client every outbound call goes through: blocking (`ureq`),
 //!   bounded in time and size, `https` unless the host is loopback.
+//! - [`audit`]: the Launched AuditEvent Koppeltaal asks for, an outbox on disk and its sender.
 //! - [`clock`], [`random`]: time and randomness.
 //!
 //! Every client and the receiver are cheap to clone (an `Arc` inside) and `Send + Sync`, which
@@ -117,7 +118,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
 
+pub mod audit;
 pub mod clock;
+mod durable;
 mod error;
 pub mod fhir;
 pub mod http;
@@ -150,6 +153,8 @@ const _: () = {
     send_sync::<replay::MemoryReplayStore>();
     send_sync::<replay::JournalReplayStore>();
     send_sync::<shof::PendingShof>();
+    send_sync::<audit::Outbox>();
+    send_sync::<audit::AuditSender>();
     shared::<LaunchReceiver>();
     shared::<RemoteKeys>();
     shared::<http::HttpClient>();

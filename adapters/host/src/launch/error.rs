@@ -71,6 +71,7 @@ impl LaunchError {
             | HostError::ResponseTooLarge { .. }
             | HostError::ReplayStoreUnavailable(_)
             | HostError::TooManyPendingLaunches
+            | HostError::OutboxFull
             | HostError::Core(Error::ReplayStoreFull) => LaunchErrorKind::Temporary,
             _ => LaunchErrorKind::NotVerified,
         }
@@ -186,6 +187,7 @@ mod tests {
             (HostError::ResponseTooLarge { limit: 1 }, Temporary),
             (HostError::ReplayStoreUnavailable("x".into()), Temporary),
             (HostError::TooManyPendingLaunches, Temporary),
+            (HostError::OutboxFull, Temporary),
             (Error::ReplayStoreFull.into(), Temporary),
             (HostError::Throttled, Throttled),
             (HostError::UnknownState, StartAgain),

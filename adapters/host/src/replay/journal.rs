@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use koppeltaal_core::{HeapReplayGuard, ReplayKey, ReplayStore as _};
 
 use super::ReplayStore;
-use sha2::{Digest, Sha256};
+use crate::durable::{checksum, replace_file};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::HostError;
@@ -114,11 +114,6 @@ type Opener = Box<dyn Fn(&Path) -> std::io::Result<Box<dyn JournalFile>> + Send>
 
 fn open_file(path: &Path) -> std::io::Result<Box<dyn JournalFile>> {
     Ok(Box::new(OpenOptions::new().append(true).open(path)?))
-}
-
-fn checksum(record: &[u8]) -> [u8; 4] {
-    let digest = Sha256::digest(record);
-    [digest[0], digest[1], digest[2], digest[3]]
 }
 
 fn encode(key: &ReplayKey, forget_at: u64) -> [u8; RECORD] {
@@ -258,24 +253,11 @@ impl JournalReplayStore {
 /// `path` still holds the old journal: once the rename is done, failing to make it durable
 /// (the directory's fsync) is not reported.
 fn rewrite(path: &Path, guard: &HeapReplayGuard, now: u64) -> Result<u64, HostError> {
-    let temporary = path.with_extension("tmp");
     let mut bytes = MAGIC.to_vec();
     for (key, forget_at) in guard.entries().filter(|(_, forget_at)| *forget_at > now) {
         bytes.extend_from_slice(&encode(&key, forget_at));
     }
-    {
-        let mut file = File::create(&temporary)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&temporary, path)?;
-    if let Some(directory) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        // Make the rename itself durable, as far as the system allows.
-        let _ = File::open(directory).and_then(|directory| directory.sync_all());
-    }
+    replace_file(path, &bytes)?;
     Ok(bytes.len() as u64)
 }
 
