@@ -1,6 +1,6 @@
-//! Blocking HTTP through `ureq`, bounded in time and size, `https` unless loopback: the one
-//! client every outbound call of this crate (and of the `koppeltaal` command and gateway)
-//! goes through.
+//! Blocking HTTP through `ureq`, bounded in time and size, `https` unless loopback, with
+//! Koppeltaal's trace headers ([`trace`](crate::trace)): the one client every outbound call of
+//! this crate (and of the `koppeltaal` command and gateway) goes through.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use ureq::http::Uri;
 
 use crate::error::HostError;
+use crate::trace::TraceContext;
 
 /// Limits and rules for every HTTP call an [`HttpClient`] makes.
 #[derive(Clone, Debug)]
@@ -190,13 +191,16 @@ impl HttpClient {
     /// GET `url` accepting JSON.
     pub fn get_json(&self, url: &str) -> Result<HttpResponse, HostError> {
         let https = self.check_url(url)?;
-        let request = self
+        let mut request = self
             .agent
             .get(url)
             .config()
             .https_only(https)
             .build()
             .header("Accept", "application/json");
+        for (name, value) in TraceContext::outgoing_headers() {
+            request = request.header(name, value);
+        }
         self.finish(request.call())
     }
 
@@ -219,10 +223,14 @@ impl HttpClient {
         if let Some(token) = bearer {
             request = request.header("Authorization", format!("Bearer {token}"));
         }
+        for (name, value) in TraceContext::outgoing_headers() {
+            request = request.header(name, value);
+        }
         self.finish(request.send_form(fields.iter().copied()))
     }
 
-    /// Sends `method` to `url` with `headers` and `body` (which may be empty).
+    /// Sends `method` to `url` with `headers` and `body` (which may be empty). The trace
+    /// headers are added unless `headers` has them already.
     pub fn send(
         &self,
         method: &str,
@@ -235,6 +243,14 @@ impl HttpClient {
         let mut builder = ureq::http::Request::builder().method(method).uri(url);
         for (name, value) in headers {
             builder = builder.header(*name, *value);
+        }
+        for (name, value) in TraceContext::outgoing_headers() {
+            if !headers
+                .iter()
+                .any(|(given, _)| given.eq_ignore_ascii_case(name))
+            {
+                builder = builder.header(name, value);
+            }
         }
         let request = builder
             .body(body.to_vec())

@@ -102,6 +102,7 @@
 //! - [`http`]: the one HTTP client every outbound call goes through: blocking (`ureq`),
 //!   bounded in time and size, `https` unless the host is loopback.
 //! - [`audit`]: the Launched AuditEvent Koppeltaal asks for, an outbox on disk and its sender.
+//! - [`trace`]: Koppeltaal's trace headers, on every request the [`http`] client sends.
 //! - [`clock`], [`random`]: time and randomness.
 //!
 //! Every client and the receiver are cheap to clone (an `Arc` inside) and `Send + Sync`, which
@@ -131,6 +132,7 @@ pub mod oauth;
 pub mod random;
 pub mod replay;
 pub mod shof;
+pub mod trace;
 
 /// The `no_std` core this crate supplies: tokens, claims, policies and key sets.
 pub use koppeltaal_core as core;
