@@ -34,6 +34,7 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod budget;
 mod client;
 pub mod http;
@@ -51,8 +52,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use koppeltaal_host::audit::AuditSender;
 use koppeltaal_host::{LaunchReceiver, RemoteKeys};
 
+pub use audit::Audit;
 pub use budget::Budget;
 pub use client::{Cidr, ForwardedHeader, TrustedProxies};
 pub use http::{HttpServer, Limits, Request, Response};
@@ -97,6 +100,8 @@ pub struct GatewayConfig {
     pub expensive_budget: Budget,
     /// How long requests in flight may take to finish once stopping.
     pub shutdown_grace: Duration,
+    /// Launched AuditEvents to the Koppeltaal FHIR server, one per launch outcome.
+    pub audit: Option<Audit>,
 }
 
 impl GatewayConfig {
@@ -119,6 +124,7 @@ impl GatewayConfig {
             pages: Pages::default(),
             expensive_budget: Budget::default(),
             shutdown_grace: Duration::from_secs(30),
+            audit: None,
         }
     }
 }
@@ -127,12 +133,20 @@ impl GatewayConfig {
 pub struct Gateway {
     server: HttpServer,
     metrics_server: Option<HttpServer>,
+    audit_sender: Option<AuditSender>,
     grace: Duration,
 }
 
 impl Gateway {
     /// Binds the listeners and starts serving.
     pub fn start(config: GatewayConfig) -> io::Result<Gateway> {
+        let (audit, audit_sender) = match config.audit {
+            Some(audit) => {
+                let (log, sender) = audit.start()?;
+                (Some(log), Some(sender))
+            }
+            None => (None, None),
+        };
         let routes = Arc::new(Routes {
             receiver: config.receiver,
             shof: config.shof,
@@ -143,6 +157,7 @@ impl Gateway {
             remote_keys: config.remote_keys,
             pages: config.pages,
             expensive: budget::Budgets::new(config.expensive_budget),
+            audit,
         });
         let metrics_server = match &config.metrics_listen {
             Some(address) => {
@@ -177,6 +192,7 @@ impl Gateway {
         Ok(Gateway {
             server,
             metrics_server,
+            audit_sender,
             grace: config.shutdown_grace,
         })
     }
@@ -197,6 +213,10 @@ impl Gateway {
         self.server.stop(self.grace);
         if let Some(metrics) = self.metrics_server {
             metrics.stop(Duration::from_secs(1));
+        }
+        // What is still pending stays in the outbox for the next start.
+        if let Some(sender) = self.audit_sender {
+            sender.stop();
         }
     }
 }

@@ -39,6 +39,12 @@ pub(crate) struct Event<'a> {
     pub(crate) sub: Option<&'a str>,
     pub(crate) client: Option<std::net::IpAddr>,
     pub(crate) detail: Option<String>,
+    /// For the AuditEvent, not logged: the launch's Task and `jti` when known, the request's
+    /// correlation id, and whether a refusal is the module's own fault.
+    pub(crate) task: Option<&'a str>,
+    pub(crate) launch_id: Option<&'a str>,
+    pub(crate) correlation_id: Option<&'a str>,
+    pub(crate) own_fault: bool,
 }
 
 /// `text` with every control character (C0 as `\xNN`, C1, Unicode line and paragraph
@@ -157,6 +163,10 @@ mod tests {
             sub: None,
             client: None,
             detail: Some(forged.to_owned()),
+            task: None,
+            launch_id: None,
+            correlation_id: None,
+            own_fault: false,
         };
         let line = text_line(&event);
         assert!(!line.contains(['\n', '\r', '\u{2028}']), "{line}");

@@ -10,6 +10,9 @@ use koppeltaal_host::{
 };
 use serde_json::{Value, json};
 
+use koppeltaal_host::trace::TraceContext;
+
+use crate::audit::AuditLog;
 use crate::budget::Budgets;
 use crate::http::{Request, Response};
 use crate::log::{Event, LogFormat, json_line, log_line, text_line};
@@ -29,43 +32,52 @@ pub(crate) struct Routes {
     pub(crate) remote_keys: Option<Arc<RemoteKeys>>,
     pub(crate) pages: Pages,
     pub(crate) expensive: Budgets,
+    pub(crate) audit: Option<AuditLog>,
+}
+
+/// What is known of a refused launch: its claims, when it was verified before the refusal
+/// (a replay).
+#[derive(Default)]
+struct Known<'a> {
+    issuer: Option<&'a str>,
+    sub: Option<&'a str>,
+    task: Option<&'a str>,
+    launch_id: Option<&'a str>,
 }
 
 /// How a refusal or failure is answered.
 struct Answer<'a> {
     request_id: &'a str,
+    /// A trusted proxy's `X-Correlation-Id`.
+    correlation_id: Option<&'a str>,
     language: Language,
     wants_json: bool,
 }
 
 impl Routes {
-    /// Answers `request`.
+    /// Answers `request`, in its trace context: every request the gateway sends on its behalf
+    /// (keys, introspection, the SHOF exchange, the hand-off) carries its id as
+    /// `X-Correlation-Id`, and a trusted proxy's `X-Trace-Id`.
     pub(crate) fn handle(&self, request: &Request) -> Response {
         let request_id = self.request_id(request);
+        let correlation_id = trusted_id(request, "x-correlation-id");
+        let trace = TraceContext::new(&request_id, trusted_id(request, "x-trace-id"));
         let answer = Answer {
             request_id: &request_id,
+            correlation_id,
             language: Language::from_accept_language(request.header("accept-language")),
             wants_json: request
                 .header("accept")
                 .is_some_and(|accept| accept.contains("application/json")),
         };
-        let response = self.route(request, &answer);
+        let response = trace.enter(|| self.route(request, &answer));
         response.with_header("X-Request-Id", request_id.clone())
     }
 
     /// The request's id: a trusted proxy's `X-Request-Id` when it is a plain token, else new.
     fn request_id(&self, request: &Request) -> String {
-        if request.via_trusted_proxy
-            && let Some(id) = request.header("x-request-id")
-            && !id.is_empty()
-            && id.len() <= 128
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        {
-            return id.to_owned();
-        }
-        uuid::Uuid::new_v4().to_string()
+        trusted_id(request, "x-request-id")
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
     }
 
     fn route(&self, request: &Request, answer: &Answer<'_>) -> Response {
@@ -94,6 +106,10 @@ impl Routes {
                         sub: Some(launch.id_token.subject()),
                         client: Some(request.client),
                         detail: None,
+                        task: launch.context.get("resource").and_then(Value::as_str),
+                        launch_id: None,
+                        correlation_id: answer.correlation_id,
+                        own_fault: false,
                     };
                     self.accepted(event, &body, request, answer, started, |body| {
                         Response::new(200, "text/html; charset=utf-8", launched_page(body))
@@ -120,12 +136,13 @@ impl Routes {
 
     /// The Prometheus page.
     pub(crate) fn metrics_page(&self) -> Response {
-        Response::new(
-            200,
-            "text/plain; version=0.0.4; charset=utf-8",
-            self.metrics
-                .render(self.remote_keys.as_ref().map_or(0, |keys| keys.fetches())),
-        )
+        let mut page = self
+            .metrics
+            .render(self.remote_keys.as_ref().map_or(0, |keys| keys.fetches()));
+        if let Some(audit) = &self.audit {
+            audit.render(&mut page);
+        }
+        Response::new(200, "text/plain; version=0.0.4; charset=utf-8", page)
     }
 
     fn launch(&self, request: &Request, answer: &Answer<'_>, started: Instant) -> Response {
@@ -144,6 +161,10 @@ impl Routes {
                         sub: None,
                         client: Some(request.client),
                         detail: None,
+                        task: None,
+                        launch_id: None,
+                        correlation_id: answer.correlation_id,
+                        own_fault: false,
                     };
                     self.report(&event, started);
                     redirect
@@ -170,6 +191,8 @@ impl Routes {
             Ok(checked) => {
                 let issuer = checked.launch().issuer().to_owned();
                 let sub = checked.launch().subject().to_owned();
+                let task = checked.launch().resource().to_owned();
+                let jti = checked.launch().token_id().to_owned();
                 match checked.record() {
                     Ok(launch) => {
                         let body = koppeltaal_host::launch::launch_json(&launch);
@@ -183,6 +206,10 @@ impl Routes {
                             sub: Some(&sub),
                             client: Some(request.client),
                             detail: None,
+                            task: Some(&task),
+                            launch_id: Some(&jti),
+                            correlation_id: answer.correlation_id,
+                            own_fault: false,
                         };
                         self.accepted(event, &body, request, answer, started, |body| {
                             Response::new(200, "application/json", body.to_string())
@@ -193,8 +220,12 @@ impl Routes {
                     Err(error) => self.refusal(
                         "hti",
                         &error,
-                        Some(&issuer),
-                        Some(&sub),
+                        Known {
+                            issuer: Some(&issuer),
+                            sub: Some(&sub),
+                            task: Some(&task),
+                            launch_id: Some(&jti),
+                        },
                         request,
                         answer,
                         started,
@@ -277,16 +308,18 @@ impl Routes {
         answer: &Answer<'_>,
         started: Instant,
     ) -> Response {
-        self.refusal(flow, error, issuer, None, request, answer, started)
+        let known = Known {
+            issuer,
+            ..Known::default()
+        };
+        self.refusal(flow, error, known, request, answer, started)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn refusal(
         &self,
         flow: &'static str,
         error: &LaunchError,
-        issuer: Option<&str>,
-        sub: Option<&str>,
+        known: Known<'_>,
         request: &Request,
         answer: &Answer<'_>,
         started: Instant,
@@ -298,10 +331,14 @@ impl Routes {
                 outcome: "refused",
                 code: error.code(),
                 name: error.name(),
-                issuer,
-                sub,
+                issuer: known.issuer,
+                sub: known.sub,
                 client: Some(request.client),
                 detail: Some(error.reason().to_string()),
+                task: known.task,
+                launch_id: known.launch_id,
+                correlation_id: answer.correlation_id,
+                own_fault: error.kind() == LaunchErrorKind::Temporary,
             },
             started,
         );
@@ -348,6 +385,9 @@ impl Routes {
     /// One launch outcome: its log line and its count, with the time since `started` (the
     /// complete request).
     fn report(&self, event: &Event<'_>, started: Instant) {
+        if let Some(audit) = &self.audit {
+            audit.record(event);
+        }
         let took = started.elapsed();
         self.metrics
             .launch(event.flow, event.code, event.name, took);
@@ -366,6 +406,21 @@ impl Routes {
             }
         }
     }
+}
+
+/// Header `name` when a trusted proxy sent it and it is a plain token (1 to 128 of
+/// `A-Za-z0-9-_.`): what the gateway believes of request, correlation and trace ids.
+fn trusted_id<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+    request
+        .header(name)
+        .filter(|_| request.via_trusted_proxy)
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
 }
 
 /// The `iss` and `launch` of a SHOF launch form, if it is one (and has no `token`).

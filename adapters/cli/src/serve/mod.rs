@@ -12,11 +12,13 @@ use koppeltaal_core::Algorithm;
 use std::time::Duration;
 
 use koppeltaal_gateway::{
-    Budget, Cidr, CookieKeys, ForwardedHeader, GatewayConfig, Limits, LogFormat, Pages,
+    Audit, Budget, Cidr, CookieKeys, ForwardedHeader, GatewayConfig, Limits, LogFormat, Pages,
     ShofGateway, TrustedProxies, Upstream, log_line,
 };
 use koppeltaal_host::{
     Clock, HostError, LaunchReceiver, PrivateKey, RemoteKeys, SystemClock,
+    audit::{Outbox, OutboxOptions, SenderOptions},
+    fhir::FhirClient,
     http::{HttpClient, HttpOptions},
     keys::{KeySource, jwks_document},
     oauth::TokenClient,
@@ -34,7 +36,7 @@ use crate::receiving::{introspector, key_source, policy, with_decryption_keys};
 /// Arguments of `serve`.
 #[derive(Args)]
 #[command(group = clap::ArgGroup::new("check").required(true).args(["jwks", "jwks_url", "introspect"]))]
-#[command(group = clap::ArgGroup::new("auth_server").multiple(false).args(["token_endpoint", "fhir_base"]))]
+#[command(group = clap::ArgGroup::new("auth_server").multiple(true).args(["token_endpoint", "fhir_base"]))]
 pub(crate) struct ServeArgs {
     /// Read the options from this TOML file: `listen = "0.0.0.0:8080"`, `jwks-url = "..."`,
     /// `fhir-server = ["...", "..."]`, `skip-nonce-check = true`, ... (each key a flag of this
@@ -56,12 +58,38 @@ pub(crate) struct ServeArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "URL",
           requires_all = ["key", "client_id", "auth_server"], env = "KOPPELTAAL_INTROSPECT")]
     introspect: Option<String>,
-    /// The auth server's token endpoint (for introspection): the `aud` of the assertions.
-    #[arg(long, requires = "introspect", env = "KOPPELTAAL_TOKEN_ENDPOINT")]
+    /// The auth server's token endpoint (for introspection and --audit): the `aud` of the
+    /// assertions. Without it, it is discovered from --fhir-base.
+    #[arg(long, env = "KOPPELTAAL_TOKEN_ENDPOINT")]
     token_endpoint: Option<String>,
-    /// A FHIR base URL to discover the auth server's endpoints from (for introspection).
-    #[arg(long, requires = "introspect", env = "KOPPELTAAL_FHIR_BASE")]
+    /// The Koppeltaal FHIR server: where --audit posts its events, and where the auth
+    /// server's endpoints are discovered (`.well-known/smart-configuration`) unless
+    /// --token-endpoint is given.
+    #[arg(long, env = "KOPPELTAAL_FHIR_BASE")]
     fhir_base: Option<String>,
+    /// Record every launch outcome, HTI and SHOF, accepted or refused, as a Launched
+    /// AuditEvent (profile KT2AuditEvent) at --fhir-base, posted with this module's token
+    /// (--key, --client-id). Each is written to --audit-outbox before the launch is answered,
+    /// and delivered in the background, retried until the server takes it.
+    #[arg(long, requires_all = ["key", "client_id", "fhir_base", "device_id"], env = "KOPPELTAAL_AUDIT")]
+    audit: bool,
+    /// This module's device at Koppeltaal, `Device/<id>` or `<id>`: its events' agent and
+    /// observer.
+    #[arg(long, requires = "audit", env = "KOPPELTAAL_DEVICE_ID")]
+    device_id: Option<String>,
+    /// The domain name the events give as their source site (default: this machine's host
+    /// name).
+    #[arg(long, requires = "audit", env = "KOPPELTAAL_AUDIT_SITE")]
+    audit_site: Option<String>,
+    /// The file events wait in until delivered (they survive restarts).
+    #[arg(
+        long,
+        requires = "audit",
+        default_value = "koppeltaal-audit.outbox",
+        value_name = "FILE",
+        env = "KOPPELTAAL_AUDIT_OUTBOX"
+    )]
+    audit_outbox: PathBuf,
     /// This module's client id (for introspection and SHOF launches).
     #[arg(long, env = "KOPPELTAAL_CLIENT_ID")]
     client_id: Option<String>,
@@ -408,6 +436,34 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
         }
         _ => None,
     };
+    config.audit = match (args.audit, &key, &args.client_id, &args.fhir_base) {
+        (true, Some(key), Some(client_id), Some(fhir_base)) => {
+            let builder = TokenClient::builder(client_id, key.signer()?).http(http.clone());
+            let tokens = match &args.token_endpoint {
+                Some(endpoint) => builder.token_endpoint(endpoint),
+                None => builder.fhir_base(fhir_base),
+            }
+            .build()?;
+            let device = args.device_id.as_deref().unwrap_or_default();
+            let device = match device.starts_with("Device/") {
+                true => device.to_owned(),
+                false => format!("Device/{device}"),
+            };
+            Some(Audit {
+                outbox: Arc::new(Outbox::open(
+                    &args.audit_outbox,
+                    OutboxOptions::default(),
+                    clock.now(),
+                )?),
+                fhir: FhirClient::new(tokens),
+                fhir_base: fhir_base.clone(),
+                device,
+                site: args.audit_site.clone().unwrap_or_else(host_name),
+                sender: SenderOptions::default(),
+            })
+        }
+        _ => None,
+    };
     config.upstream = match &args.upstream {
         Some(url) => {
             let secret = args.upstream_secret.as_ref().map(read_secret).transpose()?;
@@ -446,6 +502,15 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
 }
 
 /// A secret from a file, without the whitespace around it (a trailing newline, say).
+/// This machine's host name (Linux), else `localhost`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
 fn read_secret(path: &PathBuf) -> Result<Vec<u8>, Failure> {
     Ok(std::fs::read(path)?.trim_ascii().to_vec())
 }

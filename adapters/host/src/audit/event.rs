@@ -113,6 +113,14 @@ impl LaunchAudit {
         self
     }
 
+    /// The outcome and its description, set directly (for a caller that has no
+    /// [`LaunchError`] at hand, such as a gateway reporting what it logged).
+    pub fn with_outcome(mut self, outcome: AuditOutcome, description: Option<&str>) -> LaunchAudit {
+        self.outcome = outcome;
+        self.outcome_desc = description.map(str::to_owned);
+        self
+    }
+
     /// The launch's Task (`Task/<id>`), when known (a refused launch whose claims were read).
     pub fn task(mut self, task: Option<&str>) -> LaunchAudit {
         self.task = task.map(str::to_owned);
