@@ -135,7 +135,9 @@ fn every_launch_outcome_becomes_an_event_at_the_fhir_store() {
 
     let events = koppeltaal.wait_for(3);
     assert_eq!(events.len(), 3, "{events:#?}");
-    let seen: Vec<(&str, Option<&str>, Option<&str>, Option<&str>)> = events
+    /// Outcome, request id, trace id (`jti`), Task.
+    type Seen<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+    let seen: Vec<Seen<'_>> = events
         .iter()
         .map(|event| {
             (
