@@ -439,3 +439,43 @@ fn a_jwks_url_is_linted_for_how_it_is_served() {
     assert!(stdout(&output).contains("MUST    RFC 7517 §5: the JWKS URL answers 404, not 200"));
     assert_eq!(output.status.code(), Some(1));
 }
+
+#[test]
+fn the_koppeltaal_profile_adds_what_its_auth_service_demands() {
+    let signer = Signer::new();
+    let jwks = signer.portal.jwks();
+    let now = NOW.to_string();
+    let lint = |token: &str, profile: &str| {
+        let output = koppeltaal(&[
+            "lint",
+            "--jwks",
+            &jwks,
+            "--now",
+            &now,
+            "--profile",
+            profile,
+            token,
+        ]);
+        (output.status.code(), stdout(&output))
+    };
+    // Our own launch and JWKS (RS512, kid, use sig, Device audience) pass both.
+    let clean = signer.token(&signer.header(), &valid_claims());
+    assert_eq!(
+        lint(&clean, "koppeltaal"),
+        (Some(0), "launch: no MUST broken (0 SHOULD not met)".into())
+    );
+    // HTI 2.0 allows an audience that is not a Device and a clock a little ahead; the auth
+    // service does not.
+    let mut claims = valid_claims();
+    claims.insert("aud".into(), json!("https://module.example.org"));
+    claims.insert("iat".into(), json!(NOW + 5));
+    let token = signer.token(&signer.header(), &claims);
+    assert_eq!(lint(&token, "hti").0, Some(0), "{}", lint(&token, "hti").1);
+    let (status, out) = lint(&token, "koppeltaal");
+    assert_eq!(status, Some(1), "{out}");
+    assert!(out.contains("MUST    Koppeltaal auth service: aud: aud \"https://module.example.org\" is not Device/<id>"), "{out}");
+    assert!(
+        out.contains("SHOULD  Koppeltaal auth service: iat: iat is 5 s ahead of this clock"),
+        "{out}"
+    );
+}

@@ -2,6 +2,7 @@
 //! Koppeltaal, each with its clause and severity.
 
 mod jwks;
+mod koppeltaal;
 mod token;
 
 use std::io::Read;
@@ -28,9 +29,23 @@ pub(crate) struct LintArgs {
     /// Lint as if the time were this (Unix seconds).
     #[arg(long)]
     now: Option<u64>,
+    /// Which rules: `hti` (HTI 2.0 and the RFCs under it), or `koppeltaal`, which adds what
+    /// Koppeltaal's authentication service demands (algorithms RS384, ES384 and RS512 only,
+    /// `aud` a `Device/<id>` string, keys with `kid` and `use: sig`, `iat` without leeway).
+    #[arg(long, value_enum, default_value = "hti")]
+    profile: Profile,
     /// A launch token, or `-` to read one from stdin. Without a token, only the JWKS is linted.
     #[arg(required_unless_present_any = ["jwks", "jwks_url"])]
     token: Option<String>,
+}
+
+/// The rules a lint applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Profile {
+    /// HTI 2.0 and the RFCs it builds on.
+    Hti,
+    /// HTI 2.0, and what Koppeltaal's authentication service demands.
+    Koppeltaal,
 }
 
 /// Runs the lint; `Ok(true)` when no MUST is broken.
@@ -60,10 +75,16 @@ pub(crate) fn run(args: LintArgs) -> Result<bool, Failure> {
             };
             let now = args.now.unwrap_or_else(|| SystemClock.now());
             findings.extend(lint_token(&token, jwks.as_ref(), now));
+            if args.profile == Profile::Koppeltaal {
+                findings.extend(koppeltaal::lint_profile(Some(&token), None, now));
+            }
             "launch"
         }
         None => "JWKS",
     };
+    if args.profile == Profile::Koppeltaal {
+        findings.extend(koppeltaal::lint_profile(None, jwks.as_ref(), 0));
+    }
     Ok(report(subject, &mut findings))
 }
 

@@ -109,7 +109,7 @@ fn decode_segment(segment: &str, part: &str, findings: &mut Vec<Finding>) -> Opt
     }
 }
 
-fn decode_object(
+pub(super) fn decode_object(
     segment: &str,
     part: &str,
     findings: &mut Vec<Finding>,
