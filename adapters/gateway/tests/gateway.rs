@@ -410,7 +410,7 @@ fn forged_host_and_forwarding_headers_never_reach_the_application() {
         gateway.address(),
         &launch_request(
             "module.example.org",
-            "X-Forwarded-For: 10.6.6.6, 2001:db8::7\r\nX-Forwarded-Proto: https\r\nX-Request-Id: from-the-proxy-1\r\n",
+            "X-Forwarded-For: 10.6.6.6, 2001:db8::7\r\nX-Forwarded-Proto: https\r\nX-Request-Id: from-the-proxy-1\r\nX-Trace-Id: trace-from-the-proxy\r\n",
             &parties.launch(),
         ),
     );
@@ -427,6 +427,10 @@ fn forged_host_and_forwarding_headers_never_reach_the_application() {
         Some("for=\"[2001:db8::7]\";host=\"module.example.org\";proto=https")
     );
     assert_eq!(handed.header("x-request-id"), Some("from-the-proxy-1"));
+    // Koppeltaal's trace headers (TOP-KT-011): the hand-off is caused by the launch request,
+    // and passes its trace on.
+    assert_eq!(handed.header("x-correlation-id"), Some("from-the-proxy-1"));
+    assert_eq!(handed.header("x-trace-id"), Some("trace-from-the-proxy"));
 }
 
 /// The header fields of `answer` named `name` (case-insensitive), values trimmed.
