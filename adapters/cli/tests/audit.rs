@@ -226,3 +226,40 @@ fn events_wait_out_a_store_outage_and_a_restart_and_arrive_once() {
     drop(serve);
     let _ = &koppeltaal.scratch;
 }
+
+#[test]
+fn a_full_outbox_set_to_refuse_refuses_launches_without_using_them_up() {
+    let portal = Portal::new();
+    let mut koppeltaal = Koppeltaal::start(&portal);
+    koppeltaal
+        .args
+        .extend(["--audit-max-events", "1", "--audit-when-full", "refuse"].map(str::to_owned));
+    koppeltaal.store.ledger.lock().unwrap().fail_with = Some(503);
+    let serve = koppeltaal.serve();
+    let (first, _) = post(&serve, &format!("token={}", portal.launch(&[])));
+    assert_eq!(first, 200, "its event fills the outbox");
+    let waiting = portal.launch(&[]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let refused = agent
+        .post(format!("{}/launch", serve.base))
+        .header("Accept", "application/json")
+        .send_form([("token", waiting.as_str())])
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let refused: Value = serde_json::from_str(&refused).unwrap();
+    assert_eq!(
+        (&refused["code"], &refused["error"]),
+        (&919.into(), &"OutboxFull".into())
+    );
+    // Once the store takes the waiting event there is room, and the same launch, not used up
+    // by its refusal, is accepted.
+    koppeltaal.store.ledger.lock().unwrap().fail_with = None;
+    koppeltaal.wait_for(1);
+    let (again, _) = post(&serve, &format!("token={waiting}"));
+    assert_eq!(again, 200);
+}

@@ -94,6 +94,15 @@ impl AuditLog {
         }
     }
 
+    /// `OutboxFull` when the outbox refuses new events: the launch is then refused before it is
+    /// recorded, rather than accepted without its event.
+    pub(crate) fn check_room(&self) -> Result<(), koppeltaal_host::LaunchError> {
+        match self.outbox.refuses_new_events() {
+            true => Err(koppeltaal_host::HostError::OutboxFull.into()),
+            false => Ok(()),
+        }
+    }
+
     /// The outbox's counts, as Prometheus lines.
     pub(crate) fn render(&self, out: &mut String) {
         let stats = self.outbox.stats();

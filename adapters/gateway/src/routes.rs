@@ -92,6 +92,9 @@ impl Routes {
                 let error = LaunchError::from(HostError::Throttled);
                 return self.refused("shof", &error, None, request, answer, started);
             }
+            if let Some(Err(error)) = self.audit.as_ref().map(AuditLog::check_room) {
+                return self.refused("shof", &error, None, request, answer, started);
+            }
             let (outcome, clear) = shof.finish(request);
             let response = match outcome {
                 Ok(launch) => {
@@ -187,7 +190,19 @@ impl Routes {
             let error = LaunchError::from(HostError::Throttled);
             return self.refused("hti", &error, None, request, answer, started);
         }
+        let room = self.audit.as_ref().map_or(Ok(()), AuditLog::check_room);
         match self.receiver.check_token(token.as_bytes()) {
+            // Verified, but it would go unrecorded: refused before it is used up.
+            Ok(checked) if room.is_err() => {
+                let known = Known {
+                    issuer: Some(checked.launch().issuer()),
+                    sub: Some(checked.launch().subject()),
+                    task: Some(checked.launch().resource()),
+                    launch_id: Some(checked.launch().token_id()),
+                };
+                let error = room.expect_err("the guard checked it");
+                self.refusal("hti", &error, known, request, answer, started)
+            }
             Ok(checked) => {
                 let issuer = checked.launch().issuer().to_owned();
                 let sub = checked.launch().subject().to_owned();

@@ -17,7 +17,7 @@ use koppeltaal_gateway::{
 };
 use koppeltaal_host::{
     Clock, HostError, LaunchReceiver, PrivateKey, RemoteKeys, SystemClock,
-    audit::{Outbox, OutboxOptions, SenderOptions},
+    audit::{Outbox, OutboxOptions, SenderOptions, WhenFull},
     fhir::FhirClient,
     http::{HttpClient, HttpOptions},
     keys::{KeySource, jwks_document},
@@ -90,6 +90,24 @@ pub(crate) struct ServeArgs {
         env = "KOPPELTAAL_AUDIT_OUTBOX"
     )]
     audit_outbox: PathBuf,
+    /// The most events waiting in the outbox (an AuditEvent is about 1.5 KiB on disk).
+    #[arg(
+        long,
+        requires = "audit",
+        default_value_t = 10_000,
+        env = "KOPPELTAAL_AUDIT_MAX_EVENTS"
+    )]
+    audit_max_events: usize,
+    /// When the outbox is full: drop its oldest event (logged and counted), or refuse
+    /// launches (503, code 919) until events are delivered, so that none goes unrecorded.
+    #[arg(
+        long,
+        requires = "audit",
+        value_enum,
+        default_value = "drop-oldest",
+        env = "KOPPELTAAL_AUDIT_WHEN_FULL"
+    )]
+    audit_when_full: WhenFullChoice,
     /// This module's client id (for introspection and SHOF launches).
     #[arg(long, env = "KOPPELTAAL_CLIENT_ID")]
     client_id: Option<String>,
@@ -283,6 +301,15 @@ pub(crate) struct ServeArgs {
 }
 
 /// The forwarding header trusted proxies set.
+/// `--audit-when-full`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum WhenFullChoice {
+    /// Drop the oldest pending event.
+    DropOldest,
+    /// Refuse launches until there is room.
+    Refuse,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum HeaderChoice {
     /// `X-Forwarded-For` and `X-Forwarded-Proto`.
@@ -452,7 +479,14 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
             Some(Audit {
                 outbox: Arc::new(Outbox::open(
                     &args.audit_outbox,
-                    OutboxOptions::default(),
+                    OutboxOptions {
+                        max_events: args.audit_max_events.max(1),
+                        when_full: match args.audit_when_full {
+                            WhenFullChoice::DropOldest => WhenFull::DropOldest,
+                            WhenFullChoice::Refuse => WhenFull::Refuse,
+                        },
+                        ..OutboxOptions::default()
+                    },
                     clock.now(),
                 )?),
                 fhir: FhirClient::new(tokens),

@@ -254,6 +254,13 @@ impl Outbox {
         self.end(&mut state, sequence, b'X')
     }
 
+    /// Whether a new event would be refused ([`WhenFull::Refuse`] and `max_events` pending): a
+    /// module that must not let a launch go unrecorded refuses the launch instead.
+    pub fn refuses_new_events(&self) -> bool {
+        self.options.when_full == WhenFull::Refuse
+            && self.state().pending.len() >= self.options.max_events.max(1)
+    }
+
     /// Counts a delivery tried again.
     pub fn retried(&self) {
         self.state().stats.retried += 1;
