@@ -89,11 +89,17 @@ impl Koppeltaal {
 
 /// Posts `body` to the gateway asking for JSON: the status and the `X-Request-Id` answered.
 fn post(serve: &Serve, body: &str) -> (u16, String) {
+    let (status, id, _) = post_for_json(serve, body);
+    (status, id)
+}
+
+/// Posts `body` asking for JSON: the status, the `X-Request-Id` and the body answered.
+fn post_for_json(serve: &Serve, body: &str) -> (u16, String, String) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let response = agent
+    let mut response = agent
         .post(format!("{}/launch", serve.base))
         .header("Accept", "application/json")
         .header("Content-Type", "application/x-www-form-urlencoded")
@@ -103,7 +109,8 @@ fn post(serve: &Serve, body: &str) -> (u16, String) {
         .to_str()
         .unwrap()
         .to_owned();
-    (response.status().as_u16(), id)
+    let body = response.body_mut().read_to_string().unwrap();
+    (response.status().as_u16(), id, body)
 }
 
 fn extension<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
@@ -239,18 +246,7 @@ fn a_full_outbox_set_to_refuse_refuses_launches_without_using_them_up() {
     let (first, _) = post(&serve, &format!("token={}", portal.launch(&[])));
     assert_eq!(first, 200, "its event fills the outbox");
     let waiting = portal.launch(&[]);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let refused = agent
-        .post(format!("{}/launch", serve.base))
-        .header("Accept", "application/json")
-        .send_form([("token", waiting.as_str())])
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let (_, _, refused) = post_for_json(&serve, &format!("token={waiting}"));
     let refused: Value = serde_json::from_str(&refused).unwrap();
     assert_eq!(
         (&refused["code"], &refused["error"]),
