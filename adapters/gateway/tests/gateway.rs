@@ -1,7 +1,7 @@
 //! The gateway in-process, on loopback sockets, against the review's findings (2026-12-07):
 //! a SHOF flood, SHOF across instances, two tabs, forged `Host` and forwarding headers,
 //! malformed `Content-Length`, keep-alive, metrics that time every outcome, and the budget for
-//! encrypted launches. SHOF runs against a real authorization server (oidc-provider,
+//! encrypted launches, and the AuditEvents of SHOF launches. SHOF runs against a real authorization server (oidc-provider,
 //! `tests/oidc/shof.mjs`) with a scripted browser; the shared replay store is a real Redis.
 
 use std::io::{Read, Write};
@@ -11,20 +11,24 @@ use std::time::Duration;
 
 use koppeltaal_core::{Algorithm, LaunchToken, Policy};
 use koppeltaal_gateway::{
-    Budget, CookieKeys, Gateway, GatewayConfig, LogFormat, MAX_PENDING_COOKIES, ShofGateway,
+    Audit, Budget, CookieKeys, Gateway, GatewayConfig, LogFormat, MAX_PENDING_COOKIES, ShofGateway,
     TrustedProxies, Upstream,
 };
 use koppeltaal_host::{
     LaunchReceiver, PrivateKey, StaticKeys,
+    audit::{Outbox, OutboxOptions, SenderOptions},
+    fhir::FhirClient,
     keys::jwks_document,
+    oauth::TokenClient,
     random::os_rng,
     replay::{MemoryReplayStore, RedisOptions, RedisReplayStore, ReplayStore},
     shof::{ShofLauncher, ShofOptions},
 };
 use koppeltaal_tests::browser::{Browser, query_param};
 use koppeltaal_tests::http_stub::{Reply, Request, StubServer};
-use koppeltaal_tests::oidc::{OidcProvider, ShofSetup};
+use koppeltaal_tests::oidc::{OidcProvider, ShofSetup, TokenFormat};
 use koppeltaal_tests::redis::RedisServer;
+use koppeltaal_tests::resource_server::ResourceServer;
 use koppeltaal_tests::{ISSUER, now};
 
 const DEVICE: &str = "Device/gateway-tests";
@@ -114,6 +118,19 @@ impl Parties {
         replay: Arc<dyn ReplayStore>,
         keys: CookieKeys,
     ) -> Gateway {
+        let config = self.shof_config(port, redirect_uri, fhir_base, replay, keys);
+        Gateway::start(config).unwrap()
+    }
+
+    /// The configuration of [`shof_gateway`](Self::shof_gateway).
+    fn shof_config(
+        &self,
+        port: u16,
+        redirect_uri: &str,
+        fhir_base: &str,
+        replay: Arc<dyn ReplayStore>,
+        keys: CookieKeys,
+    ) -> GatewayConfig {
         let launcher = ShofLauncher::new(
             ShofOptions::new(CLIENT, redirect_uri, &[fhir_base]),
             self.module.signer().unwrap(),
@@ -122,7 +139,7 @@ impl Parties {
         let mut config = self.config(replay);
         config.listen = format!("127.0.0.1:{port}");
         config.shof = Some(ShofGateway::new(launcher, keys, 4).unwrap());
-        Gateway::start(config).unwrap()
+        config
     }
 }
 
@@ -349,6 +366,90 @@ fn two_tabs_each_finish_their_own_shof_launch() {
         let done = browser.get(&returned);
         assert_eq!(done.status, 200, "{}", done.body);
     }
+}
+
+#[test]
+fn shof_launches_are_audited_when_they_end_accepted_or_refused() {
+    let (parties, port, redirect, _provider, fhir_base) = shof_network();
+    // Koppeltaal's FHIR store: the module's client_credentials tokens from a second real
+    // authorization server, checked by the store stand-in.
+    let audit_provider = OidcProvider::start(
+        CLIENT,
+        &jwks_document(&[&parties.module]).unwrap(),
+        TokenFormat::Jwt,
+    );
+    let store = ResourceServer::start(&audit_provider);
+    let tokens = TokenClient::builder(CLIENT, parties.module.signer().unwrap())
+        .token_endpoint(&audit_provider.token_endpoint())
+        .build()
+        .unwrap();
+    let outbox_path = std::env::temp_dir().join(format!(
+        "koppeltaal-gateway-audit-{}",
+        koppeltaal_host::random::new_jti()
+    ));
+    let mut config = parties.shof_config(
+        port,
+        &redirect,
+        &fhir_base,
+        Arc::new(MemoryReplayStore::new(1024)),
+        CookieKeys::random(),
+    );
+    config.audit = Some(Audit {
+        outbox: Arc::new(Outbox::open(&outbox_path, OutboxOptions::default(), now()).unwrap()),
+        fhir: FhirClient::new(tokens),
+        fhir_base: store.url("/fhir"),
+        device: DEVICE.into(),
+        site: "module.example.org".into(),
+        sender: SenderOptions::default(),
+    });
+    let gateway = Gateway::start(config).unwrap();
+    let launch_at = format!("{}/launch", base(&gateway));
+
+    // Accepted: the whole journey; refused: a return this browser did not begin, and a start
+    // naming a FHIR server that is not trusted.
+    let mut browser = Browser::new();
+    let back = shof_journey(
+        &mut browser,
+        &launch_at,
+        &fhir_base,
+        &parties.launch(),
+        &redirect,
+    );
+    assert_eq!(browser.get(&back).status, 200);
+    let stranger = browser.get(&format!("{redirect}?state=never-made&code=x"));
+    assert_eq!(stranger.status, 403, "{}", stranger.body);
+    let elsewhere = browser.post_form(
+        &launch_at,
+        &[
+            ("iss", "https://fhir.elsewhere.example/fhir"),
+            ("launch", &parties.launch()),
+        ],
+    );
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+
+    wait_until(|| store.ledger.lock().unwrap().audit_events.len() >= 3);
+    gateway.stop();
+    let events = store.ledger.lock().unwrap().audit_events.clone();
+    let outcomes: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .map(|event| {
+            (
+                event["outcome"].as_str().unwrap(),
+                event["outcomeDesc"].as_str().map(|text| &text[..3]),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("0", None), ("4", Some("916")), ("4", Some("915"))],
+        "{events:#?}"
+    );
+    for event in &events {
+        assert_eq!(event["agent"][0]["who"]["reference"], DEVICE);
+    }
+    let verdict = koppeltaal_tests::fhir_validator::validate(&events);
+    assert!(verdict.is_ok(), "{verdict:?}");
+    let _ = std::fs::remove_file(&outbox_path);
 }
 
 /// An application that records what it is handed.
