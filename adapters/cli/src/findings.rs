@@ -24,6 +24,15 @@ impl fmt::Display for Severity {
     }
 }
 
+/// Which rules `lint` and `probe` apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Profile {
+    /// HTI 2.0 and the RFCs it builds on.
+    Hti,
+    /// HTI 2.0, and what Koppeltaal adds (its authentication service's demands, its claims).
+    Koppeltaal,
+}
+
 /// One deviation `lint` found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Finding {

@@ -330,3 +330,59 @@ fn usage_errors_and_unreachable_modules() {
     assert!(probe.stdout.contains("no answer"), "{}", probe.stdout);
     assert_eq!(probe.status, Some(1));
 }
+
+#[test]
+fn the_koppeltaal_profile_adds_its_launches_and_reports_rs384_as_a_note() {
+    let portal = Portal::new();
+    let jwks = portal.jwks();
+    let idp_hint = "a launch with Koppeltaal's idp_hint is accepted";
+    let rs384 = "a launch signed RS384 by the portal's key is accepted";
+    // RS512 only (serve's default): the RS384 launch is refused, a note, not a failure.
+    let serve = Serve::start(&["--jwks", &jwks, "--issuer", ISSUER, "--audience", AUDIENCE]);
+    let probe = Probe::run(
+        &portal,
+        &format!("{}/launch", serve.base),
+        &["--profile", "koppeltaal"],
+    );
+    assert_eq!(probe.result(idp_hint), "pass", "{}", probe.stdout);
+    assert_eq!(probe.result(rs384), "FAIL", "{}", probe.stdout);
+    assert!(
+        probe
+            .stdout
+            .lines()
+            .any(|line| line.contains(rs384) && line.split_whitespace().nth(1) == Some("note")),
+        "{}",
+        probe.stdout
+    );
+    assert_eq!(probe.status, Some(0), "a note does not fail the probe");
+    assert!(
+        probe.stdout.contains(": 21 launches as"),
+        "{}",
+        probe.stdout
+    );
+    // A module that takes RS384 too (its JWKS not binding the key to RS512) passes it;
+    // without the profile neither line is sent.
+    let mut unbound: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&jwks).unwrap()).unwrap();
+    unbound["keys"][0].as_object_mut().unwrap().remove("alg");
+    let unbound_path = format!("{jwks}.unbound");
+    std::fs::write(&unbound_path, unbound.to_string()).unwrap();
+    let wider = Serve::start(&[
+        "--jwks",
+        &unbound_path,
+        "--issuer",
+        ISSUER,
+        "--audience",
+        AUDIENCE,
+        "--alg",
+        "RS384",
+    ]);
+    let probe = Probe::run(
+        &portal,
+        &format!("{}/launch", wider.base),
+        &["--profile", "koppeltaal"],
+    );
+    assert_eq!(probe.result(rs384), "pass", "{}", probe.stdout);
+    let plain = Probe::run(&portal, &format!("{}/launch", wider.base), &[]);
+    assert!(!plain.stdout.contains(idp_hint) && !plain.stdout.contains(rs384));
+}

@@ -13,7 +13,7 @@ use koppeltaal_host::{Clock, HostError, SystemClock};
 use serde_json::Value;
 
 use crate::Failure;
-use crate::findings::{Finding, report};
+use crate::findings::{Finding, Profile, report};
 use jwks::{fetch, lint_document, lint_serving};
 use token::lint_token;
 
@@ -37,15 +37,6 @@ pub(crate) struct LintArgs {
     /// A launch token, or `-` to read one from stdin. Without a token, only the JWKS is linted.
     #[arg(required_unless_present_any = ["jwks", "jwks_url"])]
     token: Option<String>,
-}
-
-/// The rules a lint applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Profile {
-    /// HTI 2.0 and the RFCs it builds on.
-    Hti,
-    /// HTI 2.0, and what Koppeltaal's authentication service demands.
-    Koppeltaal,
 }
 
 /// Runs the lint; `Ok(true)` when no MUST is broken.

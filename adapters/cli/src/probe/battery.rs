@@ -249,6 +249,31 @@ fn set_times(claims: &mut Map<String, Value>, iat: u64, exp: u64) {
     claims.insert("exp".into(), json!(exp));
 }
 
+/// What `--profile koppeltaal` adds: launches Koppeltaal's portals may send that HTI 2.0 alone
+/// does not make. A case whose severity is a note is reported, never counted as a failure.
+pub(crate) const KOPPELTAAL: &[Case] = &[
+    Case {
+        check: "a launch with Koppeltaal's idp_hint is accepted",
+        expect: Expect::Accepted,
+        severity: Severity::Must,
+        clause: "Koppeltaal: a launch may carry idp_hint, the identity provider to send the user to",
+        make: Make::Fresh(|_, _, claims| {
+            claims.insert("idp_hint".into(), json!("https://idp.example.org"));
+            Signing::Portal
+        }),
+    },
+    Case {
+        check: "a launch signed RS384 by the portal's key is accepted",
+        expect: Expect::Accepted,
+        severity: Severity::Note,
+        clause: "Koppeltaal: its auth service takes RS384, ES384 and RS512; a module taking RS512 only refuses portals that sign RS384",
+        make: Make::Fresh(|_, header, _| {
+            header.insert("alg".into(), json!("RS384"));
+            Signing::PortalRs384
+        }),
+    },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,11 +22,15 @@ pub(crate) enum Signing {
     Unsigned,
     /// The portal's signature with one bit flipped.
     Altered,
+    /// With the portal's RSA key, as RS384 (the header's `alg` must say so).
+    PortalRs384,
 }
 
 /// The keys a forger holds: the portal's (as the probe is the portal), and a stranger's.
 pub(crate) struct Forger {
     portal: SharedSigner,
+    /// The portal's key signing RS384, when it is an RSA key.
+    portal_rs384: Option<SharedSigner>,
     portal_public_pem: String,
     stranger: SharedSigner,
     stranger_jwk: Value,
@@ -45,6 +49,10 @@ impl Forger {
                 .map_err(|error| HostError::Key(error.to_string()))?;
         Ok(Forger {
             portal: portal.signer()?,
+            portal_rs384: portal
+                .rsa_bits()
+                .map(|_| portal.signer_for(koppeltaal_host::Algorithm::RS384))
+                .transpose()?,
             portal_public_pem: portal.public_pem()?,
             stranger: stranger.signer()?,
             stranger_jwk: stranger_jwks["keys"][0].clone(),
@@ -54,6 +62,11 @@ impl Forger {
     /// The portal key's `alg` (what its JWKS publishes).
     pub(crate) fn portal_algorithm(&self) -> &'static str {
         self.portal.algorithm().as_str()
+    }
+
+    /// Whether the portal's key can sign RS384 (it is an RSA key).
+    pub(crate) fn signs_rs384(&self) -> bool {
+        self.portal_rs384.is_some()
     }
 
     /// The portal key's `kid`.
@@ -86,6 +99,10 @@ impl Forger {
         let signature = match signing {
             Signing::Portal => sign(&self.portal, &signing_input)?,
             Signing::Stranger => sign(&self.stranger, &signing_input)?,
+            Signing::PortalRs384 => match &self.portal_rs384 {
+                Some(signer) => sign(signer, &signing_input)?,
+                None => return Err(HostError::Key("the portal key is not an RSA key".into())),
+            },
             Signing::Altered => {
                 let mut signature = sign(&self.portal, &signing_input)?;
                 let middle = signature.len() / 2;

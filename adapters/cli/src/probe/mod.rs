@@ -18,9 +18,9 @@ use regex::Regex;
 use serde_json::{Map, Value, json};
 
 use crate::Failure;
-use crate::findings::Severity;
+use crate::findings::{Profile, Severity};
 use bait::Bait;
-use battery::{BATTERY, Case, Expect, Make, Setting};
+use battery::{BATTERY, Case, Expect, KOPPELTAAL, Make, Setting};
 use forge::Forger;
 
 /// Arguments of `probe`.
@@ -64,6 +64,10 @@ pub(crate) struct ProbeArgs {
     /// Allow plain http to a host that is not loopback (a test network).
     #[arg(long)]
     allow_insecure_http: bool,
+    /// Which rules: `hti` (HTI 2.0), or `koppeltaal`, which adds launches Koppeltaal's
+    /// portals may send (with `idp_hint`; signed RS384, reported as a note).
+    #[arg(long, value_enum, default_value = "hti")]
+    profile: Profile,
 }
 
 /// What "accepted" means for a status code.
@@ -154,10 +158,19 @@ pub(crate) fn run(args: ProbeArgs) -> Result<bool, Failure> {
         args.accept_statuses.clone()
     };
 
+    let extra: &[Case] = match args.profile {
+        Profile::Hti => &[],
+        Profile::Koppeltaal => KOPPELTAAL,
+    };
+    let cases: Vec<&Case> = BATTERY
+        .iter()
+        .chain(extra)
+        .filter(|case| !needs_rs384(case) || forger.signs_rs384())
+        .collect();
     println!(
         "probe of {}: {} launches as {} for {}",
         args.launch_url,
-        BATTERY.len(),
+        cases.len(),
         args.issuer,
         args.audience
     );
@@ -169,7 +182,7 @@ pub(crate) fn run(args: ProbeArgs) -> Result<bool, Failure> {
     let mut valid_accepted = true;
     let mut failures = Vec::new();
     let mut server_errors = 0;
-    for (index, case) in BATTERY.iter().enumerate() {
+    for (index, case) in cases.into_iter().enumerate() {
         let token = match case.make {
             Make::RepeatFirst => first_token.clone().unwrap_or_default(),
             Make::Fresh(mutation) => {
@@ -204,7 +217,7 @@ pub(crate) fn run(args: ProbeArgs) -> Result<bool, Failure> {
         if index == 0 {
             valid_accepted = answer.accepted();
         }
-        if verdict == Verdict::Fail {
+        if verdict == Verdict::Fail && case.severity != Severity::Note {
             failures.push(case.severity);
         }
         if case.expect == Expect::Refused && answer.server_error() {
@@ -292,6 +305,23 @@ fn valid_launch(
         ("hti-version".to_owned(), json!("2.0")),
     ]);
     (header, claims)
+}
+
+/// Whether `case` signs RS384 with the portal's key (left out for a portal key that is not RSA).
+fn needs_rs384(case: &Case) -> bool {
+    let Make::Fresh(mutation) = case.make else {
+        return false;
+    };
+    let setting = Setting {
+        now: 1_700_000_000,
+        stranger_key_id: "",
+        stranger_jwk: &Value::Null,
+        bait_url: "",
+    };
+    matches!(
+        mutation(&setting, &mut Map::new(), &mut Map::new()),
+        forge::Signing::PortalRs384
+    )
 }
 
 /// The probe's HTTP client: `timeout_seconds` (at least 1) per request, redirects never
