@@ -25,6 +25,10 @@ pub struct Ledger {
     pub fail_with: Option<u16>,
     /// The AuditEvents posted, in order of arrival.
     pub audit_events: Vec<serde_json::Value>,
+    /// The `X-Request-Id` and `X-Correlation-Id` of each AuditEvent request, stored or not.
+    pub audit_trace: Vec<(Option<String>, Option<String>)>,
+    /// Answer only after this long (a slow store).
+    pub delay: Option<std::time::Duration>,
 }
 
 /// The running server and its ledger.
@@ -65,6 +69,17 @@ impl ResourceServer {
                 .to_owned();
             let mut ledger = handler_ledger.lock().unwrap();
             ledger.presented.push(token.clone());
+            if request.path == "/fhir/AuditEvent" {
+                let header = |name: &str| request.header(name).map(str::to_owned);
+                ledger
+                    .audit_trace
+                    .push((header("x-request-id"), header("x-correlation-id")));
+            }
+            if let Some(delay) = ledger.delay {
+                drop(ledger);
+                std::thread::sleep(delay);
+                ledger = handler_ledger.lock().unwrap();
+            }
             if let Some(status) = ledger.fail_with {
                 return Reply::new(status, outcome("the store is unavailable"));
             }

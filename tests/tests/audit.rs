@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use koppeltaal_host::audit::{AuditSender, LaunchAudit, Outbox, OutboxOptions, SenderOptions};
 use koppeltaal_host::fhir::FhirClient;
+use koppeltaal_host::http::HttpOptions;
 use koppeltaal_host::keys::jwks_document;
 use koppeltaal_host::oauth::TokenClient;
 use koppeltaal_host::{Algorithm, HostError, LaunchError, PrivateKey, SystemClock};
@@ -20,7 +21,8 @@ const CLIENT: &str = "audit-module";
 const DEVICE: &str = "Device/42";
 
 struct Store {
-    _provider: OidcProvider,
+    key: PrivateKey,
+    provider: OidcProvider,
     resources: ResourceServer,
     fhir: FhirClient,
     outbox_path: std::path::PathBuf,
@@ -41,7 +43,8 @@ impl Store {
             koppeltaal_host::random::new_jti()
         ));
         Store {
-            _provider: provider,
+            key,
+            provider: provider,
             resources,
             fhir: FhirClient::new(tokens),
             outbox_path,
@@ -53,19 +56,26 @@ impl Store {
     }
 
     fn sender(&self, outbox: &Arc<Outbox>) -> AuditSender {
+        self.start_sender(outbox, self.fhir.clone())
+    }
+
+    /// A sender whose FHIR client keeps to `http` (the same module and token server).
+    fn sender_with(&self, outbox: &Arc<Outbox>, http: HttpOptions) -> AuditSender {
+        let tokens = TokenClient::builder(CLIENT, self.key.signer().unwrap())
+            .token_endpoint(&self.provider.token_endpoint())
+            .http(http)
+            .build()
+            .unwrap();
+        self.start_sender(outbox, FhirClient::new(tokens))
+    }
+
+    fn start_sender(&self, outbox: &Arc<Outbox>, fhir: FhirClient) -> AuditSender {
         let options = SenderOptions {
             first_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_millis(400),
         };
         let base = self.resources.url("/fhir");
-        AuditSender::start(
-            Arc::clone(outbox),
-            self.fhir.clone(),
-            &base,
-            SystemClock,
-            options,
-        )
-        .unwrap()
+        AuditSender::start(Arc::clone(outbox), fhir, &base, SystemClock, options).unwrap()
     }
 
     fn events(&self) -> Vec<Value> {
@@ -222,6 +232,18 @@ fn every_outcome_reaches_the_store_once_in_the_profile_s_shape() {
     );
     let stats = outbox.stats();
     assert_eq!((stats.pending, stats.delivered, stats.dropped), (0, 4, 0));
+    // Each post carried its own new request id, and the launch request's id as correlation.
+    let trace = store.resources.ledger.lock().unwrap().audit_trace.clone();
+    let correlations: Vec<Option<&str>> = trace.iter().map(|(_, c)| c.as_deref()).collect();
+    assert_eq!(
+        correlations,
+        [Some("r-1"), Some("r-2"), Some("r-3"), Some("r-4")]
+    );
+    assert!(
+        trace
+            .iter()
+            .all(|(id, _)| id.as_deref().is_some_and(|id| id.len() == 36))
+    );
 }
 
 #[test]
@@ -292,6 +314,41 @@ fn a_store_down_for_a_while_gets_every_event_exactly_once_across_a_restart() {
     // And nothing is pending after another restart.
     drop(outbox);
     assert_eq!(store.outbox().stats().pending, 0);
+}
+
+#[test]
+fn a_slow_store_is_waited_out_and_every_event_delivered() {
+    let store = Store::start();
+    let quick = HttpOptions {
+        timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    // The FHIR client gives up on a store slower than 300 ms, and tries again.
+    store.resources.ledger.lock().unwrap().delay = Some(Duration::from_millis(700));
+    let outbox = store.outbox();
+    for n in 0..3 {
+        outbox
+            .enqueue(&event("accepted", &format!("slow-{n}")), now())
+            .unwrap();
+    }
+    let sender = store.sender_with(&outbox, quick);
+    std::thread::sleep(Duration::from_millis(900));
+    assert!(outbox.stats().retried > 0, "{:?}", outbox.stats());
+    store.resources.ledger.lock().unwrap().delay = None;
+    let started = Instant::now();
+    while outbox.stats().pending > 0 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sender.stop();
+    assert_eq!(outbox.stats().delivered, 3);
+    // Each is there; one the store took while the client had given up is there twice (the
+    // documented cost of a timeout).
+    let delivered: HashSet<String> = store
+        .events()
+        .iter()
+        .filter_map(|event| extension(event, "request-id").map(str::to_owned))
+        .collect();
+    assert_eq!(delivered, (0..3).map(|n| format!("slow-{n}")).collect());
 }
 
 #[test]

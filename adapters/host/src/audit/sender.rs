@@ -8,6 +8,7 @@ use super::Outbox;
 use crate::clock::Clock;
 use crate::error::HostError;
 use crate::fhir::FhirClient;
+use crate::trace::TraceContext;
 
 /// How an [`AuditSender`] retries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,13 +30,15 @@ impl Default for SenderOptions {
 }
 
 /// A thread POSTing each pending event of an [`Outbox`] to `<fhir-base>/AuditEvent`, oldest
-/// first, one at a time, with the client's access token.
+/// first, one at a time, with the client's access token and the trace headers (the event's
+/// `request-id` as `X-Correlation-Id`).
 ///
 /// A 2xx marks the event delivered: it is never sent again. A timeout, a connection failure,
 /// a 5xx, a 408, a 429 or a 401 that a fresh token did not cure (the [`FhirClient`] renews
 /// it once) is tried again after a backoff, the event staying first in line. Any other 4xx
 /// means the server will never take the event: it is dropped and counted, so that one bad
-/// event cannot hold up the rest.
+/// event cannot hold up the rest. A request that timed out after the server had stored the
+/// event is sent again: the server may then hold it twice.
 pub struct AuditSender {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<JoinHandle<()>>,
@@ -86,6 +89,17 @@ impl Drop for AuditSender {
     }
 }
 
+/// The `request-id` extension of an AuditEvent's JSON, if it has one.
+fn request_id_of(event: &[u8]) -> Option<String> {
+    let event: serde_json::Value = serde_json::from_slice(event).ok()?;
+    event["extension"].as_array()?.iter().find_map(|extension| {
+        let url = extension["url"].as_str()?;
+        url.ends_with("/request-id")
+            .then(|| extension["valueId"].as_str().map(str::to_owned))
+            .flatten()
+    })
+}
+
 /// Whether the server will never take this event: a 4xx other than 401, 408 and 429.
 fn refused_for_good(error: &HostError) -> bool {
     matches!(error, HostError::Refused { status, .. }
@@ -107,7 +121,14 @@ fn deliver(
             outbox.wait(Duration::from_millis(200));
             continue;
         };
-        match fhir.post(url, &event) {
+        // The post is caused by the launch request the event records: it carries that
+        // request's id as its X-Correlation-Id.
+        let context = request_id_of(&event).map(|id| TraceContext::new(&id, None));
+        let posted = match &context {
+            Some(context) => context.enter(|| fhir.post(url, &event)),
+            None => fhir.post(url, &event),
+        };
+        match posted {
             Ok(_) => {
                 // Failing to record it means it may be sent once more after a restart; there
                 // is nothing better to do than go on.
