@@ -44,7 +44,7 @@ impl Store {
         ));
         Store {
             key,
-            provider: provider,
+            provider,
             resources,
             fhir: FhirClient::new(tokens),
             outbox_path,
