@@ -361,9 +361,27 @@ fn an_event_the_store_refuses_for_good_is_dropped_and_the_rest_delivered() {
     outbox
         .enqueue(&event("accepted", "after-the-bad-one"), now())
         .unwrap();
-    let sender = store.sender(&outbox);
+    let reports = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&reports);
+    let sender = AuditSender::start_reporting(
+        Arc::clone(&outbox),
+        store.fhir.clone(),
+        &store.resources.url("/fhir"),
+        SystemClock,
+        SenderOptions::default(),
+        move |sentence: &str| sink.lock().unwrap().push(sentence.to_owned()),
+    )
+    .unwrap();
     let events = store.wait_for(1, Duration::from_secs(30));
     sender.stop();
+    // The drop is said, for a log line: which event, and the server's answer.
+    let reports = reports.lock().unwrap().clone();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(
+        reports[0].starts_with("audit event 0 refused by the FHIR server for good, dropped:")
+            && reports[0].contains("400"),
+        "{reports:?}"
+    );
     assert_eq!(events.len(), 1);
     assert_eq!(
         extension(&events[0], "request-id"),

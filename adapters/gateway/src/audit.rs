@@ -37,12 +37,13 @@ pub(crate) struct AuditLog {
 impl Audit {
     /// Starts the sender; returns the recording side for the routes.
     pub(crate) fn start(self) -> std::io::Result<(AuditLog, AuditSender)> {
-        let sender = AuditSender::start(
+        let sender = AuditSender::start_reporting(
             Arc::clone(&self.outbox),
             self.fhir,
             &self.fhir_base,
             SystemClock,
             self.sender,
+            |sentence: &str| log_line(format_args!("koppeltaal serve: {sentence}")),
         )?;
         let log = AuditLog {
             outbox: self.outbox,

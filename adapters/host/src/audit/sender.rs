@@ -53,13 +53,26 @@ impl AuditSender {
         clock: impl Clock + 'static,
         options: SenderOptions,
     ) -> std::io::Result<AuditSender> {
+        AuditSender::start_reporting(outbox, fhir, fhir_base, clock, options, |_: &str| {})
+    }
+
+    /// [`start`](Self::start), calling `report` with a sentence whenever the sender drops
+    /// events (refused for good by the server, or older than the outbox keeps): for a log line.
+    pub fn start_reporting(
+        outbox: Arc<Outbox>,
+        fhir: FhirClient,
+        fhir_base: &str,
+        clock: impl Clock + 'static,
+        options: SenderOptions,
+        report: impl Fn(&str) + Send + 'static,
+    ) -> std::io::Result<AuditSender> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let url = format!("{}/AuditEvent", fhir_base.trim_end_matches('/'));
         let thread = {
             let stop = Arc::clone(&stop);
             std::thread::Builder::new()
                 .name("koppeltaal-audit".into())
-                .spawn(move || deliver(&outbox, &fhir, &url, &clock, &options, &stop))?
+                .spawn(move || deliver(&outbox, &fhir, &url, &clock, &options, &stop, &report))?
         };
         Ok(AuditSender {
             stop,
@@ -113,11 +126,20 @@ fn deliver(
     clock: &dyn Clock,
     options: &SenderOptions,
     stop: &(Mutex<bool>, Condvar),
+    report: &dyn Fn(&str),
 ) {
     let stopped = || *stop.0.lock().unwrap_or_else(|e| e.into_inner());
     let mut backoff = options.first_backoff;
     while !stopped() {
-        let Some((sequence, event)) = outbox.next(clock.now()) else {
+        let dropped_before = outbox.stats().dropped;
+        let next = outbox.next(clock.now());
+        let expired = outbox.stats().dropped - dropped_before;
+        if expired > 0 {
+            report(&format!(
+                "{expired} audit event(s) older than the outbox keeps dropped undelivered"
+            ));
+        }
+        let Some((sequence, event)) = next else {
             outbox.wait(Duration::from_millis(200));
             continue;
         };
@@ -137,6 +159,9 @@ fn deliver(
             }
             Err(error) if refused_for_good(&error) => {
                 let _ = outbox.dropped(sequence);
+                report(&format!(
+                    "audit event {sequence} refused by the FHIR server for good, dropped: {error}"
+                ));
             }
             Err(_) => {
                 outbox.retried();
