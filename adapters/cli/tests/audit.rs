@@ -259,3 +259,31 @@ fn a_full_outbox_set_to_refuse_refuses_launches_without_using_them_up() {
     let (again, _) = post(&serve, &format!("token={waiting}"));
     assert_eq!(again, 200);
 }
+
+#[test]
+fn a_launch_the_application_could_not_take_is_the_module_s_fault() {
+    let portal = Portal::new();
+    let mut koppeltaal = Koppeltaal::start(&portal);
+    // An application that is not there: the launch is accepted, then fails on our side.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = dead.local_addr().unwrap();
+    drop(dead);
+    koppeltaal
+        .args
+        .extend(["--upstream".to_owned(), format!("http://{address}/launch")]);
+    let serve = koppeltaal.serve();
+    let (status, id) = post(&serve, &format!("token={}", portal.launch(&[])));
+    assert_eq!(status, 502);
+    let events = koppeltaal.wait_for(1);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["outcome"], "8", "the module's fault");
+    assert_eq!(extension(&events[0], "request-id"), Some(id.as_str()));
+    assert!(
+        events[0]["outcomeDesc"]
+            .as_str()
+            .unwrap()
+            .starts_with("902 Unreachable"),
+        "{events:#?}"
+    );
+    assert_eq!(events[0]["entity"][0]["what"]["reference"], "Task/11");
+}
