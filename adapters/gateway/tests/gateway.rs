@@ -109,20 +109,8 @@ impl Parties {
         config
     }
 
-    /// A SHOF gateway on `port`, sending browsers back to `redirect_uri`, sealing with `keys`.
-    fn shof_gateway(
-        &self,
-        port: u16,
-        redirect_uri: &str,
-        fhir_base: &str,
-        replay: Arc<dyn ReplayStore>,
-        keys: CookieKeys,
-    ) -> Gateway {
-        let config = self.shof_config(port, redirect_uri, fhir_base, replay, keys);
-        Gateway::start(config).unwrap()
-    }
-
-    /// The configuration of [`shof_gateway`](Self::shof_gateway).
+    /// A SHOF gateway's configuration: on `port`, sending browsers back to `redirect_uri`,
+    /// sealing with `keys`.
     fn shof_config(
         &self,
         port: u16,
@@ -210,7 +198,14 @@ fn shof_journey(
 fn ten_thousand_junk_shof_starts_leave_a_genuine_shof_launch_working() {
     let (parties, port, redirect, _provider, fhir_base) = shof_network();
     let replay: Arc<dyn ReplayStore> = Arc::new(MemoryReplayStore::new(1 << 16));
-    let gateway = parties.shof_gateway(port, &redirect, &fhir_base, replay, CookieKeys::random());
+    let gateway = Gateway::start(parties.shof_config(
+        port,
+        &redirect,
+        &fhir_base,
+        replay,
+        CookieKeys::random(),
+    ))
+    .unwrap();
     // The flood: an allowed `iss` and junk `launch`, as fast as one connection goes. Before,
     // each start took a slot in the gateway's memory (10 000 of them), and genuine launches
     // were refused for ten minutes.
@@ -285,8 +280,10 @@ fn a_shof_launch_begun_on_one_gateway_finishes_on_another_sharing_redis_once() {
     let provider = parties.provider(&redirect);
     let fhir_base = provider.fhir_base();
     let keys = || CookieKeys::from_secrets(SECRET, None).unwrap();
-    let a = parties.shof_gateway(port_a, &redirect, &fhir_base, store(()), keys());
-    let b = parties.shof_gateway(port_b, &redirect, &fhir_base, store(()), keys());
+    let a = Gateway::start(parties.shof_config(port_a, &redirect, &fhir_base, store(()), keys()))
+        .unwrap();
+    let b = Gateway::start(parties.shof_config(port_b, &redirect, &fhir_base, store(()), keys()))
+        .unwrap();
     let mut browser = Browser::new();
     let launch_at = format!("{}/launch", base(&a));
     let started = browser.post_form(
@@ -318,13 +315,14 @@ fn a_shof_launch_begun_on_one_gateway_finishes_on_another_sharing_redis_once() {
         assert!(page.body.contains("916"), "{}", page.body);
     }
     // A gateway with another cookie secret cannot open it at all.
-    let stranger = parties.shof_gateway(
+    let stranger = Gateway::start(parties.shof_config(
         free_port(),
         &redirect,
         &fhir_base,
         store(()),
         CookieKeys::random(),
-    );
+    ))
+    .unwrap();
     let elsewhere = returned.replace(&base(&b), &base(&stranger));
     browser.set_cookie(&elsewhere, &cookie_name, &sealed);
     assert_eq!(browser.get(&elsewhere).status, 403);
@@ -333,13 +331,14 @@ fn a_shof_launch_begun_on_one_gateway_finishes_on_another_sharing_redis_once() {
 #[test]
 fn two_tabs_each_finish_their_own_shof_launch() {
     let (parties, port, redirect, _provider, fhir_base) = shof_network();
-    let gateway = parties.shof_gateway(
+    let gateway = Gateway::start(parties.shof_config(
         port,
         &redirect,
         &fhir_base,
         Arc::new(MemoryReplayStore::new(1024)),
         CookieKeys::random(),
-    );
+    ))
+    .unwrap();
     let mut browser = Browser::new();
     let launch_at = format!("{}/launch", base(&gateway));
     // Both tabs start before either comes back; the second finishes first.
