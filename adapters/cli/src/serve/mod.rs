@@ -90,7 +90,7 @@ pub(crate) struct ServeArgs {
         env = "KOPPELTAAL_AUDIT_OUTBOX"
     )]
     audit_outbox: PathBuf,
-    /// The most events waiting in the outbox (an AuditEvent is about 1.5 KiB on disk).
+    /// The most events waiting in the outbox (an AuditEvent is about 1.1 KiB on disk).
     #[arg(
         long,
         requires = "audit",

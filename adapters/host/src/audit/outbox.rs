@@ -18,7 +18,7 @@ use crate::error::HostError;
 
 /// The first bytes of an outbox.
 const MAGIC: &[u8; 8] = b"KTAUDIT1";
-/// The largest event body kept (an AuditEvent is about 1.5 KiB).
+/// The largest event body kept (an AuditEvent is about 1.1 KiB).
 const MAX_EVENT: usize = 64 * 1024;
 
 /// What an outbox does with a new event when it already holds its maximum.
