@@ -393,17 +393,29 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
         .as_ref()
         .map(PrivateKey::read_pem_file)
         .transpose()?;
-    let mut remote_keys = None;
-    let receiver = match (&args.introspect, &key, &args.client_id) {
-        (Some(endpoint), Some(key), Some(client_id)) => {
+    // The module's one token client (one cached access token), for introspection and audit.
+    let tokens = match (&key, &args.client_id, &args.token_endpoint, &args.fhir_base) {
+        (Some(key), Some(client_id), endpoint, base)
+            if (args.introspect.is_some() || args.audit)
+                && (endpoint.is_some() || base.is_some()) =>
+        {
             let builder = TokenClient::builder(client_id, key.signer()?).http(http.clone());
-            let builder = match (&args.token_endpoint, &args.fhir_base) {
-                (Some(endpoint), _) => builder.token_endpoint(endpoint),
-                (None, Some(base)) => builder.fhir_base(base),
-                (None, None) => unreachable!("clap requires one of them"),
-            };
+            Some(
+                match (endpoint, base) {
+                    (Some(endpoint), _) => builder.token_endpoint(endpoint),
+                    (None, Some(base)) => builder.fhir_base(base),
+                    (None, None) => unreachable!("the guard wants one of them"),
+                }
+                .build()?,
+            )
+        }
+        _ => None,
+    };
+    let mut remote_keys = None;
+    let receiver = match (&args.introspect, &tokens) {
+        (Some(endpoint), Some(tokens)) => {
             let endpoint = Some(endpoint.as_str()).filter(|url| !url.is_empty());
-            let introspector = introspector(builder.build()?, endpoint)?;
+            let introspector = introspector(tokens.clone(), endpoint)?;
             let builder = LaunchReceiver::builder(policy)
                 .introspection(introspector)
                 .issuer(&args.issuer)
@@ -463,14 +475,8 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
         }
         _ => None,
     };
-    config.audit = match (args.audit, &key, &args.client_id, &args.fhir_base) {
-        (true, Some(key), Some(client_id), Some(fhir_base)) => {
-            let builder = TokenClient::builder(client_id, key.signer()?).http(http.clone());
-            let tokens = match &args.token_endpoint {
-                Some(endpoint) => builder.token_endpoint(endpoint),
-                None => builder.fhir_base(fhir_base),
-            }
-            .build()?;
+    config.audit = match (args.audit, &tokens, &args.fhir_base) {
+        (true, Some(tokens), Some(fhir_base)) => {
             let device = args.device_id.as_deref().unwrap_or_default();
             let device = match device.starts_with("Device/") {
                 true => device.to_owned(),
@@ -489,7 +495,7 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
                     },
                     clock.now(),
                 )?),
-                fhir: FhirClient::new(tokens),
+                fhir: FhirClient::new(tokens.clone()),
                 fhir_base: fhir_base.clone(),
                 device,
                 site: args.audit_site.clone().unwrap_or_else(host_name),
