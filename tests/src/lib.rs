@@ -30,3 +30,4 @@ pub mod oidc;
 pub mod peers;
 pub mod redis;
 pub mod resource_server;
+pub mod test_ca;

@@ -1,13 +1,79 @@
-//! A real `redis-server` (Debian package) on a loopback port, for a test: started, stopped
-//! and started again on the same port, and killed when dropped.
+//! Real Redis deployments on loopback ports, for a test, from Debian's `redis-server` and
+//! `redis-sentinel`: one server (plain, TLS, with ACL users), a primary with a replica and
+//! three sentinels, and a three-primary cluster. Every process is killed when its handle is
+//! dropped, and every wait is bounded.
 
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// A Redis server the test controls.
+pub use crate::test_ca::TestCa;
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether `program` is installed; says loudly that the calling test skips when not.
+fn available(program: &str, package: &str) -> bool {
+    if crate::peers::installed(program) {
+        return true;
+    }
+    crate::peers::missing(
+        program,
+        &format!("the Debian package {package} (`cargo xtask test` installs it)"),
+    );
+    false
+}
+
+/// A directory of this test process, removed when dropped.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// A new, empty directory under the system's temporary directory.
+    pub fn new(label: &str) -> ScratchDir {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "koppeltaal-{label}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        ScratchDir(path)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `contents` to `name` in it, returning the file's path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A Redis server (or sentinel) the test controls.
 pub struct RedisServer {
     port: u16,
+    program: &'static str,
+    args: Vec<String>,
+    tls: bool,
     child: Option<Child>,
 }
 
@@ -19,29 +85,89 @@ impl RedisServer {
     /// instead when `KOPPELTAAL_REQUIRE_PEERS` is set (CI, or `cargo xtask test` once every
     /// peer is there), so that a skip cannot hide there.
     pub fn start() -> Option<RedisServer> {
-        if !crate::peers::installed("redis-server") {
-            crate::peers::missing(
-                "redis-server",
-                "the Debian package redis-server (`cargo xtask test` installs it)",
-            );
+        RedisServer::start_with(&[])
+    }
+
+    /// As [`start`](Self::start), with more `redis-server` arguments (`--requirepass x`,
+    /// `--replicaof 127.0.0.1 6379`, `--user ...`).
+    pub fn start_with(args: &[&str]) -> Option<RedisServer> {
+        if !available("redis-server", "redis-server") {
             return None;
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = RedisServer { port, child: None };
+        let port = free_port();
+        let mut all = plain_server_args(port);
+        all.extend(args.iter().map(|arg| arg.to_string()));
+        Some(RedisServer::launch("redis-server", port, all, false))
+    }
+
+    /// A server that speaks only TLS, with a certificate for `127.0.0.1` and `localhost`
+    /// issued by `ca`; with `require_client_certificate`, a client must present one `ca`
+    /// issued.
+    pub fn start_tls(
+        ca: &TestCa,
+        require_client_certificate: bool,
+        args: &[&str],
+    ) -> Option<RedisServer> {
+        if !available("redis-server", "redis-server") {
+            return None;
+        }
+        let port = free_port();
+        let files = ca.server_files();
+        let mut all: Vec<String> = [
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--tls-cert-file",
+            files.cert.to_str().unwrap(),
+            "--tls-key-file",
+            files.key.to_str().unwrap(),
+            "--tls-ca-cert-file",
+            files.ca.to_str().unwrap(),
+            "--tls-auth-clients",
+            if require_client_certificate {
+                "yes"
+            } else {
+                "no"
+            },
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect();
+        all.extend(args.iter().map(|arg| arg.to_string()));
+        Some(RedisServer::launch("redis-server", port, all, true))
+    }
+
+    fn launch(program: &'static str, port: u16, args: Vec<String>, tls: bool) -> RedisServer {
+        let mut server = RedisServer {
+            port,
+            program,
+            args,
+            tls,
+            child: None,
+        };
         server.resume();
-        Some(server)
+        server
     }
 
-    /// `redis://127.0.0.1:<port>/`.
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<port>/` (`rediss://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 
-    /// Stops the server (as a crash would: its data is gone).
+    /// Stops the server as a crash would (SIGKILL: its data is gone).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -49,38 +175,276 @@ impl RedisServer {
         }
     }
 
-    /// Starts it again on the same port and waits until it accepts connections.
+    /// Starts it again on the same port, with the same arguments, and waits until it accepts
+    /// connections.
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let child = Command::new(self.program)
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("`redis-server` runs (Debian package redis-server; .ci/run installs it)");
+            .unwrap_or_else(|error| panic!("`{}` runs: {error}", self.program));
         self.child = Some(child);
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not start within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_port(self.port);
     }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+fn plain_server_args(port: u16) -> Vec<String> {
+    [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .collect()
+}
+
+fn wait_for_port(port: u16) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nothing listens on port {port} within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds; panics naming `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < limit,
+            "{what}: not within {} s",
+            limit.as_secs_f32()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One command to a plain server, with a short timeout; `None` when it cannot be reached.
+pub fn query(port: u16, args: &[&str]) -> Option<redis::Value> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let mut connection = client
+        .get_connection_with_timeout(Duration::from_millis(500))
+        .ok()?;
+    connection
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .ok()?;
+    let mut command = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        command.arg(*arg);
+    }
+    command.query(&mut connection).ok()
+}
+
+/// A primary, its replicas and three sentinels watching them as `mymaster` (quorum 2,
+/// a primary unreachable for 1 s is failed over).
+pub struct SentinelDeployment {
+    /// The primary at start.
+    pub primary: RedisServer,
+    /// Its replicas at start.
+    pub replicas: Vec<RedisServer>,
+    /// The three sentinels.
+    pub sentinels: Vec<RedisServer>,
+    _dir: ScratchDir,
+}
+
+/// The name the sentinels monitor.
+pub const SENTINEL_MASTER: &str = "mymaster";
+
+impl SentinelDeployment {
+    /// Starts it with `replicas` replicas and waits (at most 30 s) until they are in sync and
+    /// every sentinel knows them and the two other sentinels.
+    pub fn start(replicas: usize) -> Option<SentinelDeployment> {
+        if !available("redis-sentinel", "redis-sentinel") {
+            return None;
+        }
+        let primary = RedisServer::start()?;
+        let primary_port = primary.port.to_string();
+        let replicas = (0..replicas)
+            .map(|_| RedisServer::start_with(&["--replicaof", "127.0.0.1", &primary_port]))
+            .collect::<Option<Vec<RedisServer>>>()?;
+        let dir = ScratchDir::new("sentinel");
+        let sentinels: Vec<RedisServer> = (0..3)
+            .map(|index| {
+                let port = free_port();
+                // A sentinel rewrites its configuration file: each needs its own.
+                let config = dir.write(
+                    &format!("sentinel-{index}.conf"),
+                    format!(
+                        "port {port}\nbind 127.0.0.1\nsentinel monitor {SENTINEL_MASTER} 127.0.0.1 {} 2\nsentinel down-after-milliseconds {SENTINEL_MASTER} 1000\nsentinel failover-timeout {SENTINEL_MASTER} 10000\nsentinel parallel-syncs {SENTINEL_MASTER} 1\n",
+                        primary.port
+                    ),
+                );
+                RedisServer::launch(
+                    "redis-sentinel",
+                    port,
+                    vec![config.to_str().unwrap().to_owned()],
+                    false,
+                )
+            })
+            .collect();
+        let deployment = SentinelDeployment {
+            primary,
+            replicas,
+            sentinels,
+            _dir: dir,
+        };
+        for replica in &deployment.replicas {
+            wait_until(
+                "the replicas in sync with the primary",
+                Duration::from_secs(30),
+                || {
+                    matches!(query(replica.port, &["INFO", "replication"]),
+                        Some(redis::Value::BulkString(info)) if String::from_utf8_lossy(&info).contains("master_link_status:up"))
+                },
+            );
+        }
+        let replica_count = deployment.replicas.len();
+        for sentinel in &deployment.sentinels {
+            wait_until(
+                "every sentinel knowing the replica and the other sentinels",
+                Duration::from_secs(30),
+                || {
+                    let count = |kind: &str| match query(sentinel.port, &["SENTINEL", kind, SENTINEL_MASTER]) {
+                        Some(redis::Value::Array(items)) => items.len(),
+                        _ => 0,
+                    };
+                    count("replicas") == replica_count && count("sentinels") == 2
+                },
+            );
+        }
+        Some(deployment)
+    }
+
+    /// `redis+sentinel://127.0.0.1:s1,127.0.0.1:s2,127.0.0.1:s3/mymaster`.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|sentinel| format!("127.0.0.1:{}", sentinel.port))
+            .collect();
+        format!("redis+sentinel://{}/{SENTINEL_MASTER}", hosts.join(","))
+    }
+
+    /// The port of the server the first sentinel now calls the primary.
+    pub fn current_primary_port(&self) -> Option<u16> {
+        let answer = query(
+            self.sentinels[0].port,
+            &["SENTINEL", "get-master-addr-by-name", SENTINEL_MASTER],
+        )?;
+        match answer {
+            redis::Value::Array(parts) => match parts.get(1) {
+                Some(redis::Value::BulkString(port)) => String::from_utf8_lossy(port).parse().ok(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// A Redis Cluster of three primaries (no replicas), every slot assigned.
+pub struct ClusterDeployment {
+    /// The three nodes.
+    pub nodes: Vec<RedisServer>,
+    _dir: ScratchDir,
+}
+
+impl ClusterDeployment {
+    /// Starts the nodes, joins them with `redis-cli --cluster create`, and waits (at most
+    /// 30 s) until every node reports `cluster_state:ok`.
+    pub fn start() -> Option<ClusterDeployment> {
+        if !available("redis-server", "redis-server") || !available("redis-cli", "redis-tools") {
+            return None;
+        }
+        let dir = ScratchDir::new("cluster");
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|index| {
+                let port = free_port();
+                let mut args = plain_server_args(port);
+                args.extend(
+                    [
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        dir.path()
+                            .join(format!("nodes-{index}.conf"))
+                            .to_str()
+                            .unwrap(),
+                        "--cluster-node-timeout",
+                        "2000",
+                        // A lost node is an outage of its slots only, not of the cluster.
+                        "--cluster-require-full-coverage",
+                        "no",
+                        "--dir",
+                        dir.path().to_str().unwrap(),
+                    ]
+                    .iter()
+                    .map(|arg| arg.to_string()),
+                );
+                RedisServer::launch("redis-server", port, args, false)
+            })
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        for node in &nodes {
+            wait_until("the cluster state ok", Duration::from_secs(30), || {
+                matches!(query(node.port, &["CLUSTER", "INFO"]),
+                    Some(redis::Value::BulkString(info)) if String::from_utf8_lossy(&info).contains("cluster_state:ok"))
+            });
+        }
+        Some(ClusterDeployment { nodes, _dir: dir })
+    }
+
+    /// `redis+cluster://127.0.0.1:a,127.0.0.1:b,127.0.0.1:c`.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
+        format!("redis+cluster://{}", hosts.join(","))
+    }
+
+    /// How many keys each node holds (`DBSIZE`), in node order.
+    pub fn key_counts(&self) -> Vec<i64> {
+        self.nodes
+            .iter()
+            .map(|node| match query(node.port, &["DBSIZE"]) {
+                Some(redis::Value::Int(count)) => count,
+                _ => -1,
+            })
+            .collect()
     }
 }

@@ -14,7 +14,7 @@ mod redis;
 
 pub use journal::{JournalOptions, JournalReplayStore};
 #[cfg(feature = "redis")]
-pub use redis::{RedisFailure, RedisOptions, RedisReplayStore};
+pub use redis::{RedisCredentials, RedisFailure, RedisOptions, RedisReplayStore, RedisTls};
 
 /// Remembers accepted tokens and refuses one presented again, for every thread (and, for
 /// shared implementations, every process) of a module: the thread-safe, fallible counterpart
