@@ -321,7 +321,10 @@ impl SentinelDeployment {
                 "every sentinel knowing the replica and the other sentinels",
                 Duration::from_secs(30),
                 || {
-                    let count = |kind: &str| match query(sentinel.port, &["SENTINEL", kind, SENTINEL_MASTER]) {
+                    let count = |kind: &str| match query(
+                        sentinel.port,
+                        &["SENTINEL", kind, SENTINEL_MASTER],
+                    ) {
                         Some(redis::Value::Array(items)) => items.len(),
                         _ => 0,
                     };

@@ -58,7 +58,10 @@ fn over_tls_with_a_private_ca_two_instances_accept_a_launch_once() {
         "{reached}"
     );
     for n in 0..20 {
-        let (a, b) = (record(&first, key("tls", n)), record(&second, key("tls", n)));
+        let (a, b) = (
+            record(&first, key("tls", n)),
+            record(&second, key("tls", n)),
+        );
         assert!(a.is_ok(), "launch {n}: {a:?}");
         assert!(is_replayed(&b), "launch {n}: {b:?}");
     }
@@ -80,16 +83,23 @@ fn a_wrong_ca_a_plain_text_server_and_a_tls_only_server_are_named_at_start() {
         return;
     };
     let started = Instant::now();
-    let tls_to_plain = check_fails(&plain.url().replace("redis://", "rediss://"), tls_options(&ca));
+    let tls_to_plain = check_fails(
+        &plain.url().replace("redis://", "rediss://"),
+        tls_options(&ca),
+    );
     assert!(
         tls_to_plain.contains("does not speak TLS") || tls_to_plain.contains("plain-text server"),
         "{tls_to_plain}"
     );
     // Bounded by the configured timeouts (1 s to connect, 1 s per answer), never hanging.
     assert!(started.elapsed() < Duration::from_secs(5));
-    let plain_to_tls = check_fails(&tls.url().replace("rediss://", "redis://"), RedisOptions::default());
+    let plain_to_tls = check_fails(
+        &tls.url().replace("rediss://", "redis://"),
+        RedisOptions::default(),
+    );
     assert!(
-        plain_to_tls.contains("closed the connection") || plain_to_tls.contains("no answer in time"),
+        plain_to_tls.contains("closed the connection")
+            || plain_to_tls.contains("no answer in time"),
         "{plain_to_tls}"
     );
 }
@@ -101,11 +111,13 @@ fn a_server_requiring_a_client_certificate_accepts_only_with_one() {
         return;
     };
     let without = check_fails(&redis.url(), tls_options(&ca));
-    assert!(without.contains("requires a client certificate"), "{without}");
+    assert!(
+        without.contains("requires a client certificate"),
+        "{without}"
+    );
     let client = ca.client_files();
     let options = RedisOptions {
-        tls: RedisTls::from_files(Some(&client.ca), Some(&client.cert), Some(&client.key))
-            .unwrap(),
+        tls: RedisTls::from_files(Some(&client.ca), Some(&client.cert), Some(&client.key)).unwrap(),
         ..RedisOptions::default()
     };
     let store = RedisReplayStore::new(&redis.url(), options).unwrap();
@@ -171,7 +183,10 @@ fn acl_users_from_the_url_or_a_password_file_and_a_wrong_password_named_at_start
     );
     assert!(wrong.contains("wrong user name or password"), "{wrong}");
     assert!(!wrong.contains("guess"), "the password is shown: {wrong}");
-    let none = check_fails(&format!("redis://127.0.0.1:{port}/"), RedisOptions::default());
+    let none = check_fails(
+        &format!("redis://127.0.0.1:{port}/"),
+        RedisOptions::default(),
+    );
     assert!(
         none.contains("requires a password") || none.contains("wrong user name or password"),
         "{none}"
@@ -235,7 +250,10 @@ fn kill_primary_and_replay(
     let mut refused_during_failover = 0;
     loop {
         let outcome = record(other_instance, last);
-        assert!(outcome.is_err(), "a replay was accepted during the failover");
+        assert!(
+            outcome.is_err(),
+            "a replay was accepted during the failover"
+        );
         if is_replayed(&outcome) {
             break;
         }
@@ -249,7 +267,10 @@ fn kill_primary_and_replay(
     let promoted = killed.elapsed();
     let new_primary = deployment.current_primary_port();
     assert!(
-        deployment.replicas.iter().any(|replica| Some(replica.port()) == new_primary),
+        deployment
+            .replicas
+            .iter()
+            .any(|replica| Some(replica.port()) == new_primary),
         "the sentinels name {new_primary:?}"
     );
     eprintln!(
@@ -276,7 +297,10 @@ fn sentinel_failover_by_sigkill_loses_no_launch_recorded_with_min_replicas() {
     assert!(record(&store, key("last", 0)).is_ok());
     kill_primary_and_replay(&mut deployment, &other_instance, key("last", 0));
     for n in 0..20 {
-        assert!(is_replayed(&record(&store, key("before", n))), "launch {n} lost");
+        assert!(
+            is_replayed(&record(&store, key("before", n))),
+            "launch {n} lost"
+        );
     }
     // The promoted replica has no replica of its own: with min-replicas 1 a new launch is
     // refused (and stays recorded) until the old primary is back, as its replica.
@@ -342,7 +366,10 @@ fn a_cluster_spreads_a_thousand_launches_over_its_slots_each_accepted_once() {
         assert!(record(&first, key("cluster", n)).is_ok(), "launch {n}");
     }
     for n in 0..1000 {
-        assert!(is_replayed(&record(&second, key("cluster", n))), "launch {n}");
+        assert!(
+            is_replayed(&record(&second, key("cluster", n))),
+            "launch {n}"
+        );
     }
     let counts = cluster.key_counts();
     assert_eq!(counts.iter().sum::<i64>(), 1000, "{counts:?}");
@@ -362,5 +389,8 @@ fn a_cluster_spreads_a_thousand_launches_over_its_slots_each_accepted_once() {
             Err(error) => panic!("launch {n}: {error}"),
         }
     }
-    assert!(accepted > 40 && unavailable > 15, "accepted {accepted}, refused {unavailable}");
+    assert!(
+        accepted > 40 && unavailable > 15,
+        "accepted {accepted}, refused {unavailable}"
+    );
 }

@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Arc, Barrier};
 
 use common::*;
-use koppeltaal_tests::redis::RedisServer;
+use koppeltaal_tests::redis::{RedisServer, TestCa};
 
 #[test]
 fn two_instances_sharing_redis_accept_each_launch_exactly_once() {
@@ -56,13 +56,11 @@ fn two_instances_sharing_redis_accept_each_launch_exactly_once() {
 }
 
 #[test]
-fn without_redis_an_instance_refuses_launches_and_says_so() {
+fn when_redis_goes_away_an_instance_refuses_launches_and_logs_the_cause() {
     let portal = Portal::new();
     let Some(mut redis) = RedisServer::start() else {
         return;
     };
-    let url = redis.url();
-    redis.stop();
     let server = Serve::start(&[
         "--jwks",
         &portal.jwks(),
@@ -71,15 +69,133 @@ fn without_redis_an_instance_refuses_launches_and_says_so() {
         "--audience",
         AUDIENCE,
         "--replay-store",
-        &url,
+        &redis.url(),
     ]);
+    redis.stop();
     let (status, page) = server.post(format!("token={}", portal.launch(&[])).as_bytes());
     assert_eq!(status, 503, "{page}");
     assert!(
         page.contains("code 913") && page.contains("try again"),
         "{page}"
     );
+    let logged = server.log_line_containing("code=913").unwrap();
+    assert!(logged.contains("connection refused"), "{logged}");
     redis.resume();
     let (status, _) = server.post(format!("token={}", portal.launch(&[])).as_bytes());
     assert_eq!(status, 200);
+}
+
+fn serve_args<'a>(portal_jwks: &'a str, url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--jwks",
+        portal_jwks,
+        "--issuer",
+        ISSUER,
+        "--audience",
+        AUDIENCE,
+        "--replay-store",
+        url,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn over_tls_with_an_acl_user_two_instances_accept_a_launch_once() {
+    let portal = Portal::new();
+    let ca = TestCa::new("gateway test CA");
+    let Some(redis) = RedisServer::start_tls(
+        &ca,
+        false,
+        &[
+            "--user",
+            "default",
+            "off",
+            "--user",
+            "gateway",
+            "on",
+            ">pass-in-a-file",
+            "~koppeltaal:replay:*",
+            "+set",
+            "+wait",
+            "+pexpire",
+            "+ping",
+            "+role",
+        ],
+    ) else {
+        return;
+    };
+    let scratch = Scratch::new();
+    std::fs::write(scratch.path("password"), "pass-in-a-file\n").unwrap();
+    let url = redis.url().replace("rediss://", "rediss://gateway@");
+    let (jwks, ca_file, password) = (portal.jwks(), ca.ca_file(), scratch.path("password"));
+    let ca_file = ca_file.to_str().unwrap();
+    let extra = [
+        "--replay-store-ca",
+        ca_file,
+        "--replay-store-password-file",
+        &password,
+    ];
+    let args = serve_args(&jwks, &url, &extra);
+    let first = Serve::start(&args[3..]);
+    let second = Serve::start(&args[3..]);
+    for token in portal.launch(&["--count", "5"]).lines() {
+        let body = format!("token={token}");
+        let (one, two) = (first.post(body.as_bytes()), second.post(body.as_bytes()));
+        assert_eq!(one.0, 200, "{one:?}");
+        assert!(two.0 == 403 && two.1.contains("code 600"), "{two:?}");
+    }
+    // The start-up log names what was reached, never the password.
+    let reached = first
+        .log_line_containing("replay store")
+        .unwrap_or_default();
+    assert!(
+        reached.contains("rediss://gateway@127.0.0.1:")
+            && reached.contains("a primary with 0 connected replicas"),
+        "{reached}"
+    );
+    let wrong_ca = TestCa::new("not the server's CA");
+    let refused = koppeltaal(&serve_args(
+        &jwks,
+        &url,
+        &[
+            "--replay-store-ca",
+            wrong_ca.ca_file().to_str().unwrap(),
+            "--replay-store-password-file",
+            &password,
+        ],
+    ));
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("not trusted"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        !stderr(&refused).contains("listening"),
+        "{}",
+        stderr(&refused)
+    );
+    std::fs::write(scratch.path("wrong"), "a guess\n").unwrap();
+    let wrong_password = scratch.path("wrong");
+    let refused = koppeltaal(&serve_args(
+        &jwks,
+        &url,
+        &[
+            "--replay-store-ca",
+            ca_file,
+            "--replay-store-password-file",
+            &wrong_password,
+        ],
+    ));
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("wrong user name or password")
+            && !stderr(&refused).contains("a guess"),
+        "{}",
+        stderr(&refused)
+    );
 }

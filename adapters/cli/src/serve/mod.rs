@@ -3,6 +3,7 @@
 //! environment, the environment over the file), and signal handling.
 
 pub(crate) mod config;
+mod replay;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,16 +23,13 @@ use koppeltaal_host::{
     http::{HttpClient, HttpOptions},
     keys::{KeySource, jwks_document},
     oauth::TokenClient,
-    replay::{
-        JournalOptions, JournalReplayStore, MemoryReplayStore, RedisFailure, RedisOptions,
-        RedisReplayStore, ReplayStore,
-    },
     shof::{NonceCheck, ShofLauncher, ShofOptions},
 };
 
 use crate::Failure;
 use crate::flags::parse_algorithm;
 use crate::receiving::{introspector, key_source, policy, with_decryption_keys};
+use replay::ReplayArgs;
 
 /// Arguments of `serve`.
 #[derive(Args)]
@@ -154,30 +152,8 @@ pub(crate) struct ServeArgs {
     /// Clock leeway in seconds.
     #[arg(long, default_value_t = koppeltaal_core::Policy::DEFAULT_LEEWAY, env = "KOPPELTAAL_LEEWAY")]
     leeway: u64,
-    /// Remember accepted launches in this journal, so a restart opens no replay window
-    /// (without it, and without --replay-store, they are remembered in memory only).
-    #[arg(
-        long,
-        conflicts_with = "replay_store",
-        env = "KOPPELTAAL_REPLAY_JOURNAL"
-    )]
-    replay_journal: Option<PathBuf>,
-    /// Share accepted launches with other instances through Redis (`redis://host:port/db`):
-    /// a launch replayed to another instance is refused too. When Redis is unavailable,
-    /// launches are refused (code 913) unless --redis-fallback-memory is given.
-    #[arg(long, env = "KOPPELTAAL_REPLAY_STORE")]
-    replay_store: Option<String>,
-    /// While Redis is unavailable, check launches against this instance's memory instead of
-    /// refusing them (a replay to another instance then goes unnoticed).
-    #[arg(
-        long,
-        requires = "replay_store",
-        env = "KOPPELTAAL_REDIS_FALLBACK_MEMORY"
-    )]
-    redis_fallback_memory: bool,
-    /// How many unexpired launches the replay store holds.
-    #[arg(long, default_value_t = 1 << 16, env = "KOPPELTAAL_REPLAY_CAPACITY")]
-    replay_capacity: usize,
+    #[command(flatten)]
+    replay: ReplayArgs,
     /// Requests handled at once (connections still reading their request do not count).
     #[arg(long, default_value_t = 8, env = "KOPPELTAAL_WORKERS")]
     workers: usize,
@@ -363,31 +339,7 @@ fn gateway_config(args: ServeArgs) -> Result<GatewayConfig, Failure> {
         ..HttpOptions::default()
     });
     let policy = policy(&args.audience, &args.algorithms, args.leeway)?;
-    let replay: Arc<dyn ReplayStore> = match (&args.replay_journal, &args.replay_store) {
-        (Some(path), _) => Arc::new(JournalReplayStore::open(
-            path,
-            JournalOptions {
-                capacity: args.replay_capacity,
-                sync: false,
-            },
-        )?),
-        (None, Some(url)) => {
-            let on_failure = match args.redis_fallback_memory {
-                true => {
-                    RedisFailure::FallBackTo(Arc::new(MemoryReplayStore::new(args.replay_capacity)))
-                }
-                false => RedisFailure::FailClosed,
-            };
-            Arc::new(RedisReplayStore::new(
-                url,
-                RedisOptions {
-                    on_failure,
-                    ..RedisOptions::default()
-                },
-            )?)
-        }
-        (None, None) => Arc::new(MemoryReplayStore::new(args.replay_capacity)),
-    };
+    let replay = args.replay.store()?;
     let key = args
         .key
         .as_ref()

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const ISSUER: &str = "https://portal.example.org";
@@ -153,6 +154,8 @@ pub struct Serve {
     pub base: String,
     /// The metrics listener's base URL, when started with `--metrics-listen`.
     pub metrics: Option<String>,
+    /// Its stderr lines but the one that says where it listens (empty when attached).
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Serve {
@@ -170,23 +173,50 @@ impl Serve {
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         // Start-up warnings come before the line that says where it listens.
+        let mut before = Vec::new();
         let listening = loop {
             let line = lines
                 .next()
-                .unwrap_or_else(|| panic!("serve exited before listening"))
+                .unwrap_or_else(|| panic!("serve exited before listening: {before:?}"))
                 .unwrap();
             if line.contains("listening on") {
                 break line;
             }
+            before.push(line);
         };
         let (base, metrics) = addresses(&listening);
         // Keep reading the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let log = Arc::new(Mutex::new(before));
+        let kept = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         Serve {
             child,
             base,
             metrics,
+            log,
         }
+    }
+
+    /// Waits up to 5 s for a log line containing `needle`; the line.
+    pub fn log_line_containing(&self, needle: &str) -> Option<String> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if let Some(line) = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|line| line.contains(needle))
+            {
+                return Some(line.clone());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// Takes over a `serve` process started by the test itself.
@@ -195,6 +225,7 @@ impl Serve {
             child,
             base,
             metrics: None,
+            log: Arc::default(),
         }
     }
 

@@ -120,8 +120,14 @@ impl fmt::Debug for RedisTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisTls")
             .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
-            .field("client_cert_pem", &self.client_cert_pem.as_ref().map(Vec::len))
-            .field("client_key_pem", &self.client_key_pem.as_ref().map(|_| "***"))
+            .field(
+                "client_cert_pem",
+                &self.client_cert_pem.as_ref().map(Vec::len),
+            )
+            .field(
+                "client_key_pem",
+                &self.client_key_pem.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
@@ -321,7 +327,10 @@ impl RedisReplayStore {
             // Our own value, written by the first attempt on another connection: that
             // connection's write is not this one's to WAIT for, so write it again here.
             (Some(_), Some((replicas, timeout_ms))) => {
-                debug_assert!(retry, "a value unique to this call was found on its first attempt");
+                debug_assert!(
+                    retry,
+                    "a value unique to this call was found on its first attempt"
+                );
                 link.confirm(name, ttl_ms, replicas, timeout_ms)?
             }
         };

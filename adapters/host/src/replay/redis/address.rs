@@ -14,7 +14,10 @@ pub(crate) enum Topology {
     /// One server (`redis://host:port/db`).
     Standalone(Node),
     /// A primary found through sentinels (`redis+sentinel://s1,s2,s3/MASTER/db`).
-    Sentinel { sentinels: Vec<Node>, master: String },
+    Sentinel {
+        sentinels: Vec<Node>,
+        master: String,
+    },
     /// A Redis Cluster, found through any of its nodes (`redis+cluster://n1,n2,n3`).
     Cluster(Vec<Node>),
 }
@@ -60,7 +63,11 @@ impl RedisAddress {
             "rediss+sentinel" => (true, Kind::Sentinel),
             "redis+cluster" => (false, Kind::Cluster),
             "rediss+cluster" => (true, Kind::Cluster),
-            other => return Err(format!("unknown scheme {other:?}: expected redis, rediss, redis+sentinel, rediss+sentinel, redis+cluster or rediss+cluster")),
+            other => {
+                return Err(format!(
+                    "unknown scheme {other:?}: expected redis, rediss, redis+sentinel, rediss+sentinel, redis+cluster or rediss+cluster"
+                ));
+            }
         };
         if rest.contains('#') {
             return Err("a fragment (such as #insecure) is not accepted: TLS is always verified; give --replay-store-ca for a private CA".into());
@@ -110,7 +117,12 @@ impl RedisAddress {
                 let (master, db) = match segments.as_slice() {
                     [master] => (master, 0),
                     [master, db] => (master, parse_db(db)?),
-                    _ => return Err("the path is /MASTER or /MASTER/DB: the name the sentinels monitor".into()),
+                    _ => {
+                        return Err(
+                            "the path is /MASTER or /MASTER/DB: the name the sentinels monitor"
+                                .into(),
+                        );
+                    }
                 };
                 let master = decode(master, "master name")?;
                 (
@@ -225,7 +237,11 @@ fn parse_node(text: &str, default_port: u16) -> Result<Node, String> {
         None => default_port,
         Some(port) => match port.parse::<u16>() {
             Ok(port) if port != 0 => port,
-            _ => return Err(format!("{text:?}: the port is not a number from 1 to 65535")),
+            _ => {
+                return Err(format!(
+                    "{text:?}: the port is not a number from 1 to 65535"
+                ));
+            }
         },
     };
     Ok(Node {
@@ -255,17 +271,29 @@ mod tests {
     #[test]
     fn standalone_forms() {
         let plain = RedisAddress::parse("redis://127.0.0.1:6380/2").unwrap();
-        assert_eq!(plain.topology, Topology::Standalone(node("127.0.0.1", 6380)));
-        assert_eq!((plain.tls, plain.db, plain.user, plain.password), (false, 2, None, None));
+        assert_eq!(
+            plain.topology,
+            Topology::Standalone(node("127.0.0.1", 6380))
+        );
+        assert_eq!(
+            (plain.tls, plain.db, plain.user, plain.password),
+            (false, 2, None, None)
+        );
         let managed = RedisAddress::parse("rediss://gateway:s%40cr%3At@cache.example.net").unwrap();
         assert!(managed.tls);
-        assert_eq!(managed.topology, Topology::Standalone(node("cache.example.net", 6379)));
+        assert_eq!(
+            managed.topology,
+            Topology::Standalone(node("cache.example.net", 6379))
+        );
         assert_eq!(managed.user.as_deref(), Some("gateway"));
         assert_eq!(managed.password.as_deref(), Some("s@cr:t"));
         let password_only = RedisAddress::parse("redis://:pw@[::1]:7000/").unwrap();
         assert_eq!(password_only.user, None);
         assert_eq!(password_only.password.as_deref(), Some("pw"));
-        assert_eq!(password_only.topology, Topology::Standalone(node("::1", 7000)));
+        assert_eq!(
+            password_only.topology,
+            Topology::Standalone(node("::1", 7000))
+        );
     }
 
     #[test]
@@ -299,7 +327,9 @@ mod tests {
             assert!(shown.contains("***"), "{shown}");
         }
         assert_eq!(
-            RedisAddress::parse("redis+sentinel://s1,[::1]:1/m").unwrap().to_string(),
+            RedisAddress::parse("redis+sentinel://s1,[::1]:1/m")
+                .unwrap()
+                .to_string(),
             "redis+sentinel://s1:26379,[::1]:1/m/0"
         );
     }

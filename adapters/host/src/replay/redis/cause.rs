@@ -54,7 +54,9 @@ fn cause(error: &RedisError, text: &str) -> Option<&'static str> {
         return Some("TLS: the server requires a client certificate and none was given");
     }
     if lower.contains("alert") || lower.contains("handshake") {
-        return Some("TLS: the server refused the handshake (a client certificate it does not trust?)");
+        return Some(
+            "TLS: the server refused the handshake (a client certificate it does not trust?)",
+        );
     }
     if lower.contains("certificate") || lower.contains("unknownissuer") {
         return Some(

@@ -108,12 +108,14 @@ impl Nodes {
                 }
             }
             Topology::Cluster(nodes) => {
-                let initial = nodes
-                    .iter()
-                    .map(|node| {
-                        Ok(connection_info(node, address.tls)?.set_redis_settings(settings.clone()))
-                    })
-                    .collect::<RedisResult<Vec<ConnectionInfo>>>()?;
+                let initial =
+                    nodes
+                        .iter()
+                        .map(|node| {
+                            Ok(connection_info(node, address.tls)?
+                                .set_redis_settings(settings.clone()))
+                        })
+                        .collect::<RedisResult<Vec<ConnectionInfo>>>()?;
                 let mut builder = ClusterClientBuilder::new(initial)
                     .connection_timeout(options.connect_timeout)
                     .response_timeout(answer_timeout)
@@ -142,7 +144,9 @@ impl Nodes {
                 sentinels,
                 master,
                 node,
-            } => self.connect_primary(sentinels, master, node).map(Link::Server),
+            } => self
+                .connect_primary(sentinels, master, node)
+                .map(Link::Server),
             Kind::Cluster(client) => {
                 let connection = client.get_connection()?;
                 Ok(Link::Cluster(Box::new(connection)))
