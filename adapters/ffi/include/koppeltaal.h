@@ -279,6 +279,32 @@
 // once. `koppeltaal_verify` calls run in parallel; configuration calls wait for them.
 typedef struct koppeltaal_verifier koppeltaal_verifier;
 
+// Settings of `koppeltaal_verifier_use_redis_with`. Zero-initialise it, set `struct_size` to
+// `sizeof(koppeltaal_redis_options)`, then the members wanted: later versions add members at
+// the end, and read only as many bytes as `struct_size` says.
+typedef struct {
+  // `sizeof(koppeltaal_redis_options)` as the caller compiled it.
+  uint32_t struct_size;
+  // Accept a launch only once this many replicas acknowledged its record (Redis `WAIT`); 0:
+  // do not wait. Fewer in time: 913, and the launch stays recorded.
+  uint32_t min_replicas;
+  // How long to wait for them, in milliseconds (0: 500).
+  uint32_t replica_timeout_ms;
+  // Connect and check now (1), so that a wrong CA, password or server fails this call with
+  // 913 and a detail, rather than the first verify; 0: connect lazily.
+  uint32_t check_now;
+  // Key prefix (NULL: `koppeltaal:replay:`).
+  const char *prefix;
+  // A CA certificate file (PEM) to trust instead of the system's roots (NULL: system).
+  const char *ca_file;
+  // A client certificate file (PEM), for servers that require one (NULL: none).
+  const char *cert_file;
+  // Its private key file (PEM).
+  const char *key_file;
+  // A file whose first line is the password, for the URL's user (NULL: the URL's).
+  const char *password_file;
+} koppeltaal_redis_options;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -345,10 +371,14 @@ int32_t koppeltaal_verifier_set_leeway(koppeltaal_verifier *verifier, uint64_t s
 // `verifier` is live. Thread-safe.
 int32_t koppeltaal_verifier_set_max_lifetime(koppeltaal_verifier *verifier, uint64_t seconds);
 
-// Remembers accepted launches in Redis (`redis://host:port/db`) instead of in this verifier,
-// so that verifiers in other processes sharing it refuse a launch replayed to them. Keys are
-// prefixed with `prefix` (NULL: `koppeltaal:replay:`). When Redis is unreachable, launches are
-// refused with status 913. Connects lazily: an unreachable Redis shows at the first verify.
+// Remembers accepted launches in Redis instead of in this verifier, so that verifiers in
+// other processes sharing it refuse a launch replayed to them. `url` is any form the host's
+// store takes: `redis://[user:password@]host:port[/db]`, `rediss://` (TLS, system roots),
+// `redis+sentinel://s1:26379,s2:26379/MASTER[/db]`, `redis+cluster://n1:7000,n2:7001`
+// (`rediss+...` likewise). Keys are prefixed with `prefix` (NULL: `koppeltaal:replay:`). When
+// Redis is unreachable, launches are refused with status 913. Connects lazily: an
+// unreachable Redis shows at the first verify. For a private CA, a client certificate, a
+// password file or replica acknowledgements, use `koppeltaal_verifier_use_redis_with`.
 //
 // Only before the first `koppeltaal_verify`: afterwards the launches already accepted live in
 // this verifier's memory, and switching would forget them, so the call is refused with
@@ -360,6 +390,25 @@ int32_t koppeltaal_verifier_set_max_lifetime(koppeltaal_verifier *verifier, uint
 int32_t koppeltaal_verifier_use_redis(koppeltaal_verifier *verifier,
                                       const char *url,
                                       const char *prefix);
+
+// `koppeltaal_verifier_use_redis` with TLS files, a password file and replica
+// acknowledgements (`options`, see `koppeltaal_redis_options`). On failure, a line naming the
+// cause (never a password) is written to `detail` (`*detail_len` bytes, not NUL-terminated;
+// truncated to `detail_cap`) when `detail_len` is not NULL: `KOPPELTAAL_INVALID_URL` for the
+// URL, 909 for TLS files that do not parse, 910 for files that cannot be read, 913 (with
+// `check_now`) when Redis cannot be used: "TLS: the server's certificate is not trusted",
+// "authentication refused: wrong user name or password", ...
+//
+// # Safety
+// `verifier` is live; `url` is NUL-terminated; `options` points to a `koppeltaal_redis_options`
+// of at least `options->struct_size` bytes whose strings are NULL or NUL-terminated;
+// `detail_len` is NULL or writable, `detail` NULL or `detail_cap` writable bytes. Thread-safe.
+int32_t koppeltaal_verifier_use_redis_with(koppeltaal_verifier *verifier,
+                                           const char *url,
+                                           const koppeltaal_redis_options *options,
+                                           uint8_t *detail,
+                                           size_t detail_cap,
+                                           size_t *detail_len);
 
 // Verifies a launch token at `now_unix` (Unix seconds; 0 means the system clock) and, if it
 // is valid and new, records it against replay and writes its claims as a JSON object into

@@ -12,6 +12,26 @@
  * ```
  */
 
+/** How `Verifier.useRedis` reaches Redis. */
+export interface RedisOptions {
+  /** Key prefix (default `koppeltaal:replay:`). */
+  prefix?: string;
+  /** A CA certificate file (PEM) to trust instead of the system's roots. */
+  caFile?: string;
+  /** A client certificate file (PEM), for servers that require one. */
+  certFile?: string;
+  /** Its private key file (PEM). */
+  keyFile?: string;
+  /** A file whose first line is the password, for the URL's user. */
+  passwordFile?: string;
+  /** Accept a launch only once this many replicas acknowledged it (Redis WAIT). */
+  minReplicas?: number;
+  /** How long to wait for them, in milliseconds (default 500). */
+  replicaTimeoutMs?: number;
+  /** Connect now: a wrong CA, password or server throws (913, with `detail`). */
+  checkNow?: boolean;
+}
+
 /** The signing algorithms of HTI 2.0 this library implements. */
 export type Algorithm = 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'ES512';
 
@@ -44,6 +64,8 @@ export interface LaunchClaims {
 export declare class KoppeltaalError extends Error {
   readonly code: number;
   readonly name: string;
+  /** What exactly went wrong, when the call says (`useRedis`); otherwise null. */
+  readonly detail: string | null;
   constructor(code: number);
 }
 
@@ -83,10 +105,12 @@ export declare class Verifier {
   /** Sets the maximum lifetime `exp - iat` in seconds. */
   setMaxLifetime(seconds: number): void;
   /**
-   * Remembers accepted launches in Redis (`redis://host:port/db`), shared with other processes;
-   * before the first verification only. When Redis is unreachable launches are refused (913).
+   * Remembers accepted launches in Redis, shared with other processes; before the first
+   * verification only. `url`: `redis://[user:password@]host:port[/db]`, `rediss://` (TLS),
+   * `redis+sentinel://s1:26379,s2:26379/MASTER[/db]` or `redis+cluster://n1:7000,n2:7001`
+   * (`rediss+...` likewise). When Redis is unreachable launches are refused (913).
    */
-  useRedis(url: string, prefix?: string): void;
+  useRedis(url: string, prefixOrOptions?: string | RedisOptions): void;
   /** Decrypts encrypted launches (HTI:jwe) with this RSA private key (PEM); repeatable. */
   addDecryptionKey(pem: string): void;
   /** Verifies `token`, records it as used, and returns its claims; throws KoppeltaalError. */

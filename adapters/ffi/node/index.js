@@ -2,7 +2,7 @@
 // Verify HTI launch tokens and produce Koppeltaal 2.0 tokens, over the C ABI of koppeltaal-rs.
 // The types and documentation of every export are in index.d.ts.
 
-const { LIBRARY_PATH, functions: c } = require('./lib/native.js');
+const { LIBRARY_PATH, REDIS_OPTIONS_SIZE, functions: c } = require('./lib/native.js');
 
 const OK = 0;
 const BUFFER_TOO_SMALL = 800;
@@ -19,10 +19,11 @@ function statusName(code) {
 
 /** A refusal or failure: `code` is the stable status code, `name` its stable name. */
 class KoppeltaalError extends Error {
-  constructor(code) {
-    super(`${statusMessage(code)} (code ${code})`);
+  constructor(code, detail) {
+    super(`${statusMessage(code)} (code ${code})${detail ? `: ${detail}` : ''}`);
     this.code = code;
     this.name = statusName(code);
+    this.detail = detail ?? null;
   }
 }
 
@@ -163,8 +164,25 @@ class Verifier {
   }
 
   /** Remembers accepted launches in Redis, shared with other processes. */
-  useRedis(url, prefix) {
-    check(c.useRedis(this.#live(), text(url, 'url'), text(prefix, 'prefix', { optional: true })));
+  useRedis(url, prefixOrOptions) {
+    const options = typeof prefixOrOptions === 'string' ? { prefix: prefixOrOptions } : (prefixOrOptions ?? {});
+    const settings = {
+      struct_size: REDIS_OPTIONS_SIZE,
+      min_replicas: whole(options.minReplicas, 'minReplicas'),
+      replica_timeout_ms: whole(options.replicaTimeoutMs, 'replicaTimeoutMs'),
+      check_now: options.checkNow ? 1 : 0,
+      prefix: text(options.prefix, 'prefix', { optional: true }),
+      ca_file: text(options.caFile, 'caFile', { optional: true }),
+      cert_file: text(options.certFile, 'certFile', { optional: true }),
+      key_file: text(options.keyFile, 'keyFile', { optional: true }),
+      password_file: text(options.passwordFile, 'passwordFile', { optional: true }),
+    };
+    const detail = Buffer.alloc(1024);
+    const length = [0];
+    const status = c.useRedisWith(this.#live(), text(url, 'url'), settings, detail, detail.length, length);
+    if (status !== OK) {
+      throw new KoppeltaalError(status, detail.subarray(0, length[0]).toString('utf8') || undefined);
+    }
   }
 
   /** Decrypts encrypted launches (HTI:jwe) with this RSA private key (PEM); repeatable. */

@@ -4,15 +4,19 @@
 
 use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use koppeltaal_core::{Error, KeySet, Policy};
 use koppeltaal_host::{
-    LaunchReceiver, PrivateKey, StaticKeys,
+    HostError, LaunchReceiver, PrivateKey, StaticKeys,
     jwe::SharedDecrypter,
     keys::IssuerKeys,
-    replay::{MemoryReplayStore, RedisOptions, RedisReplayStore, ReplayStore},
+    replay::{
+        MemoryReplayStore, RedisCredentials, RedisOptions, RedisReplayStore, RedisTls, ReplayStore,
+    },
 };
 
 use crate::arguments::{algorithm, bytes, optional_text, text, write_out};
@@ -272,10 +276,14 @@ pub unsafe extern "C" fn koppeltaal_verifier_set_max_lifetime(
     })
 }
 
-/// Remembers accepted launches in Redis (`redis://host:port/db`) instead of in this verifier,
-/// so that verifiers in other processes sharing it refuse a launch replayed to them. Keys are
-/// prefixed with `prefix` (NULL: `koppeltaal:replay:`). When Redis is unreachable, launches are
-/// refused with status 913. Connects lazily: an unreachable Redis shows at the first verify.
+/// Remembers accepted launches in Redis instead of in this verifier, so that verifiers in
+/// other processes sharing it refuse a launch replayed to them. `url` is any form the host's
+/// store takes: `redis://[user:password@]host:port[/db]`, `rediss://` (TLS, system roots),
+/// `redis+sentinel://s1:26379,s2:26379/MASTER[/db]`, `redis+cluster://n1:7000,n2:7001`
+/// (`rediss+...` likewise). Keys are prefixed with `prefix` (NULL: `koppeltaal:replay:`). When
+/// Redis is unreachable, launches are refused with status 913. Connects lazily: an
+/// unreachable Redis shows at the first verify. For a private CA, a client certificate, a
+/// password file or replica acknowledgements, use `koppeltaal_verifier_use_redis_with`.
 ///
 /// Only before the first `koppeltaal_verify`: afterwards the launches already accepted live in
 /// this verifier's memory, and switching would forget them, so the call is refused with
@@ -299,14 +307,137 @@ pub unsafe extern "C" fn koppeltaal_verifier_use_redis(
             options.prefix = prefix.to_owned();
         }
         let store = RedisReplayStore::new(url, options).map_err(status)?;
-        let mut settings = verifier.settings.write().unwrap_or_else(|e| e.into_inner());
+        verifier.replace_replay(Arc::new(store))
+    })
+}
+
+/// Settings of `koppeltaal_verifier_use_redis_with`. Zero-initialise it, set `struct_size` to
+/// `sizeof(koppeltaal_redis_options)`, then the members wanted: later versions add members at
+/// the end, and read only as many bytes as `struct_size` says.
+#[repr(C)]
+pub struct koppeltaal_redis_options {
+    /// `sizeof(koppeltaal_redis_options)` as the caller compiled it.
+    pub struct_size: u32,
+    /// Accept a launch only once this many replicas acknowledged its record (Redis `WAIT`); 0:
+    /// do not wait. Fewer in time: 913, and the launch stays recorded.
+    pub min_replicas: u32,
+    /// How long to wait for them, in milliseconds (0: 500).
+    pub replica_timeout_ms: u32,
+    /// Connect and check now (1), so that a wrong CA, password or server fails this call with
+    /// 913 and a detail, rather than the first verify; 0: connect lazily.
+    pub check_now: u32,
+    /// Key prefix (NULL: `koppeltaal:replay:`).
+    pub prefix: *const c_char,
+    /// A CA certificate file (PEM) to trust instead of the system's roots (NULL: system).
+    pub ca_file: *const c_char,
+    /// A client certificate file (PEM), for servers that require one (NULL: none).
+    pub cert_file: *const c_char,
+    /// Its private key file (PEM).
+    pub key_file: *const c_char,
+    /// A file whose first line is the password, for the URL's user (NULL: the URL's).
+    pub password_file: *const c_char,
+}
+
+/// `koppeltaal_verifier_use_redis` with TLS files, a password file and replica
+/// acknowledgements (`options`, see `koppeltaal_redis_options`). On failure, a line naming the
+/// cause (never a password) is written to `detail` (`*detail_len` bytes, not NUL-terminated;
+/// truncated to `detail_cap`) when `detail_len` is not NULL: `KOPPELTAAL_INVALID_URL` for the
+/// URL, 909 for TLS files that do not parse, 910 for files that cannot be read, 913 (with
+/// `check_now`) when Redis cannot be used: "TLS: the server's certificate is not trusted",
+/// "authentication refused: wrong user name or password", ...
+///
+/// # Safety
+/// `verifier` is live; `url` is NUL-terminated; `options` points to a `koppeltaal_redis_options`
+/// of at least `options->struct_size` bytes whose strings are NULL or NUL-terminated;
+/// `detail_len` is NULL or writable, `detail` NULL or `detail_cap` writable bytes. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn koppeltaal_verifier_use_redis_with(
+    verifier: *mut koppeltaal_verifier,
+    url: *const c_char,
+    options: *const koppeltaal_redis_options,
+    detail: *mut u8,
+    detail_cap: usize,
+    detail_len: *mut usize,
+) -> i32 {
+    guarded(|| {
+        // SAFETY: the caller's promises, forwarded.
+        let (verifier, url) = unsafe { (verifier_ref(verifier)?, text(url)?) };
+        if options.is_null() {
+            return Err(KOPPELTAAL_NULL_ARGUMENT);
+        }
+        // SAFETY: not NULL; the caller promises `struct_size` readable bytes, and this version
+        // reads no member beyond what that covers.
+        let options = unsafe { &*options };
+        if (options.struct_size as usize) < size_of::<koppeltaal_redis_options>() {
+            return Err(KOPPELTAAL_INVALID_ARGUMENT);
+        }
+        // SAFETY: the caller promises NULL or NUL-terminated strings.
+        let (prefix, ca, cert, key, password) = unsafe {
+            (
+                optional_text(options.prefix)?,
+                optional_text(options.ca_file)?,
+                optional_text(options.cert_file)?,
+                optional_text(options.key_file)?,
+                optional_text(options.password_file)?,
+            )
+        };
+        let built = (|| {
+            let mut redis = RedisOptions {
+                tls: RedisTls::from_files(
+                    ca.map(Path::new),
+                    cert.map(Path::new),
+                    key.map(Path::new),
+                )
+                .map_err(explained)?,
+                credentials: password
+                    .map(|path| RedisCredentials::from_password_file(None, path).map_err(explained))
+                    .transpose()?,
+                min_replicas: options.min_replicas,
+                ..RedisOptions::default()
+            };
+            if options.replica_timeout_ms != 0 {
+                redis.replica_timeout =
+                    Duration::from_millis(u64::from(options.replica_timeout_ms));
+            }
+            if let Some(prefix) = prefix {
+                redis.prefix = prefix.to_owned();
+            }
+            let store = RedisReplayStore::new(url, redis).map_err(explained)?;
+            if options.check_now != 0 {
+                store.check().map_err(explained)?;
+            }
+            Ok(store)
+        })();
+        match built {
+            Ok(store) => verifier.replace_replay(Arc::new(store)),
+            Err((code, why)) => {
+                if !detail_len.is_null() {
+                    let shown = &why.as_bytes()[..why.len().min(detail_cap)];
+                    // SAFETY: the caller's promises for `detail`, `detail_cap`, `detail_len`.
+                    let _ = unsafe { write_out(detail, detail_cap, detail_len, shown) };
+                }
+                Err(code)
+            }
+        }
+    })
+}
+
+/// A host error as its status code and its message.
+fn explained(error: HostError) -> (i32, String) {
+    (i32::from(error.code()), error.to_string())
+}
+
+impl koppeltaal_verifier {
+    /// Switches the replay store, before the first verify only.
+    fn replace_replay(&self, store: Arc<dyn ReplayStore>) -> Result<(), i32> {
+        let mut settings = self.settings.write().unwrap_or_else(|e| e.into_inner());
         // Checked under the write lock: no verification can start meanwhile.
-        if verifier.used.load(Ordering::SeqCst) {
+        if self.used.load(Ordering::SeqCst) {
             return Err(KOPPELTAAL_INVALID_STATE);
         }
-        settings.replay = Arc::new(store);
+        settings.replay = store;
         settings.rebuild()
-    })
+    }
 }
 
 /// Verifies a launch token at `now_unix` (Unix seconds; 0 means the system clock) and, if it

@@ -37,6 +37,18 @@ function libraryPath() {
 const LIBRARY_PATH = libraryPath();
 const lib = koffi.load(LIBRARY_PATH);
 koffi.opaque('koppeltaal_verifier');
+// koppeltaal_redis_options of the C header, member for member.
+const REDIS_OPTIONS = koffi.struct('koppeltaal_redis_options', {
+  struct_size: 'uint32_t',
+  min_replicas: 'uint32_t',
+  replica_timeout_ms: 'uint32_t',
+  check_now: 'uint32_t',
+  prefix: 'const char *',
+  ca_file: 'const char *',
+  cert_file: 'const char *',
+  key_file: 'const char *',
+  password_file: 'const char *',
+});
 
 const OUTPUT = '_Out_ uint8_t *out, size_t cap, _Out_ size_t *len';
 
@@ -62,6 +74,10 @@ const functions = {
   useRedis: lib.func(
     'int32_t koppeltaal_verifier_use_redis(koppeltaal_verifier *verifier, const char *url, const char *prefix)',
   ),
+  useRedisWith: lib.func(
+    'int32_t koppeltaal_verifier_use_redis_with(koppeltaal_verifier *verifier, const char *url, ' +
+      'const koppeltaal_redis_options *options, _Out_ uint8_t *detail, size_t detail_cap, _Out_ size_t *detail_len)',
+  ),
   addDecryptionKey: lib.func(
     'int32_t koppeltaal_verifier_add_decryption_key(koppeltaal_verifier *verifier, const char *pem)',
   ),
@@ -86,4 +102,4 @@ const functions = {
   ),
 };
 
-module.exports = { LIBRARY_PATH, functions };
+module.exports = { LIBRARY_PATH, REDIS_OPTIONS_SIZE: koffi.sizeof(REDIS_OPTIONS), functions };

@@ -253,3 +253,22 @@ test('verifiers sharing Redis accept a launch once; Redis down is 913', async ()
     redis.process.kill();
   }
 });
+
+test('useRedis with options names the cause and requires replica acknowledgements', async () => {
+  const redis = await startRedis();
+  try {
+    const each = verifier();
+    const badUrl = refusal(() => each.useRedis('redis://a:1,b:2/'));
+    assert.equal(badUrl.code, 901);
+    assert.match(badUrl.detail, /several hosts/);
+    const closed = refusal(() => each.useRedis('redis://127.0.0.1:1/', { checkNow: true }));
+    assert.equal(closed.code, 913);
+    assert.match(closed.detail, /connection refused/);
+    each.useRedis(redis.url, { prefix: 'node-replicas:', minReplicas: 1, replicaTimeoutMs: 100, checkNow: true });
+    const token = launch(pem, { now: Math.floor(Date.now() / 1000) });
+    assert.equal(refusal(() => each.verify(token)).code, 913);
+    assert.equal(refusal(() => each.verify(token)).code, 600);
+  } finally {
+    redis.process.kill();
+  }
+});

@@ -21,6 +21,7 @@ try {
   }
 }
 verifier.useRedis('redis://127.0.0.1:6379/0');
+verifier.useRedis('rediss+sentinel://s1:26379,s2:26379/mymaster', { caFile: '/etc/ca.pem', minReplicas: 1, checkNow: true });
 verifier.close();
 void [patient, later, assertion, encrypted];
 

@@ -104,12 +104,16 @@ class KoppeltaalError(Exception):
     code: int
     name: str
     message: str
+    detail: Optional[str]
 
-    def __init__(self, code: int) -> None:
+    def __init__(self, code: int, detail: Optional[str] = None) -> None:
         self.code = code
         self.name = status_name(code)
         self.message = status_message(code)
-        super().__init__(f"{self.name} ({code}): {self.message}")
+        #: What exactly went wrong, when the call says (``use_redis`` with options).
+        self.detail = detail
+        suffix = f": {detail}" if detail else ""
+        super().__init__(f"{self.name} ({code}): {self.message}{suffix}")
 
 
 def _check(status: int) -> None:
@@ -230,11 +234,47 @@ class Verifier:
         """Sets the maximum lifetime ``exp - iat`` in seconds (default 300)."""
         _check(_native.set_max_lifetime(self._live(), int(seconds)))
 
-    def use_redis(self, url: Text, prefix: Optional[Text] = None) -> None:
-        """Remembers accepted launches in Redis (``redis://host:port/db``), shared with other
-        processes; before the first verification only. When Redis is unreachable, launches are
-        refused with code 913."""
-        _check(_native.use_redis(self._live(), _text(url), _text(prefix)))
+    def use_redis(
+        self,
+        url: Text,
+        prefix: Optional[Text] = None,
+        *,
+        ca_file: Optional[Text] = None,
+        cert_file: Optional[Text] = None,
+        key_file: Optional[Text] = None,
+        password_file: Optional[Text] = None,
+        min_replicas: int = 0,
+        replica_timeout_ms: int = 0,
+        check_now: bool = False,
+    ) -> None:
+        """Remembers accepted launches in Redis, shared with other processes; before the first
+        verification only. ``url``: ``redis://[user:password@]host:port[/db]``, ``rediss://``
+        (TLS), ``redis+sentinel://s1:26379,s2:26379/MASTER[/db]`` or
+        ``redis+cluster://n1:7000,n2:7001`` (``rediss+...`` likewise). ``ca_file`` trusts a
+        private CA, ``cert_file``/``key_file`` present a client certificate, ``password_file``
+        holds the password (first line); ``min_replicas`` accepts a launch only once that many
+        replicas acknowledged it (``replica_timeout_ms``, 0: 500). ``check_now`` connects at
+        once, raising :class:`KoppeltaalError` (913, with ``detail``) for a wrong CA, password
+        or server. When Redis is unreachable later, launches are refused with code 913."""
+        options = _native.RedisOptions(
+            struct_size=ctypes.sizeof(_native.RedisOptions),
+            min_replicas=int(min_replicas),
+            replica_timeout_ms=int(replica_timeout_ms),
+            check_now=1 if check_now else 0,
+            prefix=_text(prefix),
+            ca_file=_text(ca_file),
+            cert_file=_text(cert_file),
+            key_file=_text(key_file),
+            password_file=_text(password_file),
+        )
+        detail = (ctypes.c_uint8 * 1024)()
+        detail_len = ctypes.c_size_t(0)
+        status = _native.use_redis_with(
+            self._live(), _text(url), ctypes.byref(options), detail, len(detail), ctypes.byref(detail_len)
+        )
+        if status != OK:
+            shown = bytes(detail[: detail_len.value]).decode("utf-8", "replace") or None
+            raise KoppeltaalError(status, shown)
 
     def add_decryption_key(self, pem: Text) -> None:
         """Decrypts encrypted launches (HTI:jwe) with this RSA private key (PEM); repeatable.

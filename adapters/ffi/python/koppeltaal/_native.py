@@ -82,6 +82,27 @@ allow_algorithm = _declare("koppeltaal_verifier_allow_algorithm", handle, text)
 set_leeway = _declare("koppeltaal_verifier_set_leeway", handle, ctypes.c_uint64)
 set_max_lifetime = _declare("koppeltaal_verifier_set_max_lifetime", handle, ctypes.c_uint64)
 use_redis = _declare("koppeltaal_verifier_use_redis", handle, text, text)
+
+
+class RedisOptions(ctypes.Structure):
+    """``koppeltaal_redis_options`` of the C header, member for member."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("min_replicas", ctypes.c_uint32),
+        ("replica_timeout_ms", ctypes.c_uint32),
+        ("check_now", ctypes.c_uint32),
+        ("prefix", text),
+        ("ca_file", text),
+        ("cert_file", text),
+        ("key_file", text),
+        ("password_file", text),
+    ]
+
+
+use_redis_with = _declare(
+    "koppeltaal_verifier_use_redis_with", handle, text, ctypes.POINTER(RedisOptions), u8p, ctypes.c_size_t, sizep
+)
 add_decryption_key = _declare("koppeltaal_verifier_add_decryption_key", handle, text)
 verify = _declare("koppeltaal_verify", handle, u8p, ctypes.c_size_t, ctypes.c_uint64, u8p, ctypes.c_size_t, sizep)
 generate_key = _declare("koppeltaal_generate_key", text, ctypes.c_uint32, u8p, ctypes.c_size_t, sizep)

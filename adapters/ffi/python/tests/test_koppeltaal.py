@@ -248,6 +248,27 @@ def test_verifiers_sharing_redis_accept_a_launch_once(portal, redis_server):
     assert (refused.value.code, refused.value.message) == (913, "replay store unavailable")
 
 
+def test_use_redis_with_options_names_the_cause_and_requires_replicas(portal, redis_server):
+    pem, jwks = portal
+    process, url = redis_server
+    verifier = Verifier(jwks, issuer=ISSUER, audience=AUDIENCE)
+    with pytest.raises(KoppeltaalError) as refused:
+        verifier.use_redis("redis://a:1,b:2/")
+    assert refused.value.code == 901 and "several hosts" in refused.value.detail
+    with pytest.raises(KoppeltaalError) as refused:
+        verifier.use_redis("redis://127.0.0.1:1/", check_now=True)
+    assert refused.value.code == 913 and "connection refused" in refused.value.detail
+    # A replica acknowledgement that cannot come: refused, and the launch stays recorded.
+    verifier.use_redis(url, prefix="python-replicas:", min_replicas=1, replica_timeout_ms=100, check_now=True)
+    token = launch(pem, now=koppeltaal.unix_time())
+    with pytest.raises(KoppeltaalError) as refused:
+        verifier.verify(token)
+    assert refused.value.code == 913
+    with pytest.raises(KoppeltaalError) as refused:
+        verifier.verify(token)
+    assert refused.value.code == 600
+
+
 def test_an_encrypted_launch_is_decrypted_then_verified_once(portal):
     pem, jwks = portal
     module = koppeltaal.generate_key("RS512")

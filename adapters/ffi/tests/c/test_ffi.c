@@ -1,6 +1,7 @@
 /* The C ABI from C: success, every status class, replay, a too-small buffer, NULL and invalid
  * UTF-8 arguments, two issuers, producing tokens, and four threads racing one token.
  * Built against the static library and run under valgrind by .ci/run. */
+#define _GNU_SOURCE /* memmem */
 #include "koppeltaal.h"
 
 #include <pthread.h>
@@ -203,6 +204,35 @@ int main(void) {
     EXPECT(koppeltaal_generate_key("HS256", 0, (uint8_t *)scratch, sizeof scratch, &len), 300);
     EXPECT(koppeltaal_launch_token(pem, ISSUER, AUDIENCE, "Task/1", "Task/11", DEFINITION, NULL, NULL, NOW, 300,
                                    (uint8_t *)scratch, sizeof scratch, &len), 508);
+    /* Redis with options: the struct's size is checked, and a failure says why in `detail`. */
+    koppeltaal_verifier *fresh = NULL;
+    EXPECT(koppeltaal_verifier_new((const uint8_t *)jwks, jwks_len, ISSUER, AUDIENCE, 4, &fresh), KOPPELTAAL_OK);
+    koppeltaal_redis_options redis = {0};
+    redis.struct_size = sizeof redis;
+    char detail[256];
+    size_t detail_len = 0;
+    EXPECT(koppeltaal_verifier_use_redis_with(fresh, "redis://127.0.0.1:1/", NULL, NULL, 0, NULL),
+           KOPPELTAAL_NULL_ARGUMENT);
+    redis.struct_size = 4;
+    EXPECT(koppeltaal_verifier_use_redis_with(fresh, "redis://127.0.0.1:1/", &redis, NULL, 0, NULL),
+           KOPPELTAAL_INVALID_ARGUMENT);
+    redis.struct_size = sizeof redis;
+    EXPECT(koppeltaal_verifier_use_redis_with(fresh, "rediss://h/#insecure", &redis, (uint8_t *)detail,
+                                              sizeof detail, &detail_len), KOPPELTAAL_INVALID_URL);
+    CHECK(detail_len > 0 && memmem(detail, detail_len, "fragment", 8) != NULL, "the detail names the fragment");
+    redis.check_now = 1;
+    EXPECT(koppeltaal_verifier_use_redis_with(fresh, "redis://:hunter2@127.0.0.1:1/", &redis, (uint8_t *)detail,
+                                              sizeof detail, &detail_len), KOPPELTAAL_REPLAY_STORE_UNAVAILABLE);
+    CHECK(memmem(detail, detail_len, "connection refused", 18) != NULL, "the detail names the cause");
+    CHECK(memmem(detail, detail_len, "hunter2", 7) == NULL, "the detail never shows the password");
+    /* A detail larger than the buffer is cut to it. */
+    EXPECT(koppeltaal_verifier_use_redis_with(fresh, "redis://127.0.0.1:1/", &redis, (uint8_t *)detail, 10,
+                                              &detail_len), KOPPELTAAL_REPLAY_STORE_UNAVAILABLE);
+    CHECK(detail_len == 10, "the detail fills the buffer and no more");
+    redis.check_now = 0;
+    EXPECT(koppeltaal_verifier_use_redis_with(fresh, "redis+cluster://127.0.0.1:1,127.0.0.1:2", &redis, NULL, 0, NULL),
+           KOPPELTAAL_OK);
+    koppeltaal_verifier_free(fresh);
     koppeltaal_verifier_free(NULL);
 
     /* Messages: static, never NULL. */

@@ -239,7 +239,7 @@ impl RedisReplayStore {
     /// Errors: `InvalidUrl` for a URL it cannot use (the message never repeats a password),
     /// `Key` for TLS material that does not parse.
     pub fn new(url: &str, options: RedisOptions) -> Result<RedisReplayStore, HostError> {
-        let address = RedisAddress::parse(url).map_err(|why| HostError::InvalidUrl(why))?;
+        let address = RedisAddress::parse(url).map_err(HostError::InvalidUrl)?;
         let nodes = Nodes::open(&address, &options).map_err(|error| match error.kind() {
             redis::ErrorKind::Io => HostError::Key(format!("redis TLS: {error}")),
             _ => HostError::InvalidUrl(format!("{address}: {error}")),

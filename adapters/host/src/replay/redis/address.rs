@@ -360,4 +360,26 @@ mod tests {
         let error = RedisAddress::parse("redis://u:hunter2@a,b").unwrap_err();
         assert!(!error.contains("hunter2"), "{error}");
     }
+
+    proptest::proptest! {
+        /// Any text: an address or a specific complaint, never a panic, and never a password
+        /// echoed in the complaint.
+        #[test]
+        fn any_text_parses_or_is_refused(
+            scheme in "(redis|rediss|redis\\+sentinel|rediss\\+cluster|x)",
+            rest in "[ -~]{0,60}",
+        ) {
+            let url = format!("{scheme}://{rest}");
+            match RedisAddress::parse(&url) {
+                Ok(address) => {
+                    let shown = address.to_string();
+                    if let Some(password) = address.password.as_deref().filter(|p| p.len() > 3) {
+                        let echoed = format!(":{}@", password);
+                        proptest::prop_assert!(!shown.contains(&echoed), "{}", shown);
+                    }
+                }
+                Err(complaint) => proptest::prop_assert!(!complaint.is_empty()),
+            }
+        }
+    }
 }
