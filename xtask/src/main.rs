@@ -1,6 +1,7 @@
 //! `cargo xtask test [ARGS]`: the README's test command.
 //!
-//! The suite talks to real peers: a Redis server (Debian `redis-server`), panva's
+//! The suite talks to real peers: Redis servers, sentinels and a cluster (Debian
+//! `redis-server`, `redis-sentinel`, `redis-tools`), panva's
 //! oidc-provider (npm, from `tests/oidc/package-lock.json`), and OpenSSL (Debian
 //! `libssl-dev`, through josekit). This installs each one that is missing and may be
 //! installed here (Debian packages as root or with password-less sudo; npm packages from the
@@ -24,6 +25,8 @@ const DEBIAN_PEERS: &[(&str, Probe)] = &[
     ("pkg-config", Probe::Command("pkg-config")),
     ("libssl-dev", Probe::File("/usr/include/openssl/ssl.h")),
     ("redis-server", Probe::Command("redis-server")),
+    ("redis-sentinel", Probe::Command("redis-sentinel")),
+    ("redis-tools", Probe::Command("redis-cli")),
 ];
 
 /// How to tell whether a Debian package is already there without asking dpkg (which a
