@@ -5,13 +5,16 @@
 //! redis-server --port 6399 --save "" --appendonly no &
 //! cargo run --release -p koppeltaal-benches --example replay_store_cost -- redis://127.0.0.1:6399/ 20000
 //! ```
+//!
+//! Any replay-store URL works (`rediss://`, `redis+sentinel://`, `redis+cluster://`);
+//! `REDIS_CA=FILE` trusts a private CA, `REDIS_MIN_REPLICAS=N` waits for N replicas (`WAIT`).
 
 use std::time::{Duration, Instant};
 
 use koppeltaal_core::ReplayKey;
 use koppeltaal_host::replay::{
     JournalOptions, JournalReplayStore, MemoryReplayStore, RedisOptions, RedisReplayStore,
-    ReplayStore,
+    RedisTls, ReplayStore,
 };
 
 fn median(store: &dyn ReplayStore, label: &str, count: u32) {
@@ -73,6 +76,28 @@ fn main() {
         count.min(2000),
     );
     let _ = std::fs::remove_file(journal);
-    let redis = RedisReplayStore::new(&url, RedisOptions::default()).expect("redis URL");
-    median(&redis, "redis (loopback)", count);
+    let options = RedisOptions {
+        tls: RedisTls::from_files(
+            std::env::var_os("REDIS_CA")
+                .filter(|file| !file.is_empty())
+                .as_deref()
+                .map(std::path::Path::new),
+            None,
+            None,
+        )
+        .expect("REDIS_CA readable"),
+        min_replicas: std::env::var("REDIS_MIN_REPLICAS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        ..RedisOptions::default()
+    };
+    let label = format!(
+        "redis {} (loopback, min replicas {})",
+        url.split("://").next().unwrap_or(""),
+        options.min_replicas
+    );
+    let redis = RedisReplayStore::new(&url, options).expect("redis URL");
+    println!("{}", redis.check().expect("redis reachable"));
+    median(&redis, &label, count);
 }

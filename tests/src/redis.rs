@@ -369,13 +369,15 @@ pub struct ClusterDeployment {
 }
 
 impl ClusterDeployment {
-    /// Starts the nodes, joins them with `redis-cli --cluster create`, and waits (at most
-    /// 30 s) until every node reports `cluster_state:ok`.
-    pub fn start() -> Option<ClusterDeployment> {
+    /// Starts the nodes (each with the extra `redis-server` arguments `args`, such as ACL
+    /// users), joins them with `redis-cli --cluster create`, and waits (at most 30 s) until
+    /// every node reports `cluster_state:ok`.
+    pub fn start(args: &[&str]) -> Option<ClusterDeployment> {
         if !available("redis-server", "redis-server") || !available("redis-cli", "redis-tools") {
             return None;
         }
         let dir = ScratchDir::new("cluster");
+        let extra = args;
         let nodes: Vec<RedisServer> = (0..3)
             .map(|index| {
                 let port = free_port();
@@ -400,6 +402,7 @@ impl ClusterDeployment {
                     .iter()
                     .map(|arg| arg.to_string()),
                 );
+                args.extend(extra.iter().map(|arg| arg.to_string()));
                 RedisServer::launch("redis-server", port, args, false)
             })
             .collect();

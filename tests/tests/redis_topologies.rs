@@ -205,6 +205,23 @@ fn acl_users_from_the_url_or_a_password_file_and_a_wrong_password_named_at_start
 }
 
 #[test]
+fn a_replica_given_as_the_server_is_refused_at_start() {
+    let Some(primary) = RedisServer::start() else {
+        return;
+    };
+    let Some(replica) =
+        RedisServer::start_with(&["--replicaof", "127.0.0.1", &primary.port().to_string()])
+    else {
+        return;
+    };
+    let refused = check_fails(&replica.url(), RedisOptions::default());
+    assert!(
+        refused.contains("read-only replica, not the primary"),
+        "{refused}"
+    );
+}
+
+#[test]
 fn with_min_replicas_and_none_acknowledging_the_launch_is_refused_and_stays_recorded() {
     let Some(redis) = RedisServer::start() else {
         return;
@@ -218,6 +235,11 @@ fn with_min_replicas_and_none_acknowledging_the_launch_is_refused_and_stays_reco
         },
     )
     .unwrap();
+    let reached = store.check().unwrap();
+    assert!(
+        reached.ends_with("0 connected replicas, fewer than the 1 required: launches are refused until enough are connected"),
+        "{reached}"
+    );
     let started = Instant::now();
     let refused = record(&store, key("unreplicated", 1)).unwrap_err();
     assert_eq!(refused.code(), 913);
@@ -356,11 +378,27 @@ fn sentinel_with_two_replicas_accepts_new_launches_within_the_failover_time() {
 
 #[test]
 fn a_cluster_spreads_a_thousand_launches_over_its_slots_each_accepted_once() {
-    let Some(mut cluster) = ClusterDeployment::start() else {
+    // The gateway's ACL user, with what a cluster client needs besides (SECURITY.md).
+    let Some(mut cluster) = ClusterDeployment::start(&[
+        "--user",
+        "gateway",
+        "on",
+        ">cluster-pass",
+        "~koppeltaal:replay:*",
+        "+set",
+        "+wait",
+        "+pexpire",
+        "+ping",
+        "+role",
+        "+cluster|slots",
+    ]) else {
         return;
     };
-    let first = RedisReplayStore::new(&cluster.url(), RedisOptions::default()).unwrap();
-    let second = RedisReplayStore::new(&cluster.url(), RedisOptions::default()).unwrap();
+    let url = cluster
+        .url()
+        .replace("redis+cluster://", "redis+cluster://gateway:cluster-pass@");
+    let first = RedisReplayStore::new(&url, RedisOptions::default()).unwrap();
+    let second = RedisReplayStore::new(&url, RedisOptions::default()).unwrap();
     first.check().unwrap();
     for n in 0..1000 {
         assert!(record(&first, key("cluster", n)).is_ok(), "launch {n}");

@@ -255,13 +255,24 @@ impl RedisReplayStore {
 
     /// Connects now and asks what it reached, for a start-up check: a wrong CA, a wrong
     /// password, a plain-text server or a replica fail here, with the cause named, instead of
-    /// at the first launch. Returns a line for the log, such as `rediss://gateway:***@cache:6380/0:
-    /// a primary with 1 connected replica`.
+    /// at the first launch. Returns a line for the log, such as
+    /// `rediss://gateway@cache:6380/0: a primary with 1 connected replica`.
+    ///
+    /// A primary with fewer connected replicas than [`RedisOptions::min_replicas`] is not an
+    /// error (a replica may be resyncing), but the line says that launches will be refused
+    /// until enough are connected.
     pub fn check(&self) -> Result<String, HostError> {
         let mut link = self.nodes.connect().map_err(|e| self.unavailable(&e))?;
-        let reached = link.describe().map_err(|e| self.unavailable(&e))?;
+        let (reached, replicas) = link.describe().map_err(|e| self.unavailable(&e))?;
         self.pool(link);
-        Ok(format!("{}: {reached}", self.address))
+        let required = self.options.min_replicas;
+        match replicas {
+            Some(replicas) if replicas < required as usize => Ok(format!(
+                "{}: {reached}, fewer than the {required} required: launches are refused until enough are connected",
+                self.address
+            )),
+            _ => Ok(format!("{}: {reached}", self.address)),
+        }
     }
 
     /// The Redis key for `key`.

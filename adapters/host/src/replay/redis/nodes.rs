@@ -68,7 +68,10 @@ impl Nodes {
                 password,
             })
         });
-        let mut settings = RedisConnectionInfo::default().set_db(address.db);
+        // Named in `CLIENT LIST` (Redis 7.2 and later), so operators see who is connected.
+        let mut settings = RedisConnectionInfo::default()
+            .set_db(address.db)
+            .set_lib_name("koppeltaal", env!("CARGO_PKG_VERSION"));
         if let Some(credentials) = &credentials {
             if let Some(user) = credentials.user.as_ref().or(address.user.as_ref()) {
                 settings = settings.set_username(user);
@@ -329,16 +332,20 @@ impl Link {
         }
     }
 
-    /// What this connection reached, for a start-up log line; fails as a launch would
-    /// (TLS, credentials, permissions).
-    pub(super) fn describe(&mut self) -> RedisResult<String> {
+    /// What this connection reached, for a start-up log line, and how many replicas the
+    /// primary has (`None` for a cluster); fails as a launch would (TLS, credentials,
+    /// permissions).
+    pub(super) fn describe(&mut self) -> RedisResult<(String, Option<usize>)> {
         match self {
             Link::Server(connection) => {
                 let _: String = redis::cmd("PING").query(connection)?;
                 match role(connection)? {
-                    Role::Primary { replicas } => Ok(format!(
-                        "a primary with {replicas} connected replica{}",
-                        if replicas == 1 { "" } else { "s" }
+                    Role::Primary { replicas } => Ok((
+                        format!(
+                            "a primary with {replicas} connected replica{}",
+                            if replicas == 1 { "" } else { "s" }
+                        ),
+                        Some(replicas),
                     )),
                     Role::Other(role) => Err(RedisError::from((
                         ErrorKind::Server(redis::ServerErrorKind::ReadOnly),
@@ -350,7 +357,7 @@ impl Link {
             Link::Cluster(connection) => {
                 // Routed to every primary: all of them must answer.
                 let _: String = redis::cmd("PING").query(connection.as_mut())?;
-                Ok("a cluster whose primaries all answer".into())
+                Ok(("a cluster whose primaries all answer".into(), None))
             }
         }
     }
