@@ -427,6 +427,9 @@ fn a_cluster_spreads_a_thousand_launches_over_its_slots_each_accepted_once() {
             Err(error) => panic!("launch {n}: {error}"),
         }
     }
+    eprintln!(
+        "one of three primaries lost: {accepted} of 100 new launches accepted, {unavailable} refused (913)"
+    );
     assert!(
         accepted > 40 && unavailable > 15,
         "accepted {accepted}, refused {unavailable}"
