@@ -85,18 +85,18 @@ impl RedisServer {
     /// instead when `KOPPELTAAL_REQUIRE_PEERS` is set (CI, or `cargo xtask test` once every
     /// peer is there), so that a skip cannot hide there.
     pub fn start() -> Option<RedisServer> {
-        RedisServer::start_with(&[])
+        RedisServer::start_with(&[] as &[&str])
     }
 
     /// As [`start`](Self::start), with more `redis-server` arguments (`--requirepass x`,
     /// `--replicaof 127.0.0.1 6379`, `--user ...`).
-    pub fn start_with(args: &[&str]) -> Option<RedisServer> {
+    pub fn start_with(args: &[impl AsRef<str>]) -> Option<RedisServer> {
         if !available("redis-server", "redis-server") {
             return None;
         }
         let port = free_port();
         let mut all = plain_server_args(port);
-        all.extend(args.iter().map(|arg| arg.to_string()));
+        all.extend(args.iter().map(|arg| arg.as_ref().to_owned()));
         Some(RedisServer::launch("redis-server", port, all, false))
     }
 
@@ -106,41 +106,36 @@ impl RedisServer {
     pub fn start_tls(
         ca: &TestCa,
         require_client_certificate: bool,
-        args: &[&str],
+        args: &[impl AsRef<str>],
     ) -> Option<RedisServer> {
         if !available("redis-server", "redis-server") {
             return None;
         }
         let port = free_port();
         let files = ca.server_files();
-        let mut all: Vec<String> = [
-            "--port",
-            "0",
-            "--tls-port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--tls-cert-file",
-            files.cert.to_str().unwrap(),
-            "--tls-key-file",
-            files.key.to_str().unwrap(),
-            "--tls-ca-cert-file",
-            files.ca.to_str().unwrap(),
-            "--tls-auth-clients",
-            if require_client_certificate {
-                "yes"
-            } else {
-                "no"
-            },
-        ]
-        .iter()
-        .map(|arg| arg.to_string())
-        .collect();
-        all.extend(args.iter().map(|arg| arg.to_string()));
+        // Port 0: no plain-text listener.
+        let mut all = plain_server_args(0);
+        all.extend(
+            [
+                "--tls-port",
+                &port.to_string(),
+                "--tls-cert-file",
+                files.cert.to_str().unwrap(),
+                "--tls-key-file",
+                files.key.to_str().unwrap(),
+                "--tls-ca-cert-file",
+                files.ca.to_str().unwrap(),
+                "--tls-auth-clients",
+                if require_client_certificate {
+                    "yes"
+                } else {
+                    "no"
+                },
+            ]
+            .iter()
+            .map(|arg| arg.to_string()),
+        );
+        all.extend(args.iter().map(|arg| arg.as_ref().to_owned()));
         Some(RedisServer::launch("redis-server", port, all, true))
     }
 
@@ -221,6 +216,39 @@ fn wait_for_port(port: u16) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// `127.0.0.1:a,127.0.0.1:b,...` for `servers`.
+fn host_list(servers: &[RedisServer]) -> String {
+    let hosts: Vec<String> = servers
+        .iter()
+        .map(|server| format!("127.0.0.1:{}", server.port))
+        .collect();
+    hosts.join(",")
+}
+
+/// What the gateway's ACL user needs and nothing more (SECURITY.md): its key prefix and the
+/// commands the store sends. A test adds `--user NAME on >PASSWORD` before these.
+pub const GATEWAY_ACL: &[&str] = &[
+    "~koppeltaal:replay:*",
+    "+set",
+    "+wait",
+    "+pexpire",
+    "+ping",
+    "+role",
+];
+
+/// `redis-server` arguments creating the ACL user `name` with `password` and [`GATEWAY_ACL`],
+/// plus `extra` rules.
+pub fn gateway_user(name: &str, password: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "--user".to_owned(),
+        name.to_owned(),
+        "on".to_owned(),
+        format!(">{password}"),
+    ];
+    args.extend(GATEWAY_ACL.iter().chain(extra).map(|rule| rule.to_string()));
+    args
 }
 
 /// Polls `condition` every 50 ms until it holds; panics naming `what` after `limit`.
@@ -337,12 +365,10 @@ impl SentinelDeployment {
 
     /// `redis+sentinel://127.0.0.1:s1,127.0.0.1:s2,127.0.0.1:s3/mymaster`.
     pub fn url(&self) -> String {
-        let hosts: Vec<String> = self
-            .sentinels
-            .iter()
-            .map(|sentinel| format!("127.0.0.1:{}", sentinel.port))
-            .collect();
-        format!("redis+sentinel://{}/{SENTINEL_MASTER}", hosts.join(","))
+        format!(
+            "redis+sentinel://{}/{SENTINEL_MASTER}",
+            host_list(&self.sentinels)
+        )
     }
 
     /// The port of the server the first sentinel now calls the primary.
@@ -372,7 +398,7 @@ impl ClusterDeployment {
     /// Starts the nodes (each with the extra `redis-server` arguments `args`, such as ACL
     /// users), joins them with `redis-cli --cluster create`, and waits (at most 30 s) until
     /// every node reports `cluster_state:ok`.
-    pub fn start(args: &[&str]) -> Option<ClusterDeployment> {
+    pub fn start(args: &[impl AsRef<str>]) -> Option<ClusterDeployment> {
         if !available("redis-server", "redis-server") || !available("redis-cli", "redis-tools") {
             return None;
         }
@@ -402,14 +428,11 @@ impl ClusterDeployment {
                     .iter()
                     .map(|arg| arg.to_string()),
                 );
-                args.extend(extra.iter().map(|arg| arg.to_string()));
+                args.extend(extra.iter().map(|arg| arg.as_ref().to_owned()));
                 RedisServer::launch("redis-server", port, args, false)
             })
             .collect();
-        let addresses: Vec<String> = nodes
-            .iter()
-            .map(|node| format!("127.0.0.1:{}", node.port))
-            .collect();
+        let addresses: Vec<String> = host_list(&nodes).split(',').map(str::to_owned).collect();
         let created = Command::new("redis-cli")
             .arg("--cluster")
             .arg("create")
@@ -435,12 +458,7 @@ impl ClusterDeployment {
 
     /// `redis+cluster://127.0.0.1:a,127.0.0.1:b,127.0.0.1:c`.
     pub fn url(&self) -> String {
-        let hosts: Vec<String> = self
-            .nodes
-            .iter()
-            .map(|node| format!("127.0.0.1:{}", node.port))
-            .collect();
-        format!("redis+cluster://{}", hosts.join(","))
+        format!("redis+cluster://{}", host_list(&self.nodes))
     }
 
     /// How many keys each node holds (`DBSIZE`), in node order.

@@ -12,7 +12,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::x509::extension::{
     BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
 };
-use openssl::x509::{X509, X509NameBuilder};
+use openssl::x509::{X509, X509Builder, X509NameBuilder, X509NameRef};
 
 use crate::redis::ScratchDir;
 
@@ -46,25 +46,32 @@ fn serial() -> openssl::asn1::Asn1Integer {
     serial.to_asn1_integer().unwrap()
 }
 
+/// A certificate for `key` named `name`, issued by `issuer` (itself when `None`), valid from
+/// now for two days; extensions and signature still to come.
+fn certificate(name: &str, issuer: Option<&X509NameRef>, key: &PKey<Private>) -> X509Builder {
+    let mut subject = X509NameBuilder::new().unwrap();
+    subject.append_entry_by_text("CN", name).unwrap();
+    let subject = subject.build();
+    let mut builder = X509::builder().unwrap();
+    builder.set_version(2).unwrap();
+    builder.set_serial_number(&serial()).unwrap();
+    builder.set_subject_name(&subject).unwrap();
+    builder.set_issuer_name(issuer.unwrap_or(&subject)).unwrap();
+    builder.set_pubkey(key).unwrap();
+    builder
+        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::days_from_now(2).unwrap())
+        .unwrap();
+    builder
+}
+
 impl TestCa {
     /// A new CA named `name`.
     pub fn new(name: &str) -> TestCa {
         let key = new_key();
-        let mut subject = X509NameBuilder::new().unwrap();
-        subject.append_entry_by_text("CN", name).unwrap();
-        let subject = subject.build();
-        let mut builder = X509::builder().unwrap();
-        builder.set_version(2).unwrap();
-        builder.set_serial_number(&serial()).unwrap();
-        builder.set_subject_name(&subject).unwrap();
-        builder.set_issuer_name(&subject).unwrap();
-        builder.set_pubkey(&key).unwrap();
-        builder
-            .set_not_before(&Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        builder
-            .set_not_after(&Asn1Time::days_from_now(2).unwrap())
-            .unwrap();
+        let mut builder = certificate(name, None, &key);
         builder
             .append_extension(BasicConstraints::new().critical().ca().build().unwrap())
             .unwrap();
@@ -110,21 +117,7 @@ impl TestCa {
             return files;
         }
         let key = new_key();
-        let mut subject = X509NameBuilder::new().unwrap();
-        subject.append_entry_by_text("CN", name).unwrap();
-        let subject = subject.build();
-        let mut builder = X509::builder().unwrap();
-        builder.set_version(2).unwrap();
-        builder.set_serial_number(&serial()).unwrap();
-        builder.set_subject_name(&subject).unwrap();
-        builder.set_issuer_name(self.cert.subject_name()).unwrap();
-        builder.set_pubkey(&key).unwrap();
-        builder
-            .set_not_before(&Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        builder
-            .set_not_after(&Asn1Time::days_from_now(2).unwrap())
-            .unwrap();
+        let mut builder = certificate(name, Some(self.cert.subject_name()), &key);
         let context = builder.x509v3_context(Some(&self.cert), None);
         let names = SubjectAlternativeName::new()
             .ip("127.0.0.1")

@@ -12,7 +12,8 @@ use koppeltaal_host::{
 };
 use koppeltaal_tests::ISSUER;
 use koppeltaal_tests::redis::{
-    ClusterDeployment, RedisServer, ScratchDir, SentinelDeployment, TestCa, wait_until,
+    ClusterDeployment, RedisServer, ScratchDir, SentinelDeployment, TestCa, gateway_user,
+    wait_until,
 };
 
 fn key(label: &str, n: u32) -> ReplayKey {
@@ -47,7 +48,7 @@ fn check_fails(url: &str, options: RedisOptions) -> String {
 #[test]
 fn over_tls_with_a_private_ca_two_instances_accept_a_launch_once() {
     let ca = TestCa::new("replay store CA");
-    let Some(redis) = RedisServer::start_tls(&ca, false, &[]) else {
+    let Some(redis) = RedisServer::start_tls(&ca, false, &[] as &[&str]) else {
         return;
     };
     let first = RedisReplayStore::new(&redis.url(), tls_options(&ca)).unwrap();
@@ -71,7 +72,7 @@ fn over_tls_with_a_private_ca_two_instances_accept_a_launch_once() {
 fn a_wrong_ca_a_plain_text_server_and_a_tls_only_server_are_named_at_start() {
     let ca = TestCa::new("the server's CA");
     let other = TestCa::new("another CA");
-    let Some(tls) = RedisServer::start_tls(&ca, false, &[]) else {
+    let Some(tls) = RedisServer::start_tls(&ca, false, &[] as &[&str]) else {
         return;
     };
     let wrong_ca = check_fails(&tls.url(), tls_options(&other));
@@ -107,7 +108,7 @@ fn a_wrong_ca_a_plain_text_server_and_a_tls_only_server_are_named_at_start() {
 #[test]
 fn a_server_requiring_a_client_certificate_accepts_only_with_one() {
     let ca = TestCa::new("mutual TLS CA");
-    let Some(redis) = RedisServer::start_tls(&ca, true, &[]) else {
+    let Some(redis) = RedisServer::start_tls(&ca, true, &[] as &[&str]) else {
         return;
     };
     let without = check_fails(&redis.url(), tls_options(&ca));
@@ -128,21 +129,10 @@ fn a_server_requiring_a_client_certificate_accepts_only_with_one() {
 
 #[test]
 fn acl_users_from_the_url_or_a_password_file_and_a_wrong_password_named_at_start() {
-    // The least a gateway needs (SECURITY.md): its key prefix, SET, WAIT, PEXPIRE, PING, ROLE.
-    let Some(redis) = RedisServer::start_with(&[
-        "--user",
-        "default",
-        "off",
-        "--user",
-        "gateway",
-        "on",
-        ">s3cret/pass",
-        "~koppeltaal:replay:*",
-        "+set",
-        "+wait",
-        "+pexpire",
-        "+ping",
-        "+role",
+    // The gateway's user has the least it needs (GATEWAY_ACL, as in SECURITY.md); `reader`
+    // may not SET.
+    let mut users = vec!["--user", "default", "off"];
+    users.extend([
         "--user",
         "reader",
         "on",
@@ -151,7 +141,11 @@ fn acl_users_from_the_url_or_a_password_file_and_a_wrong_password_named_at_start
         "+get",
         "+ping",
         "+role",
-    ]) else {
+    ]);
+    let gateway = gateway_user("gateway", "s3cret/pass", &[]);
+    let Some(redis) = RedisServer::start_with(
+        &[users.iter().map(|arg| arg.to_string()).collect(), gateway].concat(),
+    ) else {
         return;
     };
     let port = redis.port();
@@ -302,6 +296,17 @@ fn kill_primary_and_replay(
     promoted
 }
 
+/// Presents new launches `label-1`, `label-2`, ... until one is accepted (at most 30 s); the
+/// number of the accepted one.
+fn until_a_new_launch_is_accepted(store: &RedisReplayStore, label: &str) -> u32 {
+    let mut n = 0;
+    wait_until("a new launch accepted", Duration::from_secs(30), || {
+        n += 1;
+        record(store, key(label, n)).is_ok()
+    });
+    n
+}
+
 #[test]
 fn sentinel_failover_by_sigkill_loses_no_launch_recorded_with_min_replicas() {
     let Some(mut deployment) = SentinelDeployment::start(1) else {
@@ -331,15 +336,7 @@ fn sentinel_failover_by_sigkill_loses_no_launch_recorded_with_min_replicas() {
     assert!(is_replayed(&record(&store, key("after", 0))));
     deployment.primary.resume();
     let restarted = Instant::now();
-    let mut n = 0;
-    wait_until(
-        "a new launch accepted once the old primary rejoined as a replica",
-        Duration::from_secs(30),
-        || {
-            n += 1;
-            record(&store, key("after", n)).is_ok()
-        },
-    );
+    until_a_new_launch_is_accepted(&store, "after");
     eprintln!(
         "new launches accepted again {} ms after the old primary restarted (empty: no persistence)",
         restarted.elapsed().as_millis()
@@ -359,15 +356,7 @@ fn sentinel_with_two_replicas_accepts_new_launches_within_the_failover_time() {
     let promoted = kill_primary_and_replay(&mut deployment, &other_instance, key("two", 0));
     let since_promotion = Instant::now();
     // The other replica follows the new primary: min-replicas 1 is met again.
-    let mut n = 0;
-    wait_until(
-        "a new launch accepted after the failover",
-        Duration::from_secs(30),
-        || {
-            n += 1;
-            record(&store, key("two", n)).is_ok()
-        },
-    );
+    let n = until_a_new_launch_is_accepted(&store, "two");
     eprintln!(
         "with two replicas: new launches accepted again {} ms after the SIGKILL ({} ms after the promotion)",
         (promoted + since_promotion.elapsed()).as_millis(),
@@ -379,19 +368,11 @@ fn sentinel_with_two_replicas_accepts_new_launches_within_the_failover_time() {
 #[test]
 fn a_cluster_spreads_a_thousand_launches_over_its_slots_each_accepted_once() {
     // The gateway's ACL user, with what a cluster client needs besides (SECURITY.md).
-    let Some(mut cluster) = ClusterDeployment::start(&[
-        "--user",
+    let Some(mut cluster) = ClusterDeployment::start(&gateway_user(
         "gateway",
-        "on",
-        ">cluster-pass",
-        "~koppeltaal:replay:*",
-        "+set",
-        "+wait",
-        "+pexpire",
-        "+ping",
-        "+role",
-        "+cluster|slots",
-    ]) else {
+        "cluster-pass",
+        &["+cluster|slots"],
+    )) else {
         return;
     };
     let url = cluster

@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Arc, Barrier};
 
 use common::*;
-use koppeltaal_tests::redis::{RedisServer, TestCa};
+use koppeltaal_tests::redis::{RedisServer, TestCa, gateway_user};
 
 #[test]
 fn two_instances_sharing_redis_accept_each_launch_exactly_once() {
@@ -107,25 +107,12 @@ fn serve_args<'a>(portal_jwks: &'a str, url: &'a str, extra: &[&'a str]) -> Vec<
 fn over_tls_with_an_acl_user_two_instances_accept_a_launch_once() {
     let portal = Portal::new();
     let ca = TestCa::new("gateway test CA");
-    let Some(redis) = RedisServer::start_tls(
-        &ca,
-        false,
-        &[
-            "--user",
-            "default",
-            "off",
-            "--user",
-            "gateway",
-            "on",
-            ">pass-in-a-file",
-            "~koppeltaal:replay:*",
-            "+set",
-            "+wait",
-            "+pexpire",
-            "+ping",
-            "+role",
-        ],
-    ) else {
+    let users = [
+        vec!["--user".to_owned(), "default".into(), "off".into()],
+        gateway_user("gateway", "pass-in-a-file", &[]),
+    ]
+    .concat();
+    let Some(redis) = RedisServer::start_tls(&ca, false, &users) else {
         return;
     };
     let scratch = Scratch::new();
