@@ -188,9 +188,13 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+        let _ = std::fs::remove_file(std::env::temp_dir().join(snapshot_name(self.port)));
     }
 }
 
+/// A server without persistence; a replica still writes the snapshot it receives from its
+/// primary, so that goes to a file of its own in the temporary directory (removed on drop),
+/// never into the working directory.
 fn plain_server_args(port: u16) -> Vec<String> {
     [
         "--port",
@@ -201,10 +205,18 @@ fn plain_server_args(port: u16) -> Vec<String> {
         "",
         "--appendonly",
         "no",
+        "--dir",
+        std::env::temp_dir().to_str().unwrap(),
+        "--dbfilename",
+        &snapshot_name(port),
     ]
     .iter()
     .map(|arg| arg.to_string())
     .collect()
+}
+
+fn snapshot_name(port: u16) -> String {
+    format!("koppeltaal-test-{}-{port}.rdb", std::process::id())
 }
 
 fn wait_for_port(port: u16) {
