@@ -27,6 +27,11 @@
 //   MODULE_DEVICE  the `aud` launch tokens must carry: "Device/<id>" (a bare "<id>" is
 //                  taken as "Device/<id>")                 (default Device/module)
 //   FHIR_BASE      the `aud` authorization requests must carry (default <issuer>/fhir)
+//   PUBLIC_ISSUER  when set (e.g. https://auth.test), the server sits behind a TLS proxy that
+//                  sets X-Forwarded-Proto and Host: this is its issuer and the origin of the
+//                  pages browsers see (authorization, sign-in), while the SMART configuration
+//                  sends clients to the token, JWKS and userinfo endpoints on the loopback
+//                  address it listens on (a back channel, as an internal route would be)
 // Prints "READY <issuer> <fhir_base>" on stdout once it accepts connections.
 //
 // Besides oidc-provider's own endpoints (/.well-known/openid-configuration, /auth,
@@ -103,8 +108,9 @@ async function verifyLaunch(launch) {
 const server = createServer();
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
-  const issuer = `http://127.0.0.1:${port}`;
-  const fhirBase = trimSlash(process.env.FHIR_BASE ?? `${issuer}/fhir`);
+  const backChannel = `http://127.0.0.1:${port}`;
+  const issuer = trimSlash(process.env.PUBLIC_ISSUER ?? backChannel);
+  const fhirBase = trimSlash(process.env.FHIR_BASE ?? `${backChannel}/fhir`);
 
   const provider = new Provider(issuer, {
     clients: [{
@@ -190,9 +196,9 @@ server.listen(0, '127.0.0.1', () => {
   const smartConfiguration = {
     issuer,
     authorization_endpoint: `${issuer}/auth`,
-    token_endpoint: `${issuer}/token`,
-    jwks_uri: `${issuer}/jwks`,
-    userinfo_endpoint: `${issuer}/me`,
+    token_endpoint: `${backChannel}/token`,
+    jwks_uri: `${backChannel}/jwks`,
+    userinfo_endpoint: `${backChannel}/me`,
     grant_types_supported: ['authorization_code'],
     response_types_supported: ['code'],
     scopes_supported: ['openid', 'fhirUser', 'launch'],
@@ -208,7 +214,7 @@ server.listen(0, '127.0.0.1', () => {
     ],
   };
   const smartPaths = new Set(['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration']);
-  if (new URL(fhirBase).origin === issuer) {
+  if (new URL(fhirBase).origin === backChannel) {
     smartPaths.add(`${trimSlash(new URL(fhirBase).pathname)}/.well-known/smart-configuration`);
   }
 
@@ -259,6 +265,8 @@ server.listen(0, '127.0.0.1', () => {
     }
   });
 
+  // Behind a TLS proxy: X-Forwarded-Proto makes its cookies Secure and its URLs https.
+  provider.proxy = issuer !== backChannel;
   provider.on('server_error', (ctx, error) => console.error('server_error', error));
   server.on('request', provider.callback());
   console.log(`READY ${issuer} ${fhirBase}`);

@@ -83,8 +83,11 @@ impl Default for Limits {
 pub type Handler = dyn Fn(&Request) -> Response + Send + Sync;
 
 /// The stack of a connection thread: reading, parsing, verifying a launch (RSA-4096 at most)
-/// and, for a handler that fetches keys, a TLS client. Measured need is far below this.
-const CONNECTION_STACK: usize = 512 * 1024;
+/// and, for a handler that fetches keys or finishes a SHOF launch, a TLS client. An optimised
+/// build needs far less, but an unoptimised one (`cargo run`) overflowed 512 KiB finishing a
+/// SHOF launch (the deployment test in a real browser found it), so this is Rust's own default
+/// for spawned threads. It is address space: only the pages a thread touches are memory.
+const CONNECTION_STACK: usize = 2 * 1024 * 1024;
 
 /// The connections open now, in total and per client group.
 #[derive(Default)]
