@@ -18,7 +18,8 @@ cargo build --release -q -p koppeltaal-cli --manifest-path "$root/Cargo.toml"
 bin="$root/target/release/koppeltaal"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port)
-plain=(--bind 127.0.0.1 --save "" --appendonly no)
+# --dir: a replica writes the snapshot of its full sync; into the scratch directory, not here.
+plain=(--bind 127.0.0.1 --save "" --appendonly no --dir "$work")
 case "$topology" in
 plain)
     redis-server --port "$port" "${plain[@]}" > "$work/redis.log" 2>&1 &
