@@ -17,7 +17,7 @@
 //! let n: [Word; 1] = [1_000_003];
 //! let modulus = Modulus::new(&n).expect("an odd modulus");
 //! let (mut x, mut r2, mut wide) = ([3], [0], [0; 2]);
-//! modulus.r_squared(20, &mut r2, &mut wide);
+//! modulus.r_squared(&mut r2, &mut wide);
 //! modulus.pow_assign(&mut x, 5, &mut r2, &mut wide);
 //! assert_eq!(x, [243]);
 //! assert!(Kernel::available().any(|kernel| kernel == Kernel::Portable));

@@ -162,10 +162,19 @@ impl<'k, const N: usize> Modulus<'k, N> {
         debug_assert_eq!(high, 0);
     }
 
-    /// `out = R² mod n`; `bits` is the bit length of `n`, `wide` (2N limbs) is clobbered.
-    /// About as costly as one RSA public operation with `e = 65537`.
-    pub fn r_squared(&self, bits: usize, out: &mut [Word; N], wide: &mut [Word]) {
-        dispatch!(self.r_squared_with(bits, out, wide))
+    /// `out = R² mod n`; `wide` (2N limbs) is clobbered. About as costly as one RSA public
+    /// operation with `e = 65537`.
+    pub fn r_squared(&self, out: &mut [Word; N], wide: &mut [Word]) {
+        dispatch!(self.r_squared_with(out, wide))
+    }
+
+    /// The bit length of `n`, from its limbs (the computation of `R²` starts below `n`, so it
+    /// is never taken from a caller who might be wrong).
+    pub fn bits(&self) -> usize {
+        match self.n.iter().rposition(|&limb| limb != 0) {
+            Some(top) => top * WORD_BITS + (WORD_BITS - self.n[top].leading_zeros() as usize),
+            None => 0,
+        }
     }
 
     fn mul_with<K: AddMul>(&self, kernel: K, a: &mut [Word; N], b: &[Word; N], wide: &mut [Word]) {
@@ -243,16 +252,10 @@ impl<'k, const N: usize> Modulus<'k, N> {
         self.reduce_with(kernel, x, t);
     }
 
-    fn r_squared_with<K: AddMul>(
-        &self,
-        kernel: K,
-        bits: usize,
-        out: &mut [Word; N],
-        wide: &mut [Word],
-    ) {
+    fn r_squared_with<K: AddMul>(&self, kernel: K, out: &mut [Word; N], wide: &mut [Word]) {
         // R mod n: start from 2^(bits-1) < n and double up to 2^(N·w).
         out.fill(0);
-        let bits = bits.clamp(1, N * WORD_BITS);
+        let bits = self.bits().clamp(1, N * WORD_BITS);
         out[(bits - 1) / WORD_BITS] = 1 << ((bits - 1) % WORD_BITS);
         for _ in bits - 1..N * WORD_BITS {
             self.double(out);
@@ -283,7 +286,8 @@ mod tests {
         let context = Modulus::new(&n).expect("odd");
         let (mut x, mut r2, mut wide) = ([0 as Word; N], [0 as Word; N], vec![0 as Word; 2 * N]);
         from_be_bytes(&base.to_bytes_be(), &mut x);
-        context.r_squared(modulus.bits() as usize, &mut r2, &mut wide);
+        assert_eq!(context.bits() as u64, modulus.bits());
+        context.r_squared(&mut r2, &mut wide);
         context.pow_assign(&mut x, exponent, &mut r2, &mut wide);
         let mut bytes = vec![0u8; N * WORD_BYTES];
         to_be_bytes(&x, &mut bytes);

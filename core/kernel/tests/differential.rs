@@ -35,7 +35,8 @@ fn check<const N: usize>(
     let mut wide = vec![0 as Word; 2 * N];
 
     let mut r2 = [0 as Word; N];
-    modulus.r_squared(n_big.bits() as usize, &mut r2, &mut wide);
+    assert_eq!(modulus.bits() as u64, n_big.bits());
+    modulus.r_squared(&mut r2, &mut wide);
     prop_assert_eq!(big(&r2), (&r * &r) % n_big);
 
     let mut product = limbs::<N>(x_big);
@@ -163,10 +164,24 @@ fn even_moduli_and_unavailable_kernels_are_refused() {
 }
 
 /// Which kernels this run covered, said loudly: a CPU without BMI2/ADX tests only the
-/// portable one.
+/// portable one. `KOPPELTAAL_EXPECT_KERNELS` (comma-separated names, as CI sets it from what
+/// the CPU or emulator offers) makes it an assertion: every kernel named there must have run,
+/// so a kernel that stops being detected cannot go untested unnoticed.
 #[test]
 fn report_the_kernels_covered() {
     let covered: Vec<&str> = Kernel::available().map(Kernel::name).collect();
     eprintln!("kernels tested on this CPU: {}", covered.join(", "));
     assert!(!covered.is_empty());
+    if let Ok(expected) = std::env::var("KOPPELTAAL_EXPECT_KERNELS") {
+        for name in expected
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            assert!(
+                covered.contains(&name),
+                "kernel {name} was expected (KOPPELTAAL_EXPECT_KERNELS={expected}) but only {covered:?} ran"
+            );
+        }
+    }
 }

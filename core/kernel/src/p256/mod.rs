@@ -306,6 +306,37 @@ mod tests {
         }
     }
 
+    /// The exceptional cases of the incomplete formulas: `P + P` must take the doubling branch
+    /// and `P + (-P)` the infinity branch, in the mixed and in the general addition, with
+    /// inputs whose `Z` differ (replacing either branch with anything else fails here).
+    #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "field inversions: slow under Miri, and no unsafe code on the way"
+    )]
+    fn adding_a_point_to_itself_doubles_it_and_to_its_negation_cancels_it() {
+        let g = public_point::<FieldPrime>(&G_X, &G_Y).expect("G is on the curve");
+        let affine = |point: Jacobian<FieldPrime>| {
+            point
+                .to_affine()
+                .map(|a| (a.x.montgomery_limbs(), a.y.montgomery_limbs()))
+        };
+        let one = Jacobian::from_affine(&g);
+        let two = one.double(); // Z != 1
+        let two_affine = two.to_affine().expect("2G");
+        let two_z1 = Jacobian::from_affine(&two_affine); // the same point, Z = 1
+        let four = affine(two.double());
+        assert!(four.is_some());
+        assert_eq!(affine(one.add_affine(&g)), affine(two));
+        assert_eq!(affine(two.add_affine(&two_affine)), four);
+        assert!(two.add_affine(&two_affine.neg()).is_infinity());
+        assert_eq!(affine(two.add(&two)), four);
+        assert_eq!(affine(two.add(&two_z1)), four);
+        assert_eq!(affine(two_z1.add(&two)), four);
+        assert!(two.add(&two_z1.neg()).is_infinity());
+        assert!(two_z1.add(&two.neg()).is_infinity());
+    }
+
     #[test]
     fn wnaf_digits_sum_to_the_scalar() {
         for (scalar, width) in [

@@ -203,10 +203,15 @@ impl RsaPublicKey {
         if ge(&x, &self.n) {
             return Err(Error::SignatureOutOfRange);
         }
-        match self.words() {
+        // Fails closed: if the arithmetic could not be set up, `x` still holds the signature
+        // itself, which must never be taken for `signature^e`.
+        let exponentiated = match self.words() {
             WORDS_2048 => self.public_op::<WORDS_2048>(&mut x),
             WORDS_3072 => self.public_op::<WORDS_3072>(&mut x),
             _ => self.public_op::<WORDS_4096>(&mut x),
+        };
+        if !exponentiated {
+            return Err(Error::BadSignature);
         }
         let out = &mut out[..k];
         to_be_bytes(&x, out);
@@ -237,29 +242,32 @@ impl RsaPublicKey {
         let Some(modulus) = Modulus::new(n) else {
             return; // even: refused by `load` before this is called
         };
-        modulus.r_squared(usize::from(self.bits), r2, &mut wide[..2 * N]);
+        modulus.r_squared(r2, &mut wide[..2 * N]);
     }
 
     /// `x = x^e mod n`. Not inlined: one size class's buffers on the stack at a time (this
     /// matters on a device, where three inlined classes would triple the frame).
+    /// Returns whether it did: `false` (`x` untouched) only if `n` is not a usable modulus,
+    /// which `load` already refuses.
     #[inline(never)]
-    fn public_op<const N: usize>(&self, x: &mut [Word; MAX_WORDS]) {
+    fn public_op<const N: usize>(&self, x: &mut [Word; MAX_WORDS]) -> bool {
         let mut r2 = [0 as Word; N];
         let mut wide = [0 as Word; 2 * MAX_WORDS];
         let wide = &mut wide[..2 * N];
         let (Some(n), Some(x)) = (self.n.first_chunk::<N>(), x.first_chunk_mut::<N>()) else {
-            return;
+            return false;
         };
         let Some(modulus) = Modulus::new(n) else {
-            return; // even: refused by `load`
+            return false; // even: refused by `load`
         };
         #[cfg(not(feature = "compact-rsa-keys"))]
         if let Some(stored) = self.r2.first_chunk::<N>() {
             r2 = *stored;
         }
         #[cfg(feature = "compact-rsa-keys")]
-        modulus.r_squared(usize::from(self.bits), &mut r2, wide);
+        modulus.r_squared(&mut r2, wide);
         modulus.pow_assign(x, self.e, &mut r2, wide);
+        true
     }
 }
 
@@ -281,3 +289,27 @@ fn bit_length(bytes: &[u8]) -> usize {
 
 // Compile-time check that the byte and word sizes agree.
 const _: () = assert!(MAX_WORDS * WORD_BYTES == MAX_BYTES);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `load` refuses an even modulus, so the only way to reach a modulus the arithmetic
+    /// cannot use is to break a loaded key: the public operation must then refuse, not hand
+    /// back the signature unexponentiated (a "signature" equal to the expected encoding would
+    /// otherwise verify).
+    #[test]
+    fn a_modulus_the_arithmetic_cannot_use_fails_closed() {
+        let mut modulus = [0xc0u8; 256];
+        modulus[255] = 0xc1;
+        let mut key = RsaPublicKey::from_be_bytes(&modulus, &[1, 0, 1]).expect("a 2048-bit key");
+        let signature = [0x01u8; 256];
+        let mut out = [0u8; MAX_BYTES];
+        assert!(key.public_operation(&signature, &mut out).is_ok());
+        key.n[0] &= !1;
+        assert_eq!(
+            key.public_operation(&signature, &mut out),
+            Err(Error::BadSignature)
+        );
+    }
+}
