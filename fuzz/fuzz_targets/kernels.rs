@@ -19,8 +19,7 @@ fn run<const N: usize>(modulus: &[u8], base: &[u8], exponent: u64) {
     from_be_bytes(modulus, &mut n);
     n[0] |= 1;
     let Some(modulus) = Modulus::new(&n) else { return };
-    let bits = n.iter().rposition(|limb| *limb != 0).map_or(1, |top| top * WORD_BITS + (WORD_BITS - n[top].leading_zeros() as usize));
-    if bits < 2 {
+    if modulus.bits() < 2 {
         return;
     }
     let mut x = [0 as Word; N];
@@ -32,7 +31,7 @@ fn run<const N: usize>(modulus: &[u8], base: &[u8], exponent: u64) {
         let mut wide = [0 as Word; 2 * koppeltaal_kernel::MAX_WORDS];
         let wide = &mut wide[..2 * N];
         let mut r2 = [0 as Word; N];
-        modulus.r_squared(bits, &mut r2, wide);
+        modulus.r_squared(&mut r2, wide);
         let (mut product, mut square, mut power, mut scratch) = (x, x, x, r2);
         modulus.mul_assign(&mut product, &r2, wide);
         modulus.square_assign(&mut square, wide);
