@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use koppeltaal_benches::cases::{Case, Fixture};
 use koppeltaal_benches::contenders::{Contender, contenders};
-use koppeltaal_benches::counting_alloc::{CountingAllocator, allocations};
+use koppeltaal_benches::counting_alloc::{CountingAllocator, allocations, count_allocations};
 use koppeltaal_benches::replay::FullGuard;
 use koppeltaal_benches::scaling;
 
@@ -30,6 +30,11 @@ struct Settings {
     batch_time: Duration,
     replay_rounds: usize,
     scaling_rounds: usize,
+    /// Launches per scaling pass: enough that a pass lasts tens of milliseconds. With 256
+    /// (3.5 ms on one thread) the second thread is still on the first one's core when the
+    /// pass ends (Linux starts a new thread beside its parent and spreads threads only at its
+    /// next load balancing), and two threads measured 1.00x one.
+    scaling_tokens: usize,
 }
 
 const FULL: Settings = Settings {
@@ -38,6 +43,7 @@ const FULL: Settings = Settings {
     batch_time: Duration::from_millis(15),
     replay_rounds: 25,
     scaling_rounds: 15,
+    scaling_tokens: 2048,
 };
 
 const QUICK: Settings = Settings {
@@ -46,6 +52,7 @@ const QUICK: Settings = Settings {
     batch_time: Duration::from_millis(1),
     replay_rounds: 3,
     scaling_rounds: 1,
+    scaling_tokens: 64,
 };
 
 /// One contender's measurements.
@@ -284,14 +291,17 @@ fn encrypted_launch(settings: &Settings) {
 /// `LaunchReceiver` (RS512, RSA-2048, shared in-memory replay store) on one thread and two.
 fn receiver_scaling(settings: &Settings) {
     let now = unix_now();
-    let fixture = Fixture::new(Case::Rs512With2048, settings.tokens.max(64), now - 5);
+    let fixture = Fixture::new(Case::Rs512With2048, settings.scaling_tokens, now - 5);
     let receiver = scaling::receiver(&fixture, now);
     let before = allocations();
     for token in &fixture.tokens {
         receiver.receive_token(token).expect("launch accepted");
     }
     let per_launch = format_allocations(allocations() - before, fixture.tokens.len() as u64);
+    // Not counted while timed: two threads would contend on the counter's cache line.
+    count_allocations(false);
     let (one, two) = scaling::rates(&fixture, now, settings.scaling_rounds);
+    count_allocations(true);
     println!();
     println!(
         "| `LaunchReceiver::receive_token`, RS512 RSA-2048, shared `MemoryReplayStore` | launches/s | allocations per launch |"
