@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,7 +123,6 @@ function start(name, program, args, { env = {}, ready }) {
 }
 
 async function waitForPort(port) {
-  const { connect } = await import('node:net');
   for (let attempt = 0; attempt < 200; attempt += 1) {
     const open = await new Promise((resolve) => {
       const socket = connect(port, '127.0.0.1', () => socket.end(() => resolve(true)));

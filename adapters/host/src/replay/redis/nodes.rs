@@ -10,8 +10,8 @@ use redis::{
     RedisError, RedisResult, TlsCertificates, Value,
 };
 
+use super::RedisOptions;
 use super::address::{Node, RedisAddress, Topology};
-use super::{RedisCredentials, RedisOptions};
 
 /// Where connections come from.
 pub(super) struct Nodes {
@@ -62,24 +62,22 @@ pub(super) struct Recorded {
 
 impl Nodes {
     pub(super) fn open(address: &RedisAddress, options: &RedisOptions) -> RedisResult<Nodes> {
-        let credentials = options.credentials.clone().or_else(|| {
-            address.password.clone().map(|password| RedisCredentials {
-                user: address.user.clone(),
-                password,
-            })
-        });
+        // The options' credentials win over the URL's; a user named only in the URL still counts.
+        let given = options.credentials.as_ref();
+        let user = given
+            .and_then(|c| c.user.as_deref())
+            .or(address.user.as_deref());
+        let password = given
+            .map(|c| c.password.as_str())
+            .or(address.password.as_deref());
         // Named in `CLIENT LIST` (Redis 7.2 and later), so operators see who is connected.
-        let mut settings = RedisConnectionInfo::default()
-            .set_db(address.db)
-            .set_lib_name("koppeltaal", env!("CARGO_PKG_VERSION"));
-        if let Some(credentials) = &credentials {
-            if let Some(user) = credentials.user.as_ref().or(address.user.as_ref()) {
-                settings = settings.set_username(user);
-            }
-            settings = settings.set_password(&credentials.password);
-        } else if let Some(user) = &address.user {
-            settings = settings.set_username(user);
-        }
+        let settings = signed_in(
+            RedisConnectionInfo::default()
+                .set_db(address.db)
+                .set_lib_name("koppeltaal", env!("CARGO_PKG_VERSION")),
+            user,
+            password,
+        );
         let tls = options.tls.certificates();
         let answer_timeout = match options.min_replicas {
             0 => options.io_timeout,
@@ -90,13 +88,12 @@ impl Nodes {
                 Kind::Standalone(client_for(node, address.tls, &tls, settings)?)
             }
             Topology::Sentinel { sentinels, master } => {
-                let mut sentinel_settings = RedisConnectionInfo::default();
-                if let Some(credentials) = &options.sentinel_credentials {
-                    if let Some(user) = &credentials.user {
-                        sentinel_settings = sentinel_settings.set_username(user);
-                    }
-                    sentinel_settings = sentinel_settings.set_password(&credentials.password);
-                }
+                let sentinel = options.sentinel_credentials.as_ref();
+                let sentinel_settings = signed_in(
+                    RedisConnectionInfo::default(),
+                    sentinel.and_then(|c| c.user.as_deref()),
+                    sentinel.map(|c| c.password.as_str()),
+                );
                 Kind::Sentinel {
                     sentinels: sentinels
                         .iter()
@@ -385,6 +382,21 @@ fn cluster_wait(
             format!("{other:?}"),
         ))),
     }
+}
+
+/// `settings` logging in as `user` (none: Redis's `default`) with `password`, when given.
+fn signed_in(
+    mut settings: RedisConnectionInfo,
+    user: Option<&str>,
+    password: Option<&str>,
+) -> RedisConnectionInfo {
+    if let Some(user) = user {
+        settings = settings.set_username(user);
+    }
+    if let Some(password) = password {
+        settings = settings.set_password(password);
+    }
+    settings
 }
 
 fn connection_info(node: &Node, tls: bool) -> RedisResult<ConnectionInfo> {
