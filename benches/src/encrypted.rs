@@ -1,6 +1,7 @@
 //! The cost of an encrypted launch (HTI:jwe) as portals send it today: RSA-2048 RSA-OAEP and
-//! A128CBC-HS256 around an RS512 launch; the whole of it through `verify_encrypted`, each step
-//! alone, and josekit (OpenSSL) decrypting the same tokens.
+//! A128CBC-HS256 around an RS512 launch; the whole of it through `verify_encrypted` with each
+//! of the host's unwrappers (AWS-LC, the default, and the `rsa` crate), each step alone, and
+//! josekit (OpenSSL) decrypting the same tokens.
 
 use std::time::{Duration, Instant};
 
@@ -18,8 +19,10 @@ pub struct EncryptedFixture {
     pub inner: Fixture,
     /// The same launches, encrypted to the module.
     pub tokens: Vec<String>,
-    /// The module's decryption key.
+    /// The module's decryption key in the `rsa` crate (the core's, and `no_std`'s).
     pub key: RsaOaepKey,
+    /// The same key in AWS-LC (the host's default).
+    pub aws_lc: koppeltaal_host::jwe::AwsLcOaepKey,
     /// The module's private key, PKCS#8 PEM (for the peer).
     pub private_pem: String,
 }
@@ -50,9 +53,11 @@ impl EncryptedFixture {
             .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
             .expect("PEM")
             .to_string();
+        let host_key = koppeltaal_host::PrivateKey::from_pem(&private_pem).expect("host key");
         EncryptedFixture {
             inner,
             tokens,
+            aws_lc: koppeltaal_host::jwe::AwsLcOaepKey::new(&host_key, None).expect("AWS-LC key"),
             key: RsaOaepKey::new(private, None).expect("decryption key"),
             private_pem,
         }
@@ -99,10 +104,15 @@ impl KeyUnwrapper for Clear<'_> {
 
 /// Median time per call of each step, over `rounds` rounds of every token.
 pub struct Steps {
-    /// `verify_encrypted`: unwrap, decrypt, verify the launch inside, record it.
+    /// `verify_encrypted` with AWS-LC unwrapping: unwrap, decrypt, verify the launch inside,
+    /// record it.
     pub whole: Duration,
-    /// RSA-OAEP unwrapping alone.
+    /// `verify_encrypted` with the `rsa` crate unwrapping.
+    pub whole_rsa_crate: Duration,
+    /// RSA-OAEP unwrapping alone, in AWS-LC.
     pub unwrap: Duration,
+    /// RSA-OAEP unwrapping alone, in the `rsa` crate (blinded).
+    pub unwrap_rsa_crate: Duration,
     /// Parsing the JWE and decrypting its content alone (the key given).
     pub content: Duration,
     /// The signed launch inside, verified alone.
@@ -136,33 +146,39 @@ pub fn measure(fixture: &EncryptedFixture, now: u64, rounds: usize) -> Steps {
     let mut rng = rand::rng();
     let mut plaintext = vec![0u8; 8192];
     let mut verifier = fixture.verifier();
-    let whole = time(rounds, count, |index| {
-        if index == 0 {
-            verifier.replay_guard_mut().clear();
-        }
-        verifier
-            .verify_encrypted(
-                fixture.tokens[index].as_bytes(),
-                &[&fixture.key],
-                &mut rng,
-                &mut plaintext,
-                now,
-            )
-            .expect("encrypted launch accepted");
-    });
-    let mut content_key = [0u8; 32];
+    let mut whole_with = |key: &dyn KeyUnwrapper| {
+        time(rounds, count, |index| {
+            if index == 0 {
+                verifier.replay_guard_mut().clear();
+            }
+            verifier
+                .verify_encrypted(
+                    fixture.tokens[index].as_bytes(),
+                    &[key],
+                    &mut rng,
+                    &mut plaintext,
+                    now,
+                )
+                .expect("encrypted launch accepted");
+        })
+    };
+    let whole = whole_with(&fixture.aws_lc);
+    let whole_rsa_crate = whole_with(&fixture.key);
     let encrypted_keys: Vec<Vec<u8>> = (0..count).map(|i| fixture.encrypted_key(i)).collect();
-    let unwrap = time(rounds, count, |index| {
-        fixture
-            .key
-            .unwrap_key(
+    let mut unwrap_with = |key: &dyn KeyUnwrapper| {
+        let mut content_key = [0u8; 32];
+        time(rounds, count, |index| {
+            key.unwrap_key(
                 KeyManagement::RsaOaep,
                 &encrypted_keys[index],
                 &mut content_key,
                 &mut rng,
             )
             .expect("unwrapped");
-    });
+        })
+    };
+    let unwrap = unwrap_with(&fixture.aws_lc);
+    let unwrap_rsa_crate = unwrap_with(&fixture.key);
     let keys: Vec<[u8; 32]> = encrypted_keys
         .iter()
         .map(|wrapped| {
@@ -198,7 +214,9 @@ pub fn measure(fixture: &EncryptedFixture, now: u64, rounds: usize) -> Steps {
     });
     Steps {
         whole,
+        whole_rsa_crate,
         unwrap,
+        unwrap_rsa_crate,
         content,
         inner,
         josekit,

@@ -143,6 +143,33 @@ fn loading_a_key_set_allocates_nothing() {
     assert_eq!(allocations, 0);
 }
 
+/// With the feature `es256-tables` (on in these tests) each P-256 key's precomputed table is
+/// the one allocation of loading it (8 KiB, on 64-bit targets); other keys still cost none.
+#[test]
+fn loading_p256_keys_allocates_one_table_each() {
+    use koppeltaal_core::{EcSigner, JwksWriter, PublicJwk};
+    use p256::elliptic_curve::Generate;
+    let mut rng = rand::rng();
+    let signers: Vec<EcSigner> = (0..3)
+        .map(|_| EcSigner::p256(p256::ecdsa::SigningKey::generate_from_rng(&mut rng)))
+        .collect();
+    let mut document = Vec::new();
+    let mut writer = JwksWriter::new(&mut document).unwrap();
+    for signer in &signers {
+        let jwk: PublicJwk<'_> = signer.public_jwk();
+        writer.key(&jwk, None).unwrap();
+    }
+    writer.finish().unwrap();
+    let (keys, allocations) = count_allocations(|| KeySet::<4>::from_jwks(&document));
+    assert_eq!(keys.map(|keys| keys.len()), Ok(3));
+    let expected = if cfg!(target_pointer_width = "64") {
+        3
+    } else {
+        0
+    };
+    assert_eq!(allocations, expected);
+}
+
 /// A key held by a secure element, which here "wraps" by passing the key through: what the
 /// core does around it (parsing, content decryption, the launch's verification) is measured.
 struct SecureElement;

@@ -1,6 +1,8 @@
 //! Project Wycheproof ECDSA vectors in the P1363 (`r || s`) form, for P-256/SHA-256,
 //! P-384/SHA-384 and P-521/SHA-512. Each group's key goes through our JWK parser (`kty: EC`)
-//! and each signature through `Jwk::verify`: every verdict must match.
+//! and each signature through `Jwk::verify`: every verdict must match. P-256 keys verify there
+//! with their precomputed table (feature `es256-tables`); each P-256 vector also goes through
+//! the kernel's table-less `verify_prehashed`, for the same verdict.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use koppeltaal_core::{Algorithm, Curve, Error, KeySet};
@@ -27,6 +29,29 @@ fn run(name: TestName, curve: Curve) -> usize {
             .unwrap_or_else(|error| panic!("{name:?}: key refused: {error}"));
         for test in &group.tests {
             let verdict = key.verify(curve.algorithm(), &test.msg, &test.sig);
+            #[cfg(target_pointer_width = "64")]
+            if curve == Curve::P256 && test.sig.len() == 64 {
+                use sha2::Digest;
+                let coordinate = |range: core::ops::Range<usize>| -> [u8; 32] {
+                    point[range].try_into().expect("32 bytes")
+                };
+                let half = |range: core::ops::Range<usize>| -> [u8; 32] {
+                    test.sig[range].try_into().expect("32 bytes")
+                };
+                let table_less = koppeltaal_kernel::p256::verify_prehashed(
+                    &coordinate(1..33),
+                    &coordinate(33..65),
+                    &sha2::Sha256::digest(&test.msg),
+                    &half(0..32),
+                    &half(32..64),
+                );
+                assert_eq!(
+                    table_less.is_ok(),
+                    verdict.is_ok(),
+                    "{name:?} #{}: with and without the table",
+                    test.tc_id
+                );
+            }
             match test.result {
                 TestResult::Valid => assert_eq!(
                     verdict,

@@ -7,6 +7,7 @@
 //! cargo run --release -p koppeltaal-benches --bin compare              # the full run (~1 min)
 //! cargo run --release -p koppeltaal-benches --bin compare -- --quick   # seconds; the tests run this
 //! cargo run --release -p koppeltaal-benches --features aws-lc --bin compare   # with aws-lc-rs
+//! cargo run --release -p koppeltaal-benches --bin compare -- --section encrypted   # one part
 //! ```
 //!
 //! It asserts no times: it fails only when a contender refuses a valid token.
@@ -258,12 +259,20 @@ fn encrypted_launch(settings: &Settings) {
     );
     println!("|---|---:|");
     println!(
-        "| ours: decrypt, verify, record (`verify_encrypted`) | {:.1} |",
+        "| ours: decrypt, verify, record (`verify_encrypted`, AWS-LC unwrapping: the host's default) | {:.1} |",
         micros(steps.whole)
     );
     println!(
-        "| ours: RSA-OAEP unwrap alone (`rsa` crate, blinded) | {:.1} |",
+        "| ours: the same with the `rsa` crate unwrapping (`no_std`, `--no-default-features`) | {:.1} |",
+        micros(steps.whole_rsa_crate)
+    );
+    println!(
+        "| ours: RSA-OAEP unwrap alone (AWS-LC, blinded) | {:.1} |",
         micros(steps.unwrap)
+    );
+    println!(
+        "| ours: RSA-OAEP unwrap alone (`rsa` crate, blinded) | {:.1} |",
+        micros(steps.unwrap_rsa_crate)
     );
     println!(
         "| ours: parse and content decryption alone | {:.1} |",
@@ -283,12 +292,18 @@ fn encrypted_launch(settings: &Settings) {
         steps.whole.as_secs_f64() / steps.josekit.as_secs_f64()
     );
     println!(
+        "ratio encrypted-launch-ours-whole-rsa-crate/josekit-decrypt {:.2}",
+        steps.whole_rsa_crate.as_secs_f64() / steps.josekit.as_secs_f64()
+    );
+    println!(
         "share encrypted-launch unwrap/whole {:.2}",
         steps.unwrap.as_secs_f64() / steps.whole.as_secs_f64()
     );
 }
 
-/// `LaunchReceiver` (RS512, RSA-2048, shared in-memory replay store) on one thread and two.
+/// `LaunchReceiver` (RS512, RSA-2048) on one thread, two, and as many as the machine has, with
+/// a shared replay store: in memory, a journal file, and Redis when `KOPPELTAAL_BENCH_REDIS`
+/// names one (`redis://127.0.0.1:6399/`).
 fn receiver_scaling(settings: &Settings) {
     let now = unix_now();
     let fixture = Fixture::new(Case::Rs512With2048, settings.scaling_tokens, now - 5);
@@ -298,42 +313,72 @@ fn receiver_scaling(settings: &Settings) {
         receiver.receive_token(token).expect("launch accepted");
     }
     let per_launch = format_allocations(allocations() - before, fixture.tokens.len() as u64);
-    // Not counted while timed: two threads would contend on the counter's cache line.
-    count_allocations(false);
-    let (one, two) = scaling::rates(&fixture, now, settings.scaling_rounds);
-    count_allocations(true);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut threads = vec![1, 2];
+    if cores > 2 {
+        threads.push(cores);
+    }
+    let mut stores = vec![scaling::Store::Memory, scaling::Store::Journal];
+    let redis = std::env::var("KOPPELTAAL_BENCH_REDIS").ok();
+    if let Some(url) = &redis {
+        stores.push(scaling::Store::Redis(url.clone()));
+    }
     println!();
     println!(
-        "| `LaunchReceiver::receive_token`, RS512 RSA-2048, shared `MemoryReplayStore` | launches/s | allocations per launch |"
+        "| `LaunchReceiver::receive_token`, RS512 RSA-2048, one shared replay store | threads | launches/s | × 1 thread |"
     );
-    println!("|---|---:|---:|");
-    println!("| 1 thread | {one:.0} | {per_launch} |");
-    println!("| 2 threads | {two:.0} | |");
+    println!("|---|---:|---:|---:|");
+    let mut summaries = Vec::new();
+    for store in &stores {
+        // Not counted while timed: threads would contend on the counter's cache line.
+        count_allocations(false);
+        let rates = scaling::rates_with(&fixture, now, settings.scaling_rounds, &threads, store);
+        count_allocations(true);
+        for (count, rate) in threads.iter().zip(&rates) {
+            println!(
+                "| {} | {count} | {rate:.0} | {:.2} |",
+                store.label(),
+                rate / rates[0]
+            );
+        }
+        summaries.push((store.label(), rates[1] / rates[0]));
+    }
     println!();
+    println!("allocations per launch (memory store): {per_launch}");
+    for (label, ratio) in &summaries {
+        println!("scaling launch-receiver-rs512-2048-{label} 2-threads/1-thread {ratio:.2}");
+    }
+    if redis.is_none() {
+        println!(
+            "redis: SKIPPED, set KOPPELTAAL_BENCH_REDIS=redis://HOST:PORT/ to measure the receiver on Redis"
+        );
+    }
+    // The memory store's figure under the name BENCHMARKS.md and the tests use.
     println!(
         "scaling launch-receiver-rs512-2048 2-threads/1-thread {:.2}",
-        two / one
+        summaries[0].1
     );
 }
 
 fn main() {
     let mut settings = &FULL;
     let mut only: Vec<Case> = Vec::new();
-    for argument in std::env::args().skip(1) {
+    let mut sections: Vec<String> = Vec::new();
+    let mut arguments = std::env::args().skip(1);
+    while let Some(argument) = arguments.next() {
         match argument.as_str() {
             "--quick" => settings = &QUICK,
+            "--section" => match arguments.next() {
+                Some(name) if SECTIONS.contains(&name.as_str()) => sections.push(name),
+                _ => usage(),
+            },
             name => match Case::from_name(name) {
                 Some(case) => only.push(case),
-                None => {
-                    eprintln!(
-                        "usage: compare [--quick] [CASE ...]   (cases: {})",
-                        Case::ALL.map(Case::name).join(", ")
-                    );
-                    std::process::exit(2);
-                }
+                None => usage(),
             },
         }
     }
+    let section = |name: &str| sections.is_empty() || sections.iter().any(|s| s == name);
     let cases = if only.is_empty() {
         Case::ALL.to_vec()
     } else {
@@ -347,15 +392,35 @@ fn main() {
         cpu_name(),
         std::thread::available_parallelism().map_or(1, usize::from),
     );
-    println!();
-    let mut results = Vec::new();
-    for case in cases {
-        results.extend(measure_case(case, settings));
+    if section("verify") {
+        println!();
+        let mut results = Vec::new();
+        for case in cases {
+            results.extend(measure_case(case, settings));
+        }
+        print_table(&results);
+        println!();
+        print_ratios(&results);
     }
-    print_table(&results);
-    println!();
-    print_ratios(&results);
-    replay_guard(settings);
-    receiver_scaling(settings);
-    encrypted_launch(settings);
+    if section("replay") {
+        replay_guard(settings);
+    }
+    if section("scaling") {
+        receiver_scaling(settings);
+    }
+    if section("encrypted") {
+        encrypted_launch(settings);
+    }
+}
+
+/// The parts of a run `--section` selects (all of them by default).
+const SECTIONS: [&str; 4] = ["verify", "replay", "scaling", "encrypted"];
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: compare [--quick] [--section {}]... [CASE ...]   (cases: {})",
+        SECTIONS.join("|"),
+        Case::ALL.map(Case::name).join(", ")
+    );
+    std::process::exit(2);
 }

@@ -1,10 +1,13 @@
 //! ES256 verification against the `p256` crate (RustCrypto): on random keys and messages,
 //! genuine signatures verify in both, altered ones fail in both, random ones agree; and the
 //! scalars at the edges of their range. Every verdict is reached on every kernel this CPU has
-//! (the field multiplication differs per kernel), and they must agree.
+//! (the field multiplication differs per kernel), and with the key's precomputed table as
+//! without it: they must all agree.
 #![cfg(target_pointer_width = "64")]
 
-use koppeltaal_kernel::p256::{EcdsaError, verify_prehashed};
+use koppeltaal_kernel::p256::{
+    EcdsaError, PublicKeyTable, verify_prehashed, verify_prehashed_with,
+};
 use koppeltaal_kernel::{Kernel, with_kernel};
 use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
@@ -27,7 +30,7 @@ fn key(seed: u64) -> SigningKey {
     SigningKey::from_slice(&bytes).expect("a valid scalar")
 }
 
-/// Our verdict, the same on every kernel this CPU has.
+/// Our verdict, the same on every kernel this CPU has, with and without the key's table.
 fn verdict_on_every_kernel(
     x: &[u8; 32],
     y: &[u8; 32],
@@ -35,9 +38,19 @@ fn verdict_on_every_kernel(
     r: &[u8; 32],
     s: &[u8; 32],
 ) -> Result<(), EcdsaError> {
+    let table = PublicKeyTable::new(x, y);
     let mut verdicts = Kernel::available().map(|kernel| {
-        let verdict = with_kernel(kernel, || verify_prehashed(x, y, digest, r, s))
-            .expect("an available kernel");
+        let (verdict, with_table) = with_kernel(kernel, || {
+            (
+                verify_prehashed(x, y, digest, r, s),
+                table
+                    .as_ref()
+                    .map_err(|error| *error)
+                    .and_then(|table| verify_prehashed_with(table, digest, r, s)),
+            )
+        })
+        .expect("an available kernel");
+        assert_eq!(with_table, verdict, "kernel {kernel}: the table disagrees");
         (kernel, verdict)
     });
     let (_, first) = verdicts.next().expect("the portable kernel at least");
@@ -154,4 +167,49 @@ fn scalars_at_the_edges_of_their_range() {
         verdict_on_every_kernel(&x, &bad_y, &digest, &one, &one),
         Err(EcdsaError::InvalidKey)
     );
+}
+
+/// With the generator as the key (private key 1) and a digest equal to `r`, `u1 = u2`: the
+/// generator's chunk tables and the key's hold the same points, so the first step adds a point
+/// to itself (the doubling branch of the mixed addition). With a digest of `-r`, `u1 = -u2`:
+/// every point added is then taken away again (the cancelling branch), and the sum is
+/// infinity. Both verdicts must match the `p256` crate's, whose formulas are complete.
+#[test]
+fn a_key_that_is_the_generator_reaches_the_doubling_and_cancelling_branches() {
+    use p256::elliptic_curve::point::AffineCoordinates;
+    use p256::elliptic_curve::{Field, PrimeField};
+    use p256::{ProjectivePoint, Scalar};
+    let mut one = [0u8; 32];
+    one[31] = 1;
+    let signing = SigningKey::from_slice(&one).expect("d = 1");
+    let mut checked = false;
+    for k in 2u64..100 {
+        let k = Scalar::from(k);
+        let x = (ProjectivePoint::GENERATOR * k).to_affine().x();
+        // x(kG) below n, so that r = x(kG) (nearly always).
+        let Some(r) = Option::<Scalar>::from(Scalar::from_repr(x)) else {
+            continue;
+        };
+        // s = k⁻¹(e + r·d) with e = r, d = 1.
+        let s = Option::<Scalar>::from(k.invert()).expect("k != 0") * (r + r);
+        assert!(!bool::from(s.is_zero()));
+        let r_bytes: [u8; 32] = r.to_repr().into();
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(&r_bytes);
+        signature[32..].copy_from_slice(&s.to_repr());
+        let (ours, theirs) = verdicts(signing.verifying_key(), &r_bytes, &signature);
+        assert_eq!((ours, theirs), (Ok(()), true), "e = r");
+
+        let minus_r: [u8; 32] = (-r).to_repr().into();
+        signature[32..].copy_from_slice(&one);
+        let (ours, theirs) = verdicts(signing.verifying_key(), &minus_r, &signature);
+        assert_eq!(
+            (ours, theirs),
+            (Err(EcdsaError::BadSignature), false),
+            "e = -r"
+        );
+        checked = true;
+        break;
+    }
+    assert!(checked, "no k below 100 gave x(kG) < n");
 }

@@ -92,7 +92,11 @@ pub(crate) fn material(curve: Curve, x: &[u8], y: &[u8]) -> KeyMaterial {
 
 /// Verifies a JOSE ECDSA signature (`r || s`, each the coordinate length) over `message`
 /// with `key`, which hashes with the curve's digest.
-#[cfg(any(feature = "es256", feature = "es384", feature = "es512"))]
+#[cfg(any(
+    all(feature = "es256", not(target_pointer_width = "64")),
+    feature = "es384",
+    feature = "es512"
+))]
 macro_rules! verify_with {
     ($curve:ident, $key:expr, $message:expr, $signature:expr) => {{
         use signature::Verifier as _;
@@ -121,7 +125,7 @@ pub(crate) fn verify_p256(
     // for 32-bit targets (BENCHMARKS.md).
     #[cfg(target_pointer_width = "64")]
     {
-        use koppeltaal_kernel::p256::{EcdsaError, verify_prehashed};
+        use koppeltaal_kernel::p256::verify_prehashed;
         use sha2::Digest;
         if signature.len() != 2 * Curve::P256.coordinate_len() {
             return Err(Error::InvalidSignatureLength);
@@ -132,16 +136,66 @@ pub(crate) fn verify_p256(
         let (x, y) = (array(&coordinates[1..33])?, array(&coordinates[33..65])?);
         let (r, s) = (array(&signature[..32])?, array(&signature[32..])?);
         let digest = sha2::Sha256::digest(message);
-        verify_prehashed(&x, &y, &digest, &r, &s).map_err(|error| match error {
-            EcdsaError::OutOfRange => Error::SignatureOutOfRange,
-            EcdsaError::InvalidKey => Error::InvalidKey,
-            EcdsaError::BadSignature => Error::BadSignature,
-        })
+        verify_prehashed(&x, &y, &digest, &r, &s).map_err(ecdsa_error)
     }
     #[cfg(not(target_pointer_width = "64"))]
     {
         use p256::ecdsa;
         verify_with!(P256, key, message, signature)
+    }
+}
+
+/// A P-256 key's precomputed multiples (feature `es256-tables`, 64-bit targets), shared by
+/// the clones of its [`Jwk`](crate::Jwk).
+#[cfg(all(feature = "es256-tables", target_pointer_width = "64"))]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct P256Table(alloc::sync::Arc<koppeltaal_kernel::p256::PublicKeyTable>);
+
+/// The table of a P-256 key, or `None` for any other material.
+#[cfg(all(feature = "es256-tables", target_pointer_width = "64"))]
+pub(crate) fn p256_table(material: &KeyMaterial) -> Option<P256Table> {
+    let KeyMaterial::P256(key) = material else {
+        return None;
+    };
+    let point = key.to_sec1_point(false);
+    let coordinates = point.as_bytes();
+    let x = <[u8; 32]>::try_from(&coordinates[1..33]).ok()?;
+    let y = <[u8; 32]>::try_from(&coordinates[33..65]).ok()?;
+    // The point was checked when the key was read; a refusal here cannot happen, and would
+    // leave the key to the table-less path.
+    koppeltaal_kernel::p256::PublicKeyTable::new(&x, &y)
+        .ok()
+        .map(|table| P256Table(alloc::sync::Arc::new(table)))
+}
+
+/// [`verify_p256`] with the key's table.
+#[cfg(all(feature = "es256-tables", target_pointer_width = "64"))]
+#[inline(never)]
+pub(crate) fn verify_p256_with(
+    table: &P256Table,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    use sha2::Digest;
+    if signature.len() != 2 * Curve::P256.coordinate_len() {
+        return Err(Error::InvalidSignatureLength);
+    }
+    let (r, s) = signature.split_at(32);
+    let (Ok(r), Ok(s)) = (<&[u8; 32]>::try_from(r), <&[u8; 32]>::try_from(s)) else {
+        return Err(Error::InvalidSignatureLength);
+    };
+    let digest = sha2::Sha256::digest(message);
+    koppeltaal_kernel::p256::verify_prehashed_with(&table.0, &digest, r, s).map_err(ecdsa_error)
+}
+
+/// The core's error for the kernel's.
+#[cfg(all(feature = "es256", target_pointer_width = "64"))]
+fn ecdsa_error(error: koppeltaal_kernel::p256::EcdsaError) -> Error {
+    use koppeltaal_kernel::p256::EcdsaError;
+    match error {
+        EcdsaError::OutOfRange => Error::SignatureOutOfRange,
+        EcdsaError::InvalidKey => Error::InvalidKey,
+        EcdsaError::BadSignature => Error::BadSignature,
     }
 }
 

@@ -50,6 +50,9 @@ pub struct Jwk {
     /// The `alg` the key is bound to; `Err(())` when it names an algorithm not implemented here.
     alg: Option<Result<Algorithm, ()>>,
     material: KeyMaterial,
+    /// The multiples of a P-256 key, built when it was loaded.
+    #[cfg(all(feature = "es256-tables", target_pointer_width = "64"))]
+    p256_table: Option<ec::P256Table>,
 }
 
 impl Jwk {
@@ -67,6 +70,8 @@ impl Jwk {
             for_signatures: true,
             alg: None,
             material: KeyMaterial::Rsa(key),
+            #[cfg(all(feature = "es256-tables", target_pointer_width = "64"))]
+            p256_table: None,
         })
     }
 
@@ -129,7 +134,13 @@ impl Jwk {
             #[cfg(feature = "rs")]
             KeyMaterial::Rsa(key) => verify_rsa(key, alg, signing_input, signature),
             #[cfg(feature = "es256")]
-            KeyMaterial::P256(key) => ec::verify_p256(key, signing_input, signature),
+            KeyMaterial::P256(key) => {
+                #[cfg(all(feature = "es256-tables", target_pointer_width = "64"))]
+                if let Some(table) = &self.p256_table {
+                    return ec::verify_p256_with(table, signing_input, signature);
+                }
+                ec::verify_p256(key, signing_input, signature)
+            }
             #[cfg(feature = "es384")]
             KeyMaterial::P384(key) => ec::verify_p384(key, signing_input, signature),
             #[cfg(feature = "es512")]
@@ -145,6 +156,8 @@ impl Jwk {
             for_signatures: false,
             alg: None,
             material: KeyMaterial::Refused(Error::KeyNotUsable),
+            #[cfg(all(feature = "es256-tables", target_pointer_width = "64"))]
+            p256_table: None,
         }
     }
 
@@ -177,6 +190,10 @@ impl Jwk {
             Some(kty) if kty.eq_str("RSA") == Ok(true) => load_rsa(record, &mut self.material),
             Some(kty) if kty.eq_str("EC") == Ok(true) => self.material = ec_material(record),
             _ => self.material = KeyMaterial::Refused(Error::KeyNotUsable),
+        }
+        #[cfg(all(feature = "es256-tables", target_pointer_width = "64"))]
+        {
+            self.p256_table = ec::p256_table(&self.material);
         }
         Ok(())
     }

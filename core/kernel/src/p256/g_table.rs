@@ -1,487 +1,152 @@
-//! The odd multiples 1G, 3G, ..., 63G of the P-256 generator, affine, coordinates in Montgomery
-//! form: the fixed table of the generator's width-7 NAF. Generated once; the test
-//! `the_generator_table_is_its_odd_multiples` recomputes it with this crate's own arithmetic.
+//! The chunk tables of the P-256 generator (`key_table.rs`): `(2i + 1)·2^(64j)·G` for `i`
+//! in `0..32` and `j` in `0..4`, affine, coordinates in Montgomery form (`x·R mod p`,
+//! `y·R mod p`, little-endian limbs). Written by the test
+//! `the_generator_tables_are_its_chunk_multiples`, which recomputes them with this crate's
+//! own arithmetic (`KOPPELTAAL_BLESS_G_TABLES=1` rewrites this file).
 
-/// `(x·R mod p, y·R mod p)` of `(2i + 1)·G`, for `i` in `0..32`.
-pub(crate) static G_ODD_MULTIPLES: [([u64; 4], [u64; 4]); 32] = [
-    // 1G
-    (
-        [
-            0x79e730d418a9143c,
-            0x75ba95fc5fedb601,
-            0x79fb732b77622510,
-            0x18905f76a53755c6,
-        ],
-        [
-            0xddf25357ce95560a,
-            0x8b4ab8e4ba19e45c,
-            0xd2e88688dd21f325,
-            0x8571ff1825885d85,
-        ],
-    ),
-    // 3G
-    (
-        [
-            0xffac3f904eebc127,
-            0xb027f84a087d81fb,
-            0x66ad77dd87cbbc98,
-            0x26936a3fb6ff747e,
-        ],
-        [
-            0xb04c5c1fc983a7eb,
-            0x583e47ad0861fe1a,
-            0x788208311a2ee98e,
-            0xd5f06a29e587cc07,
-        ],
-    ),
-    // 5G
-    (
-        [
-            0xbe1b8aaec45c61f5,
-            0x90ec649a94b9537d,
-            0x941cb5aad076c20c,
-            0xc9079605890523c8,
-        ],
-        [
-            0xeb309b4ae7ba4f10,
-            0x73c568efe5eb882b,
-            0x3540a9877e7a1f68,
-            0x73a076bb2dd1e916,
-        ],
-    ),
-    // 7G
-    (
-        [
-            0x0746354ea0173b4f,
-            0x2bd20213d23c00f7,
-            0xf43eaab50c23bb08,
-            0x13ba5119c3123e03,
-        ],
-        [
-            0x2847d0303f5b9d4d,
-            0x6742f2f25da67bdd,
-            0xef933bdc77c94195,
-            0xeaedd9156e240867,
-        ],
-    ),
-    // 9G
-    (
-        [
-            0x75c96e8f264e20e8,
-            0xabe6bfed59a7a841,
-            0x2cc09c0444c8eb00,
-            0xe05b3080f0c4e16b,
-        ],
-        [
-            0x1eb7777aa45f3314,
-            0x56af7bedce5d45e3,
-            0x2b6e019a88b12f1a,
-            0x086659cdfd835f9b,
-        ],
-    ),
-    // 11G
-    (
-        [
-            0xea7d260a6245e404,
-            0x9de407956e7fdfe0,
-            0x1ff3a4158dac1ab5,
-            0x3e7090f1649c9073,
-        ],
-        [
-            0x1a7685612b944e88,
-            0x250f939ee57f61c8,
-            0x0c0daa891ead643d,
-            0x68930023e125b88e,
-        ],
-    ),
-    // 13G
-    (
-        [
-            0xccc425634b2ed709,
-            0x0e356769856fd30d,
-            0xbcbcd43f559e9811,
-            0x738477ac5395b759,
-        ],
-        [
-            0x35752b90c00ee17f,
-            0x68748390742ed2e3,
-            0x7cd06422bd1f5bc1,
-            0xfbc08769c9e7b797,
-        ],
-    ),
-    // 15G
-    (
-        [
-            0x72bcd8b7bc60055b,
-            0x03cc23ee56e27e4b,
-            0xee337424e4819370,
-            0xe2aa0e430ad3da09,
-        ],
-        [
-            0x40b8524f6383c45d,
-            0xd766355442a41b25,
-            0x64efa6de778a4797,
-            0x2042170a7079adf4,
-        ],
-    ),
-    // 17G
-    (
-        [
-            0x97091dcbd53c5c9d,
-            0xf17624b6ac0a177b,
-            0xb0f139752cfe2dff,
-            0xc1a35c0a6c7a574e,
-        ],
-        [
-            0x227d314693e79987,
-            0x0575bf30e89cb80e,
-            0x2f4e247f0d1883bb,
-            0xebd512263274c3d0,
-        ],
-    ),
-    // 19G
-    (
-        [
-            0xfea912baa5659ae8,
-            0x68363aba25e1a16e,
-            0xb8842277752c41ac,
-            0xfe545c282897c3fc,
-        ],
-        [
-            0x2d36e9e7dc4c696b,
-            0x5806244afba977c5,
-            0x85665e9be39508c1,
-            0xf720ee256d12597b,
-        ],
-    ),
-    // 21G
-    (
-        [
-            0x562e4cecc135b208,
-            0x74e1b2654783f47d,
-            0x6d2a506c5a3f3b30,
-            0xecead9f4c16762fc,
-        ],
-        [
-            0xf29dd4b2e286e5b9,
-            0x1b0fadc083bb3c61,
-            0x7a75023e7fac29a4,
-            0xc086d5f1c9477fa3,
-        ],
-    ),
-    // 23G
-    (
-        [
-            0xf4f876532de45068,
-            0x37c7a7e89e2e1f6e,
-            0xd0825fa2a3584069,
-            0xaf2cea7c1727bf42,
-        ],
-        [
-            0x0360a4fb9e4785a9,
-            0xe5fda49c27299f4a,
-            0x48068e1371ac2f71,
-            0x83d0687b9077666f,
-        ],
-    ),
-    // 25G
-    (
-        [
-            0xa4a319acd837879f,
-            0x6fc1b49eed6b67b0,
-            0xe395993332f1f3af,
-            0x966742eb65432a2e,
-        ],
-        [
-            0x4b8dc9feb4966228,
-            0x96cc631243f43950,
-            0x12068859c9b731ee,
-            0x7b948dc356f79968,
-        ],
-    ),
-    // 27G
-    (
-        [
-            0x042c2af497e2feb4,
-            0xd36a42d7aebf7313,
-            0x49d2c9eb084ffdd7,
-            0x9f8aa54b2ef7c76a,
-        ],
-        [
-            0x9200b7ba09895e70,
-            0x3bd0c66fddb7fb58,
-            0x2d97d10878eb4cbb,
-            0x2d431068d84bde31,
-        ],
-    ),
-    // 29G
-    (
-        [
-            0x5e5db46acb66e132,
-            0xf1be963a0d925880,
-            0x944a70270317b9e2,
-            0xe266f95948603d48,
-        ],
-        [
-            0x98db66735c208899,
-            0x90472447a2fb18a3,
-            0x8a966939777c619f,
-            0x3798142a2a3be21b,
-        ],
-    ),
-    // 31G
-    (
-        [
-            0xe2f73c696755ff89,
-            0xdd3cf7e7473017e6,
-            0x8ef5689d3cf7600d,
-            0x948dc4f8b1fc87b4,
-        ],
-        [
-            0xd9e9fe814ea53299,
-            0x2d921ca298eb6028,
-            0xfaecedfd0c9803fc,
-            0xf38ae8914d7b4745,
-        ],
-    ),
-    // 33G
-    (
-        [
-            0x871514560f664534,
-            0x85ceae7c4b68f103,
-            0xac09c4ae65578ab9,
-            0x33ec6868f044b10c,
-        ],
-        [
-            0x6ac4832b3a8ec1f1,
-            0x5509d1285847d5ef,
-            0xf909604f763f1574,
-            0xb16c4303c32f63c4,
-        ],
-    ),
-    // 35G
-    (
-        [
-            0xfd16847fdec67ef5,
-            0x742ee464233e76b7,
-            0x0b8e4134efc2b4c8,
-            0xca640b8642a3e521,
-        ],
-        [
-            0x653a01908ceb6aa9,
-            0x313c300c547852d5,
-            0x24e4ab126b237af7,
-            0x2ba901628bb47af8,
-        ],
-    ),
-    // 37G
-    (
-        [
-            0x00467bc58cce08b5,
-            0xb636458c7f178d55,
-            0xc5748baea677d806,
-            0x2763a387dfa394eb,
-        ],
-        [
-            0xa12b448a7d3cebb6,
-            0xe7adda3e6f20d850,
-            0xf63ebce51558462c,
-            0x58b36143620088a8,
-        ],
-    ),
-    // 39G
-    (
-        [
-            0xa9d89488a059c142,
-            0x6f5ae714ff0b9346,
-            0x068f237d16fb3664,
-            0x5853e4c4363186ac,
-        ],
-        [
-            0xe2d87d2363c52f98,
-            0x2ec4a76681828876,
-            0x47b864fae14e7b1c,
-            0x0c0bc0e569192408,
-        ],
-    ),
-    // 41G
-    (
-        [
-            0x624d60492ed22e91,
-            0x6fdfe0b56f072822,
-            0xeeca111539ce2271,
-            0x98100a4fdb01614f,
-        ],
-        [
-            0xb6b0daa2a35c628f,
-            0xb6f94d2ec87e9a47,
-            0xc67732591d57d9ce,
-            0xf70bfeec03884a7b,
-        ],
-    ),
-    // 43G
-    (
-        [
-            0x4ff23ffd248a7d06,
-            0x80c5bfb4878873fa,
-            0xb7d9ad9005745981,
-            0x179c85db3db01994,
-        ],
-        [
-            0xba41b06261a6966c,
-            0x4d82d052eadce5a8,
-            0x9e91cd3ba5e6a318,
-            0x47795f4f95b2dda0,
-        ],
-    ),
-    // 45G
-    (
-        [
-            0x1ee426ccd5cd79bf,
-            0x0032940b946c6e18,
-            0x1b1e8ae057477f58,
-            0xe94f7d346d823278,
-        ],
-        [
-            0xc747cb96782ba21a,
-            0xc5254469f72b33a5,
-            0x772ef6dec7f80c81,
-            0xd73acbfe2cd9e6b5,
-        ],
-    ),
-    // 47G
-    (
-        [
-            0x283c7513caa76097,
-            0x0a624fa936c83906,
-            0x6b20afec715af2c7,
-            0x4b969974eba78bfd,
-        ],
-        [
-            0x220755ccd921d60e,
-            0x9b944e107baeca13,
-            0x04819d515ded93d4,
-            0x9bbff86e6dddfd27,
-        ],
-    ),
-    // 49G
-    (
-        [
-            0x21950b421ff6acd3,
-            0xffe7048453dc6909,
-            0xff4cd0b228766127,
-            0xabdbe6084fb7db2b,
-        ],
-        [
-            0x837c92285e1109e8,
-            0x26147d27f4645b5a,
-            0x4d78f592f7818ed8,
-            0xd394077ef247fa36,
-        ],
-    ),
-    // 51G
-    (
-        [
-            0x508cec1c3b3f64c9,
-            0xe20bc0ba1e5edf3f,
-            0xda1deb852f4318d4,
-            0xd20ebe0d5c3fa443,
-        ],
-        [
-            0x370b4ea773241ea3,
-            0x61f1511c5e1a5f65,
-            0x99a5e23d82681c62,
-            0xd731e383a2f54c2d,
-        ],
-    ),
-    // 53G
-    (
-        [
-            0x97359638546c4d8d,
-            0x5f9c3fc492f24679,
-            0x912e8beda8c8acd9,
-            0xec3a318d306634b0,
-        ],
-        [
-            0x80167f41c31cb264,
-            0x3db82f6f522113f2,
-            0xb155bcd2dcafe197,
-            0xfba1da5943465283,
-        ],
-    ),
-    // 55G
-    (
-        [
-            0x258bbbf9e7305683,
-            0x31eea5bf07ef5be6,
-            0x0deb0e4a46c814c1,
-            0x5cee8449a7b730dd,
-        ],
-        [
-            0xeab495c5a0182bde,
-            0xee759f879e27a6b4,
-            0xc2cf6a6880e518ca,
-            0x25e8013ff14cf3f4,
-        ],
-    ),
-    // 57G
-    (
-        [
-            0x3ec832e77acaca28,
-            0x1bfeea57c7385b29,
-            0x068212e3fd1eaf38,
-            0xc13298306acf8ccc,
-        ],
-        [
-            0xb909f2db2aac9e59,
-            0x5748060db661782a,
-            0xc5ab2632c79b7a01,
-            0xda44c6c600017626,
-        ],
-    ),
-    // 59G
-    (
-        [
-            0x69d44ed65c46aa8e,
-            0x2100d5d3a8d063d1,
-            0xcb9727eaa2d17c36,
-            0x4c2bab1b8add53b7,
-        ],
-        [
-            0xa084e90c15426704,
-            0x778afcd3a837ebea,
-            0x6651f7017ce477f8,
-            0xa062499846fb7a8b,
-        ],
-    ),
-    // 61G
-    (
-        [
-            0x3667eb1a7f4c04cc,
-            0x59556621a9404f84,
-            0x71cdf6537eceb50a,
-            0x994a44a69b8335fa,
-        ],
-        [
-            0xd7faf819dbeb9b69,
-            0x473c5680eed4350d,
-            0xb6658466da44bba2,
-            0x0d1bc780872bdbf3,
-        ],
-    ),
-    // 63G
-    (
-        [
-            0xb8d3d9319ff91fe5,
-            0x039c4800f0518eed,
-            0x95c376329182cb26,
-            0x0763a43482fc568d,
-        ],
-        [
-            0x707c04d5383e76ba,
-            0xac98b930824e8197,
-            0x92bf7c8f91230de0,
-            0x90876a0140959b70,
-        ],
-    ),
+use super::key_table::ChunkTables;
+
+/// `G_CHUNK_TABLES[j][i] = (2i + 1)·2^(64j)·G`.
+#[rustfmt::skip]
+pub(crate) static G_CHUNK_TABLES: ChunkTables = [
+    // 2^0·G
+    [
+        ([0x79e730d418a9143c, 0x75ba95fc5fedb601, 0x79fb732b77622510, 0x18905f76a53755c6], [0xddf25357ce95560a, 0x8b4ab8e4ba19e45c, 0xd2e88688dd21f325, 0x8571ff1825885d85]),
+        ([0xffac3f904eebc127, 0xb027f84a087d81fb, 0x66ad77dd87cbbc98, 0x26936a3fb6ff747e], [0xb04c5c1fc983a7eb, 0x583e47ad0861fe1a, 0x788208311a2ee98e, 0xd5f06a29e587cc07]),
+        ([0xbe1b8aaec45c61f5, 0x90ec649a94b9537d, 0x941cb5aad076c20c, 0xc9079605890523c8], [0xeb309b4ae7ba4f10, 0x73c568efe5eb882b, 0x3540a9877e7a1f68, 0x73a076bb2dd1e916]),
+        ([0x0746354ea0173b4f, 0x2bd20213d23c00f7, 0xf43eaab50c23bb08, 0x13ba5119c3123e03], [0x2847d0303f5b9d4d, 0x6742f2f25da67bdd, 0xef933bdc77c94195, 0xeaedd9156e240867]),
+        ([0x75c96e8f264e20e8, 0xabe6bfed59a7a841, 0x2cc09c0444c8eb00, 0xe05b3080f0c4e16b], [0x1eb7777aa45f3314, 0x56af7bedce5d45e3, 0x2b6e019a88b12f1a, 0x086659cdfd835f9b]),
+        ([0xea7d260a6245e404, 0x9de407956e7fdfe0, 0x1ff3a4158dac1ab5, 0x3e7090f1649c9073], [0x1a7685612b944e88, 0x250f939ee57f61c8, 0x0c0daa891ead643d, 0x68930023e125b88e]),
+        ([0xccc425634b2ed709, 0x0e356769856fd30d, 0xbcbcd43f559e9811, 0x738477ac5395b759], [0x35752b90c00ee17f, 0x68748390742ed2e3, 0x7cd06422bd1f5bc1, 0xfbc08769c9e7b797]),
+        ([0x72bcd8b7bc60055b, 0x03cc23ee56e27e4b, 0xee337424e4819370, 0xe2aa0e430ad3da09], [0x40b8524f6383c45d, 0xd766355442a41b25, 0x64efa6de778a4797, 0x2042170a7079adf4]),
+        ([0x97091dcbd53c5c9d, 0xf17624b6ac0a177b, 0xb0f139752cfe2dff, 0xc1a35c0a6c7a574e], [0x227d314693e79987, 0x0575bf30e89cb80e, 0x2f4e247f0d1883bb, 0xebd512263274c3d0]),
+        ([0xfea912baa5659ae8, 0x68363aba25e1a16e, 0xb8842277752c41ac, 0xfe545c282897c3fc], [0x2d36e9e7dc4c696b, 0x5806244afba977c5, 0x85665e9be39508c1, 0xf720ee256d12597b]),
+        ([0x562e4cecc135b208, 0x74e1b2654783f47d, 0x6d2a506c5a3f3b30, 0xecead9f4c16762fc], [0xf29dd4b2e286e5b9, 0x1b0fadc083bb3c61, 0x7a75023e7fac29a4, 0xc086d5f1c9477fa3]),
+        ([0xf4f876532de45068, 0x37c7a7e89e2e1f6e, 0xd0825fa2a3584069, 0xaf2cea7c1727bf42], [0x0360a4fb9e4785a9, 0xe5fda49c27299f4a, 0x48068e1371ac2f71, 0x83d0687b9077666f]),
+        ([0xa4a319acd837879f, 0x6fc1b49eed6b67b0, 0xe395993332f1f3af, 0x966742eb65432a2e], [0x4b8dc9feb4966228, 0x96cc631243f43950, 0x12068859c9b731ee, 0x7b948dc356f79968]),
+        ([0x042c2af497e2feb4, 0xd36a42d7aebf7313, 0x49d2c9eb084ffdd7, 0x9f8aa54b2ef7c76a], [0x9200b7ba09895e70, 0x3bd0c66fddb7fb58, 0x2d97d10878eb4cbb, 0x2d431068d84bde31]),
+        ([0x5e5db46acb66e132, 0xf1be963a0d925880, 0x944a70270317b9e2, 0xe266f95948603d48], [0x98db66735c208899, 0x90472447a2fb18a3, 0x8a966939777c619f, 0x3798142a2a3be21b]),
+        ([0xe2f73c696755ff89, 0xdd3cf7e7473017e6, 0x8ef5689d3cf7600d, 0x948dc4f8b1fc87b4], [0xd9e9fe814ea53299, 0x2d921ca298eb6028, 0xfaecedfd0c9803fc, 0xf38ae8914d7b4745]),
+        ([0x871514560f664534, 0x85ceae7c4b68f103, 0xac09c4ae65578ab9, 0x33ec6868f044b10c], [0x6ac4832b3a8ec1f1, 0x5509d1285847d5ef, 0xf909604f763f1574, 0xb16c4303c32f63c4]),
+        ([0xfd16847fdec67ef5, 0x742ee464233e76b7, 0x0b8e4134efc2b4c8, 0xca640b8642a3e521], [0x653a01908ceb6aa9, 0x313c300c547852d5, 0x24e4ab126b237af7, 0x2ba901628bb47af8]),
+        ([0x00467bc58cce08b5, 0xb636458c7f178d55, 0xc5748baea677d806, 0x2763a387dfa394eb], [0xa12b448a7d3cebb6, 0xe7adda3e6f20d850, 0xf63ebce51558462c, 0x58b36143620088a8]),
+        ([0xa9d89488a059c142, 0x6f5ae714ff0b9346, 0x068f237d16fb3664, 0x5853e4c4363186ac], [0xe2d87d2363c52f98, 0x2ec4a76681828876, 0x47b864fae14e7b1c, 0x0c0bc0e569192408]),
+        ([0x624d60492ed22e91, 0x6fdfe0b56f072822, 0xeeca111539ce2271, 0x98100a4fdb01614f], [0xb6b0daa2a35c628f, 0xb6f94d2ec87e9a47, 0xc67732591d57d9ce, 0xf70bfeec03884a7b]),
+        ([0x4ff23ffd248a7d06, 0x80c5bfb4878873fa, 0xb7d9ad9005745981, 0x179c85db3db01994], [0xba41b06261a6966c, 0x4d82d052eadce5a8, 0x9e91cd3ba5e6a318, 0x47795f4f95b2dda0]),
+        ([0x1ee426ccd5cd79bf, 0x0032940b946c6e18, 0x1b1e8ae057477f58, 0xe94f7d346d823278], [0xc747cb96782ba21a, 0xc5254469f72b33a5, 0x772ef6dec7f80c81, 0xd73acbfe2cd9e6b5]),
+        ([0x283c7513caa76097, 0x0a624fa936c83906, 0x6b20afec715af2c7, 0x4b969974eba78bfd], [0x220755ccd921d60e, 0x9b944e107baeca13, 0x04819d515ded93d4, 0x9bbff86e6dddfd27]),
+        ([0x21950b421ff6acd3, 0xffe7048453dc6909, 0xff4cd0b228766127, 0xabdbe6084fb7db2b], [0x837c92285e1109e8, 0x26147d27f4645b5a, 0x4d78f592f7818ed8, 0xd394077ef247fa36]),
+        ([0x508cec1c3b3f64c9, 0xe20bc0ba1e5edf3f, 0xda1deb852f4318d4, 0xd20ebe0d5c3fa443], [0x370b4ea773241ea3, 0x61f1511c5e1a5f65, 0x99a5e23d82681c62, 0xd731e383a2f54c2d]),
+        ([0x97359638546c4d8d, 0x5f9c3fc492f24679, 0x912e8beda8c8acd9, 0xec3a318d306634b0], [0x80167f41c31cb264, 0x3db82f6f522113f2, 0xb155bcd2dcafe197, 0xfba1da5943465283]),
+        ([0x258bbbf9e7305683, 0x31eea5bf07ef5be6, 0x0deb0e4a46c814c1, 0x5cee8449a7b730dd], [0xeab495c5a0182bde, 0xee759f879e27a6b4, 0xc2cf6a6880e518ca, 0x25e8013ff14cf3f4]),
+        ([0x3ec832e77acaca28, 0x1bfeea57c7385b29, 0x068212e3fd1eaf38, 0xc13298306acf8ccc], [0xb909f2db2aac9e59, 0x5748060db661782a, 0xc5ab2632c79b7a01, 0xda44c6c600017626]),
+        ([0x69d44ed65c46aa8e, 0x2100d5d3a8d063d1, 0xcb9727eaa2d17c36, 0x4c2bab1b8add53b7], [0xa084e90c15426704, 0x778afcd3a837ebea, 0x6651f7017ce477f8, 0xa062499846fb7a8b]),
+        ([0x3667eb1a7f4c04cc, 0x59556621a9404f84, 0x71cdf6537eceb50a, 0x994a44a69b8335fa], [0xd7faf819dbeb9b69, 0x473c5680eed4350d, 0xb6658466da44bba2, 0x0d1bc780872bdbf3]),
+        ([0xb8d3d9319ff91fe5, 0x039c4800f0518eed, 0x95c376329182cb26, 0x0763a43482fc568d], [0x707c04d5383e76ba, 0xac98b930824e8197, 0x92bf7c8f91230de0, 0x90876a0140959b70]),
+    ],
+    // 2^64·G
+    [
+        ([0x4f922fc516a0d2bb, 0x0d5cc16c1a623499, 0x9241cf3a57c62c8b, 0x2f5e6961fd1b667f], [0x5c15c70bf5a01797, 0x3d20b44d60956192, 0x04911b37071fdb52, 0xf648f9168d6f0f7b]),
+        ([0x4090914bb5def996, 0x1cb69c83233dd1e7, 0xc1e9c1d39b3d5e76, 0x1f3338edfccf6012], [0xb1e95d0d2f5378a8, 0xacf4c2c72f00cd21, 0x6e984240eb5fe290, 0xd66c038d248088ae]),
+        ([0xd4992b30614c0900, 0xda98d121bd00c24b, 0x7f534dc87ec4bfa1, 0x4a5ff67437dc34bc], [0x68c196b81d7ea1d7, 0x38cf289380a6d208, 0xfd56cd09e3cbbd6e, 0xec72e27e4205a5b6]),
+        ([0xe8b97932b88756dd, 0xed4e8652f17e3e61, 0xc2dd14993ee1c4a4, 0xc0aaee17597f8c0e], [0x15c4edb96c168af3, 0x6563c7bfb39ae875, 0xadfadb6f20adb436, 0xad55e8c99a042ac0]),
+        ([0x65c29219909523c8, 0xa62f648fa3a1c741, 0x88598d4f60c9e55a, 0xbce9141b0e4f347a], [0x9af97d8435f9b988, 0x0210da62320475b6, 0x3c076e229191476c, 0x7520dbd944fc7834]),
+        ([0x664300b07850ec06, 0xac5a38b97d3a10cf, 0x9233188de34ab39d, 0xe77057e45072cbb9], [0xbcf0c042b59e78df, 0x4cfc91e81d97de52, 0x4661a26c3ee0ca4a, 0x5620a4c1fb8507bc]),
+        ([0x84b9ca1504b6c5a0, 0x35216f3918f0e3a3, 0x3ec2d2bcbd986c00, 0x8bf546d9d19228fe], [0xd1c655a44cd623c3, 0x366ce718502b8e5a, 0x2cfc84b4eea0bfe7, 0xe01d5ceecf443e8e]),
+        ([0xa75feacabe063f64, 0x9b392f43bce47a09, 0xd42415091ad07aca, 0x4b0c591b8d26cd0f], [0x2d42ddfd92f1169a, 0x63aeb1ac4cbf2392, 0x1de9e8770691a2af, 0xebe79af7d98021da]),
+        ([0x66917ce63b5f1cc4, 0x37ae52eace872e62, 0xbb087b722905f244, 0x120770861e6af74f], [0x4b644e491058edea, 0x827510e3b638ca1d, 0x8cf2b7046038591c, 0xffc8b47afe635063]),
+        ([0x7677408d6dfafed3, 0x33a0165339661588, 0x3c9c15ec0b726fa0, 0x090cfd936c9b56da], [0xe34f4baea3c40af5, 0x3469eadbd21129f1, 0xcc51674a1e207ce8, 0x1e293b24c83b1ef9]),
+        ([0x796d3a85825808bd, 0x51dc3cb73fd6e902, 0x643c768a916219d1, 0x36cd7685a2ad7d32], [0xe3db9d05b22922a4, 0x6494c87edba29660, 0xf0ac91dfbcd2ebc7, 0x4deb57a045107f8d]),
+        ([0xb6c69ac82094cec3, 0x9976fb88403b770c, 0x1dea026c4859590d, 0xb6acbb468562d1fd], [0x7cd6c46144569d85, 0xc3190a3697f0891d, 0xc6f5319548d5a17d, 0x7d919966d749abc8]),
+        ([0xb53b7de561906373, 0x858dbadeeb999595, 0x8cbb47b2a59e5c36, 0x660318b3dcf4e842], [0xbd161ccd12ba4b7a, 0xf399daabf8c8282a, 0x1587633aeeb2130d, 0xa465311ada38dd7d]),
+        ([0x2dae9082be7cf3a6, 0xcc86ba92bc967274, 0xf28a2ce8aea0a8a9, 0x404ca6d96ee988b3], [0xfd7e9c5d005921b8, 0xf56297f144e79bf9, 0xa163b4600d75ddc2, 0x30b23616a1f2be87]),
+        ([0x0064d8585499fb32, 0x7b67bad977a8aeb7, 0x1d3eb9772d08eec5, 0x5fc047a6cbabae1d], [0x0577d159e54a64bb, 0x8862201bc43497e4, 0xad6b4e282ce0608d, 0x8b687b7d0b167aac]),
+        ([0xe9f9669cda94951e, 0x4b6af58d66b8d418, 0xfa32107417d426a4, 0xc78e66a99dde6027], [0x0516c0834a53b964, 0xfc659d38ff602330, 0x0ab55e5c58c5c897, 0x985099b2838bc5df]),
+        ([0xe7a935fa1684cb3b, 0x571650b5a7d7e69d, 0x6ba9ffa40328c168, 0xac43f6bc7e46f358], [0x54f75e567cb6a779, 0x4e4e2cc8c61320de, 0xb94258bc2b8903d0, 0xc7f32d57ceecabe0]),
+        ([0x445b86ea02a3260a, 0x8c51d6428d689bab, 0x183334d65588904c, 0xf8a3b84d479d6422], [0x581acfa0f0833d00, 0xc50827bc3b567d2d, 0x2c935e6daddcf73e, 0x2a645f7704dd19f2]),
+        ([0x0ca5d25bf8e71ce2, 0x204edc4a062685da, 0x06fe407d87678ec2, 0xd16936a07defa39a], [0x3b108d84af3d16d0, 0xf2e9616d0305cad0, 0xbc9537e6f27bed97, 0x71c2d699ebc9f45c]),
+        ([0x203bdd84cdcd3a85, 0x1107b901ade3ccfa, 0xa7da89e95533159d, 0x8d834005860e8c64], [0x914bc0eb2a7638f7, 0xc66ce0a6620e8606, 0x11ef98c2e6c12dc0, 0x25666b1d7780fc0e]),
+        ([0x6667e89f4ded8a4f, 0xa59161abc36a7795, 0x1c96f6f9331ccf94, 0xf2727e879a686d49], [0x0f94894bb841295f, 0xb0fe8f744a0503d1, 0x60c581c7ef407926, 0x1980c8e13edb7e1c]),
+        ([0x47948c84c5de1a41, 0xd595d14a48959688, 0x3bfca4be86ff21c9, 0xb5ff59b86a4191ca], [0xced1dd1d65094c86, 0xd57b86559dc9d001, 0xbcac6fa3486e51d7, 0x8e97e2637b774c1b]),
+        ([0xe82eb003e35dca85, 0xfd0000fa31e39180, 0xbca90f746735f378, 0xe6aa783158c943ed], [0x0e94ecd5b6a438d7, 0xc02b60faf9a5f114, 0x4063568b8b1611eb, 0x1398bdc1272509ec]),
+        ([0xbdf4e7049970f46e, 0x70e220288dadbd1a, 0x2b86c97fb1223d26, 0x042ad22ecf62f51a], [0x72944339ba2ed2e9, 0x0ba0d10ef94fa61d, 0x3f86164194e68f15, 0x1312a74acb86c545]),
+        ([0x640ebf5d5b8d354a, 0xa5f3a8fdb396ff64, 0xd53f041d8378ed81, 0x1969d61bc1234ad2], [0x16d7acffeb68bde2, 0x63767a68f23e9368, 0x937a533c38928d95, 0xee2190bbbeb0f1f2]),
+        ([0xb6860c9a73a4aafb, 0xb2f996290488870d, 0x16ef6232572d9e25, 0x5b9eb1bad1383389], [0xabf713a7ed8d77f8, 0xd2b4a2e9e2b69e64, 0xa1a22cfd6d6f17c2, 0x4bfd6f992d604511]),
+        ([0xfe550021bc84c625, 0x8d7169986d45e4a3, 0xa09c6ded4c0c66b7, 0xe32313aeb9e1d547], [0x8ce775b4d1e8e0b9, 0xa899f9102654dd15, 0x7c38aa066cc8b2a9, 0xe6ebb291d6ce6cc0]),
+        ([0x5963df62a6991216, 0x4c17f72246996010, 0x131dc2b840477722, 0x78bf50b0d1765a75], [0x360afd587ceaca12, 0xebc55dbb139cd470, 0x9083e27e4c05541c, 0xc10057a3b873d757]),
+        ([0x440009c3deed7769, 0xde2fa58a14fd8a44, 0x509e7df35b627596, 0x3d76a87cc3bb07a7], [0x8018fee5b8ef000a, 0x71ce33e9823fd4b6, 0x3a1cac37469c0bb1, 0x92fe7aeaf3eec8ee]),
+        ([0x37ad0eb8de64e568, 0x4ac669bca1e3e20e, 0x240d0ac22ce944ed, 0xd532039a3c1b28fb], [0xa2bb899a23acba6c, 0xd472af671af937e1, 0x04478f7b8851e753, 0x74030eef5ea05307]),
+        ([0x2246ad76c1d68c31, 0x9126202b0d5c4677, 0x5f40de81638882dc, 0xb131988ca3253a7f], [0x766f1897ba9ae0a8, 0xf0e01dd41d8b5fef, 0x03e28ce3ed7b12c8, 0x44b3a2be1fd20e1e]),
+        ([0xd4c8e8e5f2a5f247, 0x42ffd816c2c7c979, 0x89e1485211093d1a, 0x98f44a4613871ebb], [0x374849964b032e2d, 0x28a430f445995a61, 0xf2f9acbad5be16b6, 0xac98a5402d8e02aa]),
+    ],
+    // 2^128·G
+    [
+        ([0x62a8c244bfe20925, 0x91c19ac38fdce867, 0x5a96a5d5dd387063, 0x61d587d421d324f6], [0xe87673a2a37173ea, 0x2384800853778b65, 0x10f8441e05bab43e, 0xfa11fe124621efbe]),
+        ([0xc0f734a3b2335834, 0x9526205a90ef6860, 0xcb8be71704e2bb0d, 0x2418871e02f383fa], [0xd71776814082c157, 0xcc914ad029c20073, 0xf186c1ebe587e728, 0x6fdb3c2261bcd5fd]),
+        ([0xcc7c4c1c2cf9d7c1, 0x1320886aee95e5ab, 0xbb7b9056beae170c, 0xc8a5b250dbc0d662], [0x4ed81432c11d2303, 0x7da669121f03769f, 0x3ac7a5fd84539828, 0x14dada943bccdd02]),
+        ([0x51b90651cbae2f70, 0xefc4bc0593aaa8eb, 0x8ecd8689dd1df499, 0x1aee99a822f367a5], [0x95d485b9ae8274c5, 0x6c14d4457d30b39c, 0xbafea90bbcc1ef81, 0x7c5f317aa459a2ed]),
+        ([0x410dc6a90deeaf52, 0xb003fb024c641c15, 0x1384978c5bc504c4, 0x37640487864a6a77], [0x05991bc6222a77da, 0x62260a575e47eb11, 0xc7af6613f21b432c, 0x22f3acc9ab4953e9]),
+        ([0x0d0942770c24efc8, 0x0349fd04bef737a4, 0x6d1c9dd2514cdd28, 0x29c135ff30da9521], [0xea6e4508f78b0b6f, 0x176f5dd2678c143c, 0x081484184be21e65, 0x27f7525ce7df38c4]),
+        ([0x9faaccf5e4652f1d, 0xbd6fdd2ad56157b2, 0xa4f4fb1f6261ec50, 0x244e55ad476bcd52], [0x881c9305047d320b, 0x1ca983d56181263f, 0x354e9a44278fb8ee, 0xad2dbc0f396e4964]),
+        ([0xfce0176788a2ffe4, 0xdc506a3528e169a5, 0x0ea108617af9c93a, 0x1ed2436103fa0e08], [0x96eaaa92a3d694e7, 0xc0f43b4def50bc74, 0xce6aa58c64114db4, 0x8218e8ea7c000fd4]),
+        ([0xd1ffd160deb58b9b, 0x78492428c007273c, 0x47c908048ef06073, 0x746cd0dfe48c659e], [0xbd7e8e109d47055b, 0xe070967e39711c04, 0x3d8869c99c9444f6, 0x6c67ccc834ac85fc]),
+        ([0x8a42d8b087b05be1, 0xef00df8d3e4e1456, 0x148cc8e8fbfc8cd2, 0x0288ae4c4878804f], [0x44e669a73b4f6872, 0xa4a8dbd4aab53c5b, 0x843fa963c9660052, 0x128e2d2571c05dd2]),
+        ([0x3ea86174a9f1b59b, 0xc747ea076a9a8845, 0x733710b5ab242123, 0x6381b546d386a60c], [0xba0e286366a44904, 0x770f618de9db556c, 0x39e567f828fb198d, 0xb5f1bef040147ee8]),
+        ([0x1adee1d516391617, 0x962d9184a3315fd9, 0x91c229750c805d59, 0x4575eaf2cd9a1877], [0x83fef163451831b9, 0x829d6bdd6f09e30f, 0x9379272dcc6b4e6a, 0xd7a049bd95fbee4a]),
+        ([0x695f70da44ae09c6, 0x79793892bb99de1d, 0xde269352f696b429, 0xe37ea97f8104c825], [0x3166cac6b0e72e63, 0xa82e633ca03ba670, 0x1106e3843e505667, 0xc2994f3dffb788b6]),
+        ([0xd36a5ab37c53073b, 0xc44a9940ebdc7e35, 0x7dd86c8bf3ded136, 0x9fe9879fd5a0eb14], [0xa210726c9b99bf9c, 0x3faf4456861036af, 0x1661f1c9615d091a, 0x2c63f630911551bc]),
+        ([0x232974230554f94f, 0x4f445a380f3a7618, 0xb9fb40bee4abefd6, 0xfbf3eaf9c15eb07c], [0xed469c23aca0c8b3, 0xc5209f68846e3f8f, 0x33d51d13d75da468, 0x9406e10a3d5c6e29]),
+        ([0xb9a44b1f5c6cad21, 0xaa9947751ee60a83, 0xc89af3858c390401, 0xef1e450b8dd51056], [0x5f5f069879ac84d1, 0x68d82982ef57b1af, 0x31f1d90f50849555, 0xff9577e57d9fc8f6]),
+        ([0xaeebc5c0b430d6a1, 0x39b87a13dc3a9c04, 0xf0c445252db4a631, 0xe32d95482c66fcf6], [0x16f11bafb17849c4, 0xdd1c76615eca71f7, 0x4389ad2e32e6c944, 0x727c11a5889a06bb]),
+        ([0xe18806fd60b3258c, 0xb7d2926b1364df47, 0xe208300fa107ce99, 0x8d2f29fe7918df0e], [0x0b012d77a1244f4c, 0xf01076f4213a11cf, 0x8e623223181c559d, 0x9df196ee995a281d]),
+        ([0xfaa821383a721940, 0xdd70f54dd0008b83, 0x00decb507d32a52d, 0x04563529cdd87dea], [0xb0e7e2a2db81643d, 0x445f4c383a6fef50, 0x5c0ef211df694ae1, 0xa5a8fead923d0f1c]),
+        ([0xbc0e08b0325b2601, 0xae9e4c6105815b7a, 0x07f664faf944a4a1, 0x0ad19d29288f83b3], [0x8615cd677232c458, 0x98edff6e9038e7d1, 0x082e0c4395a4dfcc, 0x336267afeceee00e]),
+        ([0xc88ad4452a29bfde, 0x3072ebfa998368b7, 0xa754cbf7f5384692, 0x85f7e16906b13146], [0x42a7095f6a549fbe, 0xef44edf91f7f1f42, 0xbea2989737b0c863, 0x13b096d87a1e7fc3]),
+        ([0x51add77ce2a3a251, 0x840ca1384d8476ad, 0x08d01d26f6096478, 0x10d501a532f1662b], [0xc8d63f811165a955, 0x587aa2e34095046a, 0x759506c617af9000, 0xd6201fe4a32ab8d2]),
+        ([0x7c52500cfc8c9bbd, 0x635563381534d9f7, 0xf55f38cbfd52c990, 0xc585ae85058f52e7], [0xb710a28bf9f19a01, 0x891861bdf0273ca4, 0x38a7aa2b034b0b7c, 0xa2ecead52a809fb1]),
+        ([0xdf62817ab3b32fbc, 0x616d74b0964670d4, 0xa37bc6270e26020b, 0xda46d655b7d40bda], [0x2840f155b5773f84, 0xbb633777897774b6, 0x59ff1df79a1ed3fa, 0xf7011ee2bac571f9]),
+        ([0xd612951861535bb0, 0xbf14364016f6a954, 0x3e0931eedde18024, 0x79d791c8139441c0], [0xba4fe7ecb67b8269, 0x7f30d848224b96c1, 0xa7e0a6abf0341068, 0x78db42c37198ea2d]),
+        ([0x13354044185ce776, 0x109a6e059ff0100c, 0xafa3b61b03144cb1, 0x4e4c814585265586], [0xa8dafd33edb35364, 0x6691781bfd2606be, 0x2e06a9786182f5cc, 0x588784ebe77faeec]),
+        ([0xc773f525606f8f04, 0x75ae4a4b41b0a5bb, 0xb2aa058eaf7df93c, 0xf15bea4feafed676], [0xd2967b236a3c4fd7, 0xa698628090e30e7f, 0xf1b5166d316418bd, 0x5748682e1c13cb29]),
+        ([0xe7b11babfff3605b, 0xdbce1b74cbac080f, 0xa0be39bd6535f082, 0x2b6501805f826684], [0xf90cea2400f5244f, 0xe279f2fadd244a1c, 0xd3fca77c9421c3ae, 0xe66bc7ee81a5210a]),
+        ([0x114085dac40c6461, 0xaf78cb47f47d41b8, 0x7a9ae851755b0adb, 0x8d2e8c66a0600b6d], [0x5fb19045389758c0, 0xfa6e2cdabe7c91b2, 0x6472a432663983a2, 0xc9370829e0e19363]),
+        ([0xd335856ec50bf2ff, 0x89b42295dfa708c2, 0x5dfb42241b201b4e, 0x6c94d6b94eecbf9c], [0xabe5a47a7a634097, 0xf3d53b1643febecf, 0xff18619faca9846e, 0x80ad8629a4066177]),
+        ([0xc1203418f8a144b7, 0xb3413f808378f901, 0xf6badea161857095, 0xcd2816c2b2e93efe], [0x6a8303ea174a0ee6, 0x98b62f29150b28b6, 0x68071bbc9c2a05b6, 0xcfcf41a39f00e36e]),
+        ([0xcaf564f234d6bc29, 0x9e9a6507f3c8edb0, 0x2fb889edd4e5502e, 0xb70d4ceb6cc9d8ed], [0x0de25356b020f740, 0xa68d9263d11fe5e6, 0xe86400679d85dd77, 0xa95dfa7dec2c8c8d]),
+    ],
+    // 2^192·G
+    [
+        ([0x56f8410ef4f8b16a, 0x97241afec47b266a, 0x0a406b8e6d9c87c1, 0x803f3e02cd42ab1b], [0x7f0309a804dbec69, 0xa83b85f73bbad05f, 0xc6097273ad8e197f, 0xc097440e5067adc1]),
+        ([0x266344a43794f8dc, 0xdcca923a483c5c36, 0x2d6b6bbf3f9d10a0, 0xb320c5ca81d9bdf3], [0x620e28ff47b50a95, 0x933e3b01cef03371, 0xf081bf8599100153, 0x183be9a0c3a8c8d6]),
+        ([0x25470fabe085116b, 0x04a4337587285310, 0x4e39187ee2bfd52f, 0x36166b447d9ebc74], [0x92ad433cfd4b322c, 0x726aa817ba79ab51, 0xf96eacd8c1db15eb, 0xfaf71e910476be63]),
+        ([0x72cfd2e949dee168, 0x1ae052233e2af239, 0x009e75be1d94066a, 0x6cca31c738abf413], [0xb50bd61d9bc49908, 0x4a9b4a8cf5e2bc1e, 0xeb6cc5f7946f83ac, 0x27da93fcebffab28]),
+        ([0x3ce519ef76257c51, 0x6f5818d318d477e7, 0xab022e037963edc0, 0xf0403a898bd1f5f3], [0xe43b8da0496033ca, 0x0994e10ea1cfdd72, 0xb1ec6d20ba73c0e2, 0x0329c9ecb6bcfad1]),
+        ([0xbdec338e3318d2d4, 0x733dd7bbbe8de963, 0x61bcc3baa2c47ebd, 0xa821ad1935efcbde], [0x91ac668c024cdd5c, 0x7ba558e4c1cdfa49, 0x491d4ce0908fb4da, 0x7ba869f9f685bde8]),
+        ([0xed1b5ec279f464ba, 0x2d65e42c47d72e26, 0x8198e5749e67f926, 0x4106673834747e44], [0x4637acc1e37e5447, 0x02cbc9ecf3e15822, 0x58a8e98e805aa83c, 0x73facd6e5595e800]),
+        ([0x468ff80338330507, 0x06f34ddf4037a53e, 0x70cd1a408d6993a4, 0xf85a159743e5c022], [0x396fc9c2c125a67d, 0x03b7bebf1064bfcb, 0x7c444592a9806dcb, 0x1b02614b4487cd54]),
+        ([0xb47b60f70de21bb6, 0x64acae4fdcd836ca, 0x3375ea6dc744ce63, 0xb764265fb047955b], [0xc68a5d4c9841c2c3, 0x60e98fd7cf454f60, 0xc701fbe2756aea0c, 0x09c8885eaab21c79]),
+        ([0x45bb810869d2d46c, 0xe47c8b3968c8365a, 0xf3b87663267551bd, 0x1590768f5b67547a], [0x371c1db2fb2ed3ff, 0xe316691917a59440, 0x03c0d178df242c14, 0x40c93fceed862ac1]),
+        ([0x1286da692bc982d6, 0x5f6d80f27bdae7e3, 0x3d9c5647a6f064fb, 0xfdc8e6a1d74c1540], [0x97da48c6d68b135a, 0xc2097979d66dbfff, 0x0296adb9ea20531d, 0xa333730d4ab2c8f0]),
+        ([0x0eb3565429847fed, 0xfdc142860a673dd0, 0x721b36278b62dd0b, 0x105a293e711a5771], [0xdf001cce7f761927, 0xf7b681b011d04c7d, 0x16dff792a3ac1996, 0x580c120b0fc4ae30]),
+        ([0x31ea3d4f7ee8d0bc, 0x3832f22a0f42c3dc, 0xc661061a1a87a2f4, 0x0978c9f64b45576b], [0xb7abac3c6dfb5fd2, 0x27f36a00b7e01b90, 0x68f733cde9429e36, 0x953a4681dcbfe8cb]),
+        ([0xbfb7c41067fe1eaf, 0xa2073c6a6929a785, 0x6f2536f4a75fdb79, 0x859ad26d809bca69], [0x06f2c0693b197e7b, 0x656ad9f48ec0a573, 0xe7c7901f9a4d0262, 0xbec29443b938602b]),
+        ([0x6e2d1cb3dd9c90c1, 0x28f82d5a7990579e, 0x90e189cd06226195, 0xbd2939df19b0dc74], [0x18b18505c0917177, 0xeed5470d3117d9c4, 0x39ef92eb6c893ca0, 0x4533ef8244a41940]),
+        ([0xcaee9dec34943dda, 0x8e50e98e8b4b6782, 0x24358ea591ea3a1f, 0x71c4c827a9e1c194], [0xa38baa5d09bb7a94, 0xfb4ab4c057b58f9c, 0x4a01065e24e0ee19, 0xb9cf805107b877bf]),
+        ([0xd38c1ce0a2980d5e, 0x8b84cca4541face7, 0x93298136dbd8d05d, 0x582708d03f85c85a], [0x6545eec7282960e4, 0x92e184aebaadec07, 0x05452564fd27a20f, 0x79d4668abddce6eb]),
+        ([0xe312623a7002114f, 0xb888b637e047686b, 0x23b2c270cbac91bd, 0xb50b31884dbfe02d], [0x8335ce43de97eef6, 0x6a4e65502bac193a, 0xf2b35aac3101f720, 0x5b2c88d5379a2015]),
+        ([0x52b513616aca06bd, 0x8d19b893cdf16560, 0x06b28179c3b438cd, 0xde1ef747cd1819e4], [0xbc6cc43b5f557985, 0xa277e11f61e0142a, 0x58890f1e429cc392, 0x28d17dbfe5fc8f5e]),
+        ([0x556df61a29a8f7cb, 0x5cf554dfd14ab27a, 0x243f933ba755b886, 0xa4d0b06ff2d4ce87], [0xa745eb8d2c0f1d39, 0xc228747aea3047a5, 0xced774c41d2cecc0, 0x54a55c3a774fb01a]),
+        ([0x182c3f0e6be95db0, 0x8c5ab38cae065c62, 0xcce8294ebe23abac, 0xed5b65c47d0add6d], [0xbce57d78cc9494ca, 0x76f75c717f435877, 0xb3084b2eb06560a9, 0x67216bc850b55981]),
+        ([0x49c9fd92557de68b, 0x357aa44fc3151b7a, 0xd36286d11e4aebd0, 0x84562cd736a51203], [0x42a57e7c3cacc002, 0x794a47751b1e25a3, 0x2c2ab68cac0d4356, 0xececb6addb31afdc]),
+        ([0x3b49e489100c0410, 0x8831d3992adc2b29, 0xb6726cd1247a8116, 0x83a71a59d1d56d8e], [0x82ade2fe5cd333e9, 0x3b087ef83ea11f1a, 0x17b96ca66ce879ce, 0xc2f74a971871dc43]),
+        ([0x081ca6f0eafc7b2c, 0x1ba047a38c48703f, 0xe84865046663accf, 0xde1f97568d43689c], [0xf5373e1d5bc19f75, 0x4e48c493d64b0a54, 0x0c43f4e25807dbf6, 0x73bef15167778c36]),
+        ([0x9d5322e89e9bba53, 0xdd7c9ceb989ff350, 0xd76147eadab0d7b3, 0x8e45b1c6d7a9a9a1], [0x8f896a91d4f10c10, 0x999a73c54068de06, 0x84a9d0839cf0a779, 0x4d7cc7689f608ab2]),
+        ([0x1833ccddaee93c82, 0x6a05ef7b9f35f20f, 0xc538dac9ae413bc2, 0x1e74f4658b4784bd], [0xccb2bc4a49ffd544, 0x9b88183d2b17ae88, 0x96037a136e43824f, 0xbbb61441480bf3df]),
+        ([0x9b0785c6c7e1070f, 0xec112f53cbf561e5, 0xc93511e37fab3464, 0x9e6dc4da9de8e0c2], [0x7733c425e206b4ee, 0xb8b254ef50cedf29, 0xfaee4bbbd50ad285, 0x216e76d58c4eb6cf]),
+        ([0x9d6a28641d51f254, 0x26c5062a0c2822c3, 0xd74ebba8334bf4ee, 0x6e5446eb0b8f7305], [0x5988ae8eb629becc, 0x71e576d0a1de7d1d, 0x15e39592a8873970, 0x2b1f9a9342ecc74e]),
+        ([0xcbdb70727c519bf9, 0x112986bbcaaf48e6, 0x64d4c6d1a13baf3c, 0x85ccf6f7a065e77e], [0x183be337749beaed, 0xb3703096cba6c9b1, 0x1edf81f0e42b8afe, 0xf04ed594ccb73ad7]),
+        ([0xfa954ebc38491e9f, 0xf75a5808d32f0b03, 0x196d4a828083b9d3, 0x92d5a0be5e8dc9fe], [0x4a507ae9aea628ba, 0xeea5861e11a02fb5, 0xa033b84fd23ec8f7, 0x1a68c36ec60f11d5]),
+        ([0xdb2478fd9410a756, 0xd106aefe3a53a1e6, 0x1f4c940d14286333, 0x6a98659d04950958], [0x3232a1c6a6bbe060, 0x19ad132ca5e7ca9b, 0x3c9c13ef800fae29, 0x9b0d9068b8660f49]),
+        ([0x1e7f043795c53027, 0x5221e5c0da9a3806, 0xf297d8e379d9385f, 0x4d69e95f78ba697e], [0xdda936cee76d13c1, 0xd9a5790a485b12f5, 0xeab84add51efbfd0, 0xc9a3ee9ca9f44aa4]),
+    ],
 ];

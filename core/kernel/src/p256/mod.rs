@@ -8,6 +8,11 @@
 //! coordinates with the `a = -3` doubling; and the final `x(R) mod n == r` is decided without
 //! an inversion (`X == r·Z²`). Everything here is public, so everything is variable time.
 //!
+//! A verifier that holds its keys can precompute each one ([`PublicKeyTable`], 8 KiB): then
+//! both scalars are split into four 64-bit chunks against fixed tables of `2^(64j)·G` and the
+//! key's `2^(64j)·Q`, a quarter of the doublings ([`verify_prehashed_with`], about half the
+//! time of [`verify_prehashed`]).
+//!
 //! ```
 //! # // The test vector of RFC 6979 A.2.5 (P-256, SHA-256, message "sample").
 //! # fn hex<const N: usize>(text: &str) -> [u8; N] {
@@ -28,6 +33,7 @@
 //! ```
 
 mod g_table;
+mod key_table;
 mod mont4;
 mod point;
 mod scalar_inverse;
@@ -38,6 +44,8 @@ use core::fmt;
 
 use mont4::{Params, Residue, final_subtraction, less_than, limbs_from_be};
 use point::{Affine, Jacobian, wnaf};
+
+pub use key_table::PublicKeyTable;
 
 /// The field prime `p = 2^256 - 2^224 + 2^192 + 2^96 - 1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,7 +185,7 @@ fn double_scalar_mul<F: Params>(u1: &[u64; 4], u2: &[u64; 4], q: &Affine<F>) -> 
         acc = acc.double();
         let g_digit = g_digits[index];
         if g_digit != 0 {
-            let (x, y) = g_table::G_ODD_MULTIPLES[usize::from(g_digit.unsigned_abs() / 2)];
+            let (x, y) = g_table::G_CHUNK_TABLES[0][usize::from(g_digit.unsigned_abs() / 2)];
             let point = Affine {
                 x: Residue::from_montgomery_limbs(x),
                 y: Residue::from_montgomery_limbs(y),
@@ -197,10 +205,48 @@ fn double_scalar_mul<F: Params>(u1: &[u64; 4], u2: &[u64; 4], q: &Affine<F>) -> 
 /// (SHA-256 for ES256), with the public key `(x, y)` (big-endian affine coordinates).
 ///
 /// The field arithmetic follows [`Kernel::current`](crate::Kernel::current): the x86-64
-/// BMI2/ADX multiplication where chosen, else portable Rust.
+/// BMI2/ADX multiplication where chosen, else portable Rust. A verifier that keeps its keys
+/// verifies faster with [`verify_prehashed_with`].
 pub fn verify_prehashed(
     x: &[u8; 32],
     y: &[u8; 32],
+    digest: &[u8],
+    r: &[u8; 32],
+    s: &[u8; 32],
+) -> Result<(), EcdsaError> {
+    on_chosen_field(Key::Coordinates(x, y), digest, r, s)
+}
+
+/// [`verify_prehashed`] with the key's precomputed [`PublicKeyTable`]: a quarter of the
+/// doublings, no per-verification table of the key, no check that the key is on the curve
+/// (done when the table was built). Same verdicts.
+pub fn verify_prehashed_with(
+    table: &PublicKeyTable,
+    digest: &[u8],
+    r: &[u8; 32],
+    s: &[u8; 32],
+) -> Result<(), EcdsaError> {
+    on_chosen_field(Key::Table(table), digest, r, s)
+}
+
+/// The public key of a verification, as given.
+#[derive(Clone, Copy)]
+enum Key<'k> {
+    Coordinates(&'k [u8; 32], &'k [u8; 32]),
+    Table(&'k PublicKeyTable),
+}
+
+/// The public key, ready for the arithmetic of `F`.
+enum Prepared<'k, F: Params> {
+    /// A point checked to be on the curve; its multiples are computed per verification.
+    Point(Affine<F>),
+    /// Multiples computed when the table was built.
+    Table(&'k PublicKeyTable),
+}
+
+/// Verifies with the field arithmetic [`Kernel::current`](crate::Kernel::current) chooses.
+fn on_chosen_field(
+    key: Key<'_>,
     digest: &[u8],
     r: &[u8; 32],
     s: &[u8; 32],
@@ -212,20 +258,25 @@ pub fn verify_prehashed(
     ) && crate::x86_64_adx::X86Adx::detect().is_some()
     {
         // The one place `FieldPrimeX86Adx` is used: the CPU has BMI2 and ADX (just detected).
-        return verify_over::<FieldPrimeX86Adx>(x, y, digest, r, s);
+        return verify_over::<FieldPrimeX86Adx>(key, digest, r, s);
     }
-    verify_over::<FieldPrime>(x, y, digest, r, s)
+    verify_over::<FieldPrime>(key, digest, r, s)
 }
 
 /// [`verify_prehashed`] with the field arithmetic of `F`.
 fn verify_over<F: Params>(
-    x: &[u8; 32],
-    y: &[u8; 32],
+    key: Key<'_>,
     digest: &[u8],
     r: &[u8; 32],
     s: &[u8; 32],
 ) -> Result<(), EcdsaError> {
-    let q = public_point::<F>(x, y).ok_or(EcdsaError::InvalidKey)?;
+    // The key is checked first: an invalid key is refused whatever the signature.
+    let q = match key {
+        Key::Coordinates(x, y) => {
+            Prepared::Point(public_point::<F>(x, y).ok_or(EcdsaError::InvalidKey)?)
+        }
+        Key::Table(table) => Prepared::Table(table),
+    };
     let (r, s) = (
         nonzero_scalar(r).ok_or(EcdsaError::OutOfRange)?,
         nonzero_scalar(s).ok_or(EcdsaError::OutOfRange)?,
@@ -238,7 +289,12 @@ fn verify_over<F: Params>(
     );
     let u1 = Scalar::new(&e).mul(&w).value();
     let u2 = Scalar::new(&r).mul(&w).value();
-    let point = double_scalar_mul(&u1, &u2, &q);
+    let point = match q {
+        Prepared::Point(q) => double_scalar_mul(&u1, &u2, &q),
+        Prepared::Table(table) => {
+            key_table::double_scalar_mul(&u1, &u2, &g_table::G_CHUNK_TABLES, table.multiples())
+        }
+    };
     if point.is_infinity() {
         return Err(EcdsaError::BadSignature);
     }
@@ -285,25 +341,63 @@ mod tests {
         0x51, 0xf5,
     ];
 
+    /// `g_table.rs` is the generator's chunk tables as this crate computes them. With
+    /// `KOPPELTAAL_BLESS_G_TABLES=1` the test writes the file instead (then run it again).
     #[test]
     #[cfg_attr(
         miri,
-        ignore = "32 field inversions: minutes under Miri, and no unsafe code on the way"
+        ignore = "a field inversion and 316 point operations: slow under Miri"
     )]
-    fn the_generator_table_is_its_odd_multiples() {
+    fn the_generator_tables_are_its_chunk_multiples() {
         let g = public_point::<FieldPrime>(&G_X, &G_Y).expect("G is on the curve");
-        let g2 = Jacobian::from_affine(&g).double();
-        let mut multiple = Jacobian::from_affine(&g);
-        for (index, (x, y)) in g_table::G_ODD_MULTIPLES.iter().enumerate() {
-            let affine = multiple.to_affine().expect("not infinity");
-            assert_eq!(
-                (affine.x.montgomery_limbs(), affine.y.montgomery_limbs()),
-                (*x, *y),
-                "{}G",
-                2 * index + 1
-            );
-            multiple = multiple.add(&g2);
+        let computed = key_table::chunk_tables(&g).expect("no multiple of G is infinity");
+        // The first entry is G itself, in Montgomery form.
+        assert_eq!(
+            computed[0][0],
+            (g.x.montgomery_limbs(), g.y.montgomery_limbs())
+        );
+        if std::env::var_os("KOPPELTAAL_BLESS_G_TABLES").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/p256/g_table.rs");
+            std::fs::write(path, g_table_source(&computed)).expect("g_table.rs written");
+            return;
         }
+        assert!(
+            computed == g_table::G_CHUNK_TABLES,
+            "g_table.rs is stale: run with KOPPELTAAL_BLESS_G_TABLES=1"
+        );
+    }
+
+    fn g_table_source(tables: &key_table::ChunkTables) -> std::string::String {
+        use std::fmt::Write;
+        use std::string::String;
+        use std::vec::Vec;
+        let mut out = String::from(
+            "//! The chunk tables of the P-256 generator (`key_table.rs`): `(2i + 1)·2^(64j)·G` for `i`\n\
+             //! in `0..32` and `j` in `0..4`, affine, coordinates in Montgomery form (`x·R mod p`,\n\
+             //! `y·R mod p`, little-endian limbs). Written by the test\n\
+             //! `the_generator_tables_are_its_chunk_multiples`, which recomputes them with this crate's\n\
+             //! own arithmetic (`KOPPELTAAL_BLESS_G_TABLES=1` rewrites this file).\n\n\
+             use super::key_table::ChunkTables;\n\n\
+             /// `G_CHUNK_TABLES[j][i] = (2i + 1)·2^(64j)·G`.\n\
+             #[rustfmt::skip]\n\
+             pub(crate) static G_CHUNK_TABLES: ChunkTables = [\n",
+        );
+        for (chunk, row) in tables.iter().enumerate() {
+            writeln!(out, "    // 2^{}·G", 64 * chunk).unwrap();
+            out.push_str("    [\n");
+            for (x, y) in row {
+                let limbs = |l: &[u64; 4]| {
+                    l.iter()
+                        .map(|v| std::format!("{v:#018x}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                writeln!(out, "        ([{}], [{}]),", limbs(x), limbs(y)).unwrap();
+            }
+            out.push_str("    ],\n");
+        }
+        out.push_str("];\n");
+        out
     }
 
     /// The exceptional cases of the incomplete formulas: `P + P` must take the doubling branch

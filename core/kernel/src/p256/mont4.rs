@@ -211,7 +211,6 @@ impl<P: Params> Residue<P> {
     }
 
     /// The Montgomery-form limbs (for tables).
-    #[cfg(test)]
     pub(crate) fn montgomery_limbs(&self) -> [u64; 4] {
         self.limbs
     }
@@ -277,7 +276,6 @@ impl<P: Params> Residue<P> {
     }
 
     /// `self^exponent` (exponent as little-endian limbs), left to right.
-    #[cfg(test)]
     pub(crate) fn pow(&self, exponent: &[u64; 4]) -> Self {
         let mut result = Self::one();
         for limb in exponent.iter().rev() {
@@ -292,7 +290,6 @@ impl<P: Params> Residue<P> {
     }
 
     /// The inverse (Fermat: `self^(M-2)`); zero for zero.
-    #[cfg(test)]
     pub(crate) fn invert(&self) -> Self {
         let (exponent, _) = sub4(&modulus::<P>(), &[2, 0, 0, 0]);
         self.pow(&exponent)
