@@ -402,6 +402,9 @@ fn main() {
         println!();
         print_ratios(&results);
     }
+    if section("verify") {
+        es256_key_load(settings);
+    }
     if section("replay") {
         replay_guard(settings);
     }
@@ -411,6 +414,28 @@ fn main() {
     if section("encrypted") {
         encrypted_launch(settings);
     }
+}
+
+/// What loading an ES256 key costs with its table (feature `es256-tables`): `KeySet::from_jwks`
+/// of a one-key JWKS, the price paid once per key per JWKS fetch.
+fn es256_key_load(settings: &Settings) {
+    let fixture = Fixture::new(Case::Es256, 1, unix_now());
+    let rounds = settings.rounds.max(5) * 20;
+    let mut samples: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let began = Instant::now();
+            let keys = koppeltaal_core::KeySet::<1>::from_jwks(fixture.jwks.as_bytes())
+                .expect("fixture JWKS");
+            std::hint::black_box(&keys);
+            began.elapsed()
+        })
+        .collect();
+    samples.sort();
+    println!();
+    println!(
+        "es256 key load (`KeySet::from_jwks`, one P-256 key, its 8 KiB table built): median {:.1} µs",
+        samples[samples.len() / 2].as_secs_f64() * 1e6
+    );
 }
 
 /// The parts of a run `--section` selects (all of them by default).
