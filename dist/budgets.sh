@@ -16,13 +16,8 @@ native=$(realpath "${2:-target/debug/koppeltaal}")
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 issuer=https://portal.example.org
 audience=Device/42
-work=$(mktemp -d)
-serve_pid=""
-cleanup() {
-    [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=dist/lib.sh
+. dist/lib.sh
 
 echo "| target | koppeltaal (stripped, static) | libkoppeltaal_ffi.a |"
 echo "|---|---:|---:|"
@@ -72,27 +67,17 @@ for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
         /usr/bin/time -f %M -o "$work/qemu-baseline" qemu-aarch64 "$binary" --version >/dev/null
         label="$target, under qemu-aarch64"
     fi
-    log=$work/serve.log
-    "${runner[@]}" "$binary" serve --listen 127.0.0.1:0 --replay-capacity 65536 \
-        --jwks "$work/portal.jwks" --issuer "$issuer" --audience "$audience" > "$log" 2>&1 &
-    serve_pid=$!
-    base=""
-    for _ in $(seq 600); do
-        base=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$log" 2>/dev/null | sed 's/listening on //' || true)
-        [ -n "$base" ] && break
-        sleep 0.1
-    done
-    [ -n "$base" ] || { cat "$log"; exit 1; }
+    start_serve "$work/serve.log" \
+        "${runner[@]}" "$binary" serve --listen 127.0.0.1:0 --replay-capacity 65536 \
+        --jwks "$work/portal.jwks" --issuer "$issuer" --audience "$audience"
     sleep 1
     idle=$(peak_kib "$serve_pid")
     "$native" launch --key "$work/portal.pem" --issuer "$issuer" --audience "$audience" \
         --sub Patient/1 --resource Task/11 --definition https://m.example/AD/1 --count 1000 \
         > "$work/tokens"
-    post_launches "$base" "$work/tokens"
+    post_launches "$serve_base" "$work/tokens"
     loaded=$(peak_kib "$serve_pid")
-    kill "$serve_pid"
-    wait "$serve_pid" 2>/dev/null || true
-    serve_pid=""
+    stop_serve
     if [ ${#runner[@]} -eq 0 ]; then
         printf '| %s | %s KiB | %s KiB |\n' "$label" "$idle" "$loaded"
     else

@@ -23,13 +23,8 @@ audience=Device/42
 step() { printf '\n--- %s (%s)\n' "$*" "$(date +%T)"; }
 fail() { echo "dist check: $*" >&2; exit 1; }
 
-work=$(mktemp -d)
-serve_pid=""
-cleanup() {
-    [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=dist/lib.sh
+. dist/lib.sh
 
 step "SHA256SUMS"
 (cd "$out" && sha256sum --check --strict SHA256SUMS)
@@ -85,28 +80,17 @@ step "under emulation: serve on aarch64 and armv7, probed from the host"
 "$native" jwks --key "$work/portal.pem" > "$work/portal.jwks"
 for target in aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf; do
     case $target in aarch64-*) runner=qemu-aarch64 ;; *) runner=qemu-arm ;; esac
-    log=$work/serve-$target.log
-    "$runner" "$work/koppeltaal-$version-$target/koppeltaal" serve --listen 127.0.0.1:0 \
-        --jwks "$work/portal.jwks" --issuer "$issuer" --audience "$audience" > "$log" 2>&1 &
-    serve_pid=$!
-    base=""
-    for _ in $(seq 600); do
-        base=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$log" 2>/dev/null | sed 's/listening on //' || true)
-        [ -n "$base" ] && break
-        kill -0 "$serve_pid" 2>/dev/null || { cat "$log"; fail "$target: serve exited"; }
-        sleep 0.1
-    done
-    [ -n "$base" ] || { cat "$log"; fail "$target: serve did not listen within 60 s"; }
+    start_serve "$work/serve-$target.log" \
+        "$runner" "$work/koppeltaal-$version-$target/koppeltaal" serve --listen 127.0.0.1:0 \
+        --jwks "$work/portal.jwks" --issuer "$issuer" --audience "$audience"
     probe=$work/probe-$target.txt
     status=0
-    timeout 240 "$native" probe --launch-url "$base/launch" --key "$work/portal.pem" \
+    timeout 240 "$native" probe --launch-url "$serve_base/launch" --key "$work/portal.pem" \
         --issuer "$issuer" --audience "$audience" > "$probe" || status=$?
     passed=$(grep -c '^pass ' "$probe" || true)
     echo "$target under $runner: probe exit $status, $passed lines pass; $(tail -1 "$probe")"
     [ "$status" -eq 0 ] && [ "$passed" -eq 19 ] || { cat "$probe"; fail "$target: the probe failed"; }
-    kill "$serve_pid"
-    wait "$serve_pid" 2>/dev/null || true
-    serve_pid=""
+    stop_serve
 done
 
 step "the C example, linked statically for aarch64, verifies a launch under qemu-aarch64"
