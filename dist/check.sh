@@ -8,7 +8,14 @@
 # - the systemd unit (`systemd-analyze verify`, and `security` at exposure 2.0 or less);
 # - under emulation (qemu-user): `koppeltaal serve` for aarch64 and for armv7, each probed by
 #   the native `koppeltaal probe`, which must pass all 19 lines; and the C example, linked
-#   statically against the aarch64 library, verifying a launch.
+#   statically against the aarch64 library, verifying a launch;
+# - the Python wheels: manylinux_2_17 tags (file name and WHEEL), the library's machine, its
+#   glibc symbol versions (2.17 at most) and what it links; the x86_64 wheel installed into a
+#   fresh environment passes the Python tests; the aarch64 wheel's library runs the C example
+#   (linked against it dynamically) under qemu-aarch64 with Debian's arm64 glibc;
+# - the npm package: both prebuilds, the same files as the wheels' (and as the C library
+#   archives for glibc systems); installed into a fresh
+#   project (no cargo to build with), it loads its linux-x64 prebuild and runs the README example.
 # Each emulated run is bounded (60 s to start, 240 s for the probe).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,6 +112,103 @@ file -b "$work/verify-aarch64"
 verdict=$(timeout 60 qemu-aarch64 "$work/verify-aarch64" "$work/portal.jwks" "$issuer" "$audience" "$work/launch.jwt")
 echo "$verdict"
 [[ $verdict == *'"Task/11"'* ]] || fail "the aarch64 C example did not print the launch"
+
+step "Python wheels: manylinux_2_17 tags, the library's machine, glibc symbol versions, links"
+declare -A wheel_machine=([x86_64]="x86-64" [aarch64]="ARM aarch64")
+for arch in "${!wheel_machine[@]}"; do
+    wheel=$out/koppeltaal-$version-py3-none-manylinux2014_$arch.manylinux_2_17_$arch.whl
+    [ -f "$wheel" ] || fail "no manylinux2014 $arch wheel: $(ls "$out")"
+    mkdir -p "$work/wheel-$arch"
+    python3 - "$wheel" "$work/wheel-$arch" "$arch" <<'PY'
+import sys, zipfile
+wheel, into, arch = sys.argv[1:]
+with zipfile.ZipFile(wheel) as archive:
+    names = archive.namelist()
+    meta = next(n for n in names if n.endswith(".dist-info/WHEEL"))
+    tags = sorted(line.split(": ", 1)[1] for line in archive.read(meta).decode().splitlines()
+                  if line.startswith("Tag: "))
+    expected = sorted([f"py3-none-manylinux2014_{arch}", f"py3-none-manylinux_2_17_{arch}"])
+    assert tags == expected, f"WHEEL tags {tags}, expected {expected}"
+    assert "Root-Is-Purelib: false" in archive.read(meta).decode(), "a pure wheel"
+    libraries = [n for n in names if n.endswith(".so") or ".so." in n]
+    # auditwheel grafts nothing: the library needs only glibc.
+    assert libraries == ["koppeltaal/libkoppeltaal_ffi.so"], f"libraries: {libraries}"
+    archive.extract(libraries[0], into)
+print(f"{wheel.rsplit('/', 1)[1]}: tags {', '.join(tags)}")
+PY
+    library=$work/wheel-$arch/koppeltaal/libkoppeltaal_ffi.so
+    description=$(file -b "$library")
+    echo "  library: $description"
+    [[ $description == *"shared object"*"${wheel_machine[$arch]}"* ]] ||
+        fail "$arch wheel: not a ${wheel_machine[$arch]} shared library"
+    newest=$(readelf -V -W "$library" | grep -o 'GLIBC_[0-9.]*' | sort -V -u | tail -1)
+    echo "  newest glibc symbol version: $newest"
+    [ "$(printf '%s\nGLIBC_2.17\n' "$newest" | sort -V | tail -1)" = GLIBC_2.17 ] ||
+        fail "$arch wheel: needs $newest, newer than manylinux2014's GLIBC_2.17"
+    needed=$(readelf -d -W "$library" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
+    echo "  links: $needed"
+    for soname in $needed; do
+        case $soname in
+            libc.so.6 | libpthread.so.0 | libdl.so.2 | libm.so.6 | librt.so.1 | ld-linux-*) ;;
+            *) fail "$arch wheel: links $soname, which manylinux does not provide" ;;
+        esac
+    done
+done
+
+step "the x86_64 wheel installed into a fresh environment: the Python tests against it"
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install -q --no-index \
+    "$out/koppeltaal-$version-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
+"$work/venv/bin/pip" install -q --require-hashes -r adapters/ffi/python/requirements-test.txt
+installed=$("$work/venv/bin/python" -c 'import koppeltaal; print(koppeltaal.LIBRARY_PATH)')
+cmp "$installed" "$work/wheel-x86_64/koppeltaal/libkoppeltaal_ffi.so" ||
+    fail "the installed package loads $installed, not the wheel's library"
+# From the scratch directory, so that `import koppeltaal` cannot find the source tree.
+tests=$PWD/adapters/ffi/python/tests
+(cd "$work" && KOPPELTAAL_TEST_INSTALLED=1 "$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$tests")
+
+step "the aarch64 wheel's library runs the C example under qemu-aarch64 (Debian's arm64 glibc)"
+wheel_lib=$work/wheel-aarch64/koppeltaal
+aarch64-linux-gnu-gcc -std=c11 -O2 -Wall -Wextra -Werror -I adapters/ffi/include adapters/ffi/examples/verify.c \
+    -L "$wheel_lib" -lkoppeltaal_ffi -Wl,-rpath,"$wheel_lib" -o "$work/verify-aarch64-shared"
+verdict=$(timeout 60 qemu-aarch64 -L /usr/aarch64-linux-gnu "$work/verify-aarch64-shared" \
+    "$work/portal.jwks" "$issuer" "$audience" "$work/launch.jwt")
+echo "$verdict"
+[[ $verdict == *'"Task/11"'* ]] || fail "the C example did not print the launch with the aarch64 wheel's library"
+
+step "npm package: its prebuilds, installed into a fresh project with no cargo"
+package=$out/koppeltaal-$version.tgz
+mkdir -p "$work/npm-package"
+tar -xzf "$package" -C "$work/npm-package"
+for pair in x64:x86_64 arm64:aarch64; do
+    prebuild=$work/npm-package/package/prebuilds/linux-${pair%%:*}/libkoppeltaal_ffi.so
+    cmp "$prebuild" "$work/wheel-${pair##*:}/koppeltaal/libkoppeltaal_ffi.so" ||
+        fail "the npm linux-${pair%%:*} prebuild differs from the ${pair##*:} wheel's library"
+    echo "linux-${pair%%:*}: $(stat -c %s "$prebuild") bytes, the ${pair##*:} wheel's library"
+done
+for arch in x86_64 aarch64; do
+    name=libkoppeltaal_ffi-$version-$arch-linux-gnu
+    tar -xzf "$out/$name.tar.gz" -C "$work"
+    cmp "$work/$name/libkoppeltaal_ffi.so" "$work/wheel-$arch/koppeltaal/libkoppeltaal_ffi.so" ||
+        fail "$name.tar.gz: its library differs from the $arch wheel's"
+    [ -f "$work/$name/include/koppeltaal.h" ] || fail "$name.tar.gz: no header"
+    echo "$name.tar.gz: the $arch wheel's library and the header"
+done
+[ ! -e "$work/npm-package/package/native" ] || fail "the npm package carries a native/ build"
+app=$work/npm-app
+mkdir -p "$app"
+(cd "$app" && npm init -y >/dev/null &&
+    CARGO=/nonexistent/cargo npm install --no-audit --no-fund --foreground-scripts "$package" 2>&1 |
+    tee "$work/npm-install.log" | grep 'koppeltaal:' || true)
+grep -q 'using the prebuilt library prebuilds/linux-x64/libkoppeltaal_ffi.so' "$work/npm-install.log" ||
+    { cat "$work/npm-install.log"; fail "the npm install did not use its linux-x64 prebuild"; }
+cp adapters/ffi/node/examples/replay.mjs "$app/"
+loaded=$(cd "$app" && node -p "require('koppeltaal').LIBRARY_PATH")
+[[ $loaded == "$app/node_modules/koppeltaal/prebuilds/linux-x64/libkoppeltaal_ffi.so" ]] ||
+    fail "the npm package loads $loaded, not its prebuild"
+printed=$(cd "$app" && node replay.mjs)
+echo "$printed"
+[ "$printed" = $'Task/11\n600 Replayed' ] || fail "the README's Node example printed: $printed"
 
 echo
 echo "dist check: all passed"

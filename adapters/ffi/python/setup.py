@@ -4,6 +4,9 @@ cargo and ship it inside the package, in a platform wheel.
 Environment:
   KOPPELTAAL_CARGO_PROFILE  cargo profile to build (default "release"; CI uses "test", already built)
   KOPPELTAAL_PREBUILT_LIB   package this library instead of running cargo (for packagers)
+  KOPPELTAAL_WHEEL_PLATFORM the wheel's platform tag (default: this machine's), for a library
+                            built for another one (dist/build.sh: linux_aarch64, before
+                            auditwheel gives it its manylinux tag)
   CARGO                     the cargo binary (default "cargo")
 """
 
@@ -81,7 +84,7 @@ class PlatformWheel(bdist_wheel):
 
     def get_tag(self):
         _, _, platform = super().get_tag()
-        return "py3", "none", platform
+        return "py3", "none", os.environ.get("KOPPELTAAL_WHEEL_PLATFORM") or platform
 
 
 setup(distclass=NativeDistribution, cmdclass={"build_py": BuildWithLibrary, "bdist_wheel": PlatformWheel})

@@ -3,31 +3,37 @@
 //
 // Where the library comes from, first match wins:
 //   1. the KOPPELTAAL_LIB environment variable (a path), for a library built elsewhere;
-//   2. native/ in this package, where the install script (scripts/install.js) puts it;
-//   3. the koppeltaal-rs checkout this package sits in (target/release, then target/debug).
+//   2. native/ in this package, where the install script (scripts/install.js) puts what it built;
+//   3. prebuilds/<platform>-<arch>/ in a released package, when this machine can run it
+//      (lib/prebuilt.js);
+//   4. the koppeltaal-rs checkout this package sits in (target/release, then target/debug).
 
 const fs = require('node:fs');
 const path = require('node:path');
 const koffi = require('koffi');
+const { LIBRARY_FILE, findPrebuilt } = require('./prebuilt.js');
 
-const LIBRARY_FILE =
-  { darwin: 'libkoppeltaal_ffi.dylib', win32: 'koppeltaal_ffi.dll' }[process.platform] ?? 'libkoppeltaal_ffi.so';
 const PACKAGE_DIRECTORY = path.resolve(__dirname, '..');
 
 function libraryPath() {
   if (process.env.KOPPELTAAL_LIB) {
     return process.env.KOPPELTAAL_LIB;
   }
-  const candidates = [path.join(PACKAGE_DIRECTORY, 'native', LIBRARY_FILE)];
-  const checkout = path.resolve(PACKAGE_DIRECTORY, '..', '..', '..');
-  for (const profile of ['release', 'debug']) {
-    candidates.push(path.join(checkout, 'target', profile, LIBRARY_FILE));
+  const built = path.join(PACKAGE_DIRECTORY, 'native', LIBRARY_FILE);
+  if (fs.existsSync(built)) {
+    return built;
   }
+  const prebuilt = findPrebuilt(PACKAGE_DIRECTORY);
+  if (prebuilt.path !== undefined) {
+    return prebuilt.path;
+  }
+  const checkout = path.resolve(PACKAGE_DIRECTORY, '..', '..', '..');
+  const candidates = ['release', 'debug'].map((profile) => path.join(checkout, 'target', profile, LIBRARY_FILE));
   const found = candidates.find((candidate) => fs.existsSync(candidate));
   if (found === undefined) {
     throw new Error(
-      `${LIBRARY_FILE} not found: install the package from a koppeltaal-rs checkout ` +
-        '(npm install ./adapters/ffi/node builds it), or build it with ' +
+      `${LIBRARY_FILE} not found (${prebuilt.reason}): install the package from a koppeltaal-rs ` +
+        'checkout (npm install ./adapters/ffi/node builds it), or build it with ' +
         '`cargo build --release -p koppeltaal-ffi`, or set KOPPELTAAL_LIB',
     );
   }

@@ -1,6 +1,8 @@
 'use strict';
-// npm's install step for this package. From a koppeltaal-rs checkout (`npm install
-// ./adapters/ffi/node`) it builds libkoppeltaal_ffi with cargo and copies it into native/.
+// npm's install step for this package. A released package (dist/build.sh packs it) carries
+// prebuilt libraries in prebuilds/<platform>-<arch>/: when one runs here, nothing is built.
+// Otherwise, from a koppeltaal-rs checkout (`npm install ./adapters/ffi/node`), it builds
+// libkoppeltaal_ffi with cargo and copies it into native/.
 //
 // npm links a local directory rather than copying it, and does not install a linked package's
 // own dependencies: so when koffi cannot be resolved from here, this installs it first, from
@@ -9,15 +11,16 @@
 // Environment:
 //   KOPPELTAAL_CARGO_PROFILE  cargo profile to build (default "release"; CI uses "test")
 //   KOPPELTAAL_LIB            use this library at run time instead; nothing is built
+//   KOPPELTAAL_BUILD          "1": build from the checkout even when a prebuilt library fits
 //   CARGO                     the cargo binary (default "cargo")
 
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { LIBRARY_FILE, findPrebuilt } = require('../lib/prebuilt.js');
+
 const PACKAGE_DIRECTORY = path.resolve(__dirname, '..');
-const LIBRARY_FILE =
-  { darwin: 'libkoppeltaal_ffi.dylib', win32: 'koppeltaal_ffi.dll' }[process.platform] ?? 'libkoppeltaal_ffi.so';
 // Where cargo puts a profile's artifacts: the built-in profiles share directories.
 const PROFILE_DIRECTORY = { dev: 'debug', test: 'debug', bench: 'release' };
 
@@ -73,13 +76,24 @@ function main() {
     log(`KOPPELTAAL_LIB is set: using ${process.env.KOPPELTAAL_LIB}, building nothing`);
     return;
   }
+  const prebuilt = findPrebuilt(PACKAGE_DIRECTORY);
+  if (prebuilt.path !== undefined && process.env.KOPPELTAAL_BUILD !== '1') {
+    log(`using the prebuilt library ${path.relative(PACKAGE_DIRECTORY, prebuilt.path)}, building nothing`);
+    return;
+  }
   const root = workspaceRoot();
   if (root !== null) {
+    if (prebuilt.path === undefined) {
+      log(`building the library: ${prebuilt.reason}`);
+    }
     buildLibrary(root);
   } else if (fs.existsSync(path.join(PACKAGE_DIRECTORY, 'native', LIBRARY_FILE))) {
     log('using the library packed into native/');
   } else {
-    log('not in a koppeltaal-rs checkout and no library in native/: set KOPPELTAAL_LIB, or install from a checkout');
+    log(
+      `${prebuilt.reason}, and not in a koppeltaal-rs checkout to build one: set KOPPELTAAL_LIB, ` +
+        'or install from a checkout',
+    );
     process.exitCode = 1;
   }
 }
