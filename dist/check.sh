@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=${1:-target/artifacts}
+out=$(realpath "${1:-target/artifacts}")
 native=$(realpath "${2:-target/debug/koppeltaal}")
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 export PATH="$PWD/target/dist-tools/bin:$PATH"

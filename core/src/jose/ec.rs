@@ -125,18 +125,11 @@ pub(crate) fn verify_p256(
     // for 32-bit targets (BENCHMARKS.md).
     #[cfg(target_pointer_width = "64")]
     {
-        use koppeltaal_kernel::p256::verify_prehashed;
         use sha2::Digest;
-        if signature.len() != 2 * Curve::P256.coordinate_len() {
-            return Err(Error::InvalidSignatureLength);
-        }
-        let array = |bytes: &[u8]| <[u8; 32]>::try_from(bytes).map_err(|_| Error::InvalidKey);
-        let point = key.to_sec1_point(false);
-        let coordinates = point.as_bytes();
-        let (x, y) = (array(&coordinates[1..33])?, array(&coordinates[33..65])?);
-        let (r, s) = (array(&signature[..32])?, array(&signature[32..])?);
+        let (r, s) = p256_signature_halves(signature)?;
+        let (x, y) = p256_coordinates(key).ok_or(Error::InvalidKey)?;
         let digest = sha2::Sha256::digest(message);
-        verify_prehashed(&x, &y, &digest, &r, &s).map_err(ecdsa_error)
+        koppeltaal_kernel::p256::verify_prehashed(&x, &y, &digest, r, s).map_err(ecdsa_error)
     }
     #[cfg(not(target_pointer_width = "64"))]
     {
@@ -157,10 +150,7 @@ pub(crate) fn p256_table(material: &KeyMaterial) -> Option<P256Table> {
     let KeyMaterial::P256(key) = material else {
         return None;
     };
-    let point = key.to_sec1_point(false);
-    let coordinates = point.as_bytes();
-    let x = <[u8; 32]>::try_from(&coordinates[1..33]).ok()?;
-    let y = <[u8; 32]>::try_from(&coordinates[33..65]).ok()?;
+    let (x, y) = p256_coordinates(key)?;
     // The point was checked when the key was read; a refusal here cannot happen, and would
     // leave the key to the table-less path.
     koppeltaal_kernel::p256::PublicKeyTable::new(&x, &y)
@@ -177,15 +167,30 @@ pub(crate) fn verify_p256_with(
     signature: &[u8],
 ) -> Result<(), Error> {
     use sha2::Digest;
-    if signature.len() != 2 * Curve::P256.coordinate_len() {
-        return Err(Error::InvalidSignatureLength);
-    }
-    let (r, s) = signature.split_at(32);
-    let (Ok(r), Ok(s)) = (<&[u8; 32]>::try_from(r), <&[u8; 32]>::try_from(s)) else {
-        return Err(Error::InvalidSignatureLength);
-    };
+    let (r, s) = p256_signature_halves(signature)?;
     let digest = sha2::Sha256::digest(message);
     koppeltaal_kernel::p256::verify_prehashed_with(&table.0, &digest, r, s).map_err(ecdsa_error)
+}
+
+/// A JOSE P-256 signature's `r` and `s` (32 bytes each, RFC 7518 §3.4).
+#[cfg(all(feature = "es256", target_pointer_width = "64"))]
+fn p256_signature_halves(signature: &[u8]) -> Result<(&[u8; 32], &[u8; 32]), Error> {
+    let (r, s) = signature
+        .split_at_checked(Curve::P256.coordinate_len())
+        .ok_or(Error::InvalidSignatureLength)?;
+    match (<&[u8; 32]>::try_from(r), <&[u8; 32]>::try_from(s)) {
+        (Ok(r), Ok(s)) => Ok((r, s)),
+        _ => Err(Error::InvalidSignatureLength),
+    }
+}
+
+/// A P-256 key's affine coordinates, big-endian (from its uncompressed SEC1 encoding).
+#[cfg(all(feature = "es256", target_pointer_width = "64"))]
+fn p256_coordinates(key: &p256::ecdsa::VerifyingKey) -> Option<([u8; 32], [u8; 32])> {
+    let point = key.to_sec1_point(false);
+    let coordinates = point.as_bytes().get(1..65)?;
+    let (x, y) = coordinates.split_at(32);
+    Some((x.try_into().ok()?, y.try_into().ok()?))
 }
 
 /// The core's error for the kernel's.
