@@ -76,7 +76,7 @@ for target in "${targets[@]}"; do
     esac
     step "$target ${features[*]:-(default features)}"
     # cdylib is not built for a static musl target (Cargo says so and drops it): the C ABI ships
-    # as the static library here; the Python and Node packages build their own shared library.
+    # as the static library here; the shared library is built against glibc 2.17 below.
     case $target in
         *-musl*) build=(cargo zigbuild) ;;
         *) build=(cargo build) ;;

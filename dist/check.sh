@@ -14,8 +14,8 @@
 #   fresh environment passes the Python tests; the aarch64 wheel's library runs the C example
 #   (linked against it dynamically) under qemu-aarch64 with Debian's arm64 glibc;
 # - the npm package: both prebuilds, the same files as the wheels' (and as the C library
-#   archives for glibc systems); installed into a fresh
-#   project (no cargo to build with), it loads its linux-x64 prebuild and runs the README example.
+#   archives for glibc systems); installed into a fresh project (no cargo to build with), it
+#   loads its linux-x64 prebuild and runs the README example.
 # Each emulated run is bounded (60 s to start, 240 s for the probe).
 set -euo pipefail
 cd "$(dirname "$0")/.."
