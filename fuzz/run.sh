@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(compact jwks verify form rsa_differential jwe kernels http_request)
+[ ${#targets[@]} -eq 0 ] && targets=(compact jwks verify claims form rsa_differential jwe kernels http_request)
 build_args=(-O)
 [ "${FUZZ_QUICK_BUILD:-0}" = 1 ] && build_args+=(--sanitizer none --codegen-units 16)
 cargo +nightly fuzz build "${build_args[@]}"

@@ -57,7 +57,7 @@
 //! | `alloc` | no | [`HeapReplayGuard`]; `sign_to_string` on the token builders |
 //! | `rsa-signer` | no | [`RsaSigner`]: RS256/384/512 signing with an RSA private key, through the `rsa` crate (implies `alloc`, `rs`) |
 //! | `compact-rsa-keys` | no | RSA keys keep only their modulus: about half the RAM per key slot, each verification recomputing `R² mod n` (about 1.8 times the RSA time); for devices short of RAM (implies `rs`) |
-//! | `hazmat` | no | `RsaPublicKey::raw_public_operation`, the bare RSA operation, for differential testing and fuzzing only: never for verifying |
+//! | `hazmat` | no | `RsaPublicKey::raw_public_operation`, the bare RSA operation, and [`hazmat::read_claims`], the claims as read before any check: for differential testing and fuzzing only, never for verifying |
 //! | `jwe` | no | encrypted launches (HTI:jwe): [`decrypt`] parses and decrypts a JWE with no allocation (AES-CBC-HMAC, AES-GCM through RustCrypto); the key unwrapping behind [`KeyUnwrapper`] |
 //! | `rsa-oaep` | no | `RsaOaepKey` (RSA-OAEP/-256 unwrapping in software, through the `rsa` crate) and encrypting launches to a module's key (implies `jwe`, `alloc`) |
 //! | `std` | no | `std::error::Error` for [`Error`] (implies `alloc`) |
@@ -119,6 +119,12 @@ pub use verify::policy::{Policy, RequiredClaims};
 #[cfg(feature = "alloc")]
 pub use verify::replay_guard::HeapReplayGuard;
 pub use verify::replay_guard::{ReplayGuard, ReplayKey, ReplayStore, Slot};
+
+/// What only differential tests and fuzzing need (feature `hazmat`): never for verifying.
+#[cfg(feature = "hazmat")]
+pub mod hazmat {
+    pub use crate::verify::claims::{ClaimValue, read_claims};
+}
 
 // Decryption, documented in its own module.
 #[cfg(feature = "rsa-oaep")]

@@ -2,18 +2,16 @@
 //!
 //! Two passes. [`check_object`] first walks the whole document once, iteratively: it enforces
 //! RFC 8259 exactly (UTF-8, escapes, number grammar, no trailing data), bounds the nesting depth
-//! and the number of top-level members. Then [`parse_object`] extracts the members a caller
-//! cares about through `serde-json-core`, which does the typed walking.
+//! and the number of top-level members. Then [`parse_object`] walks the same text again, now
+//! known to be well-formed, and hands the members a caller cares about to it ([`Members`]);
+//! everything else is skipped unread.
 //!
-//! Why the first pass is hand-written: `serde-json-core` skips unknown values by recursion with
-//! no depth limit (a nested-array bomb in an ignored claim would exhaust the stack of a small
-//! device) and skips unknown scalars by scanning to the next delimiter (so `"x": garbage` would
-//! pass). Its string unescaping also rejects surrogate pairs; strings are therefore handed to
-//! visitors still escaped and unescaped here ([`JsonStr`]).
-
-use core::marker::PhantomData;
-
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+//! Both passes are hand-written. `serde-json-core`, which did the second until issue 33, skips
+//! unknown values by recursion with no depth limit (a nested-array bomb in an ignored claim
+//! would exhaust the stack of a small device), skips unknown scalars by scanning to the next
+//! delimiter (so `"x": garbage` would pass) and rejects surrogate pairs when unescaping; and the
+//! walk through its visitors, over bytes already checked, cost more than the check itself.
+//! Strings are handed to readers still escaped and unescaped here ([`JsonStr`]).
 
 use crate::error::{Error, Part};
 
@@ -53,10 +51,21 @@ enum Expect {
 
 /// Checks that `input` is exactly one JSON object (RFC 8259) nested at most [`MAX_DEPTH`]
 /// deep, with at most `max_members` members at its top level.
-pub(crate) fn check_object(input: &[u8], max_members: usize) -> Result<(), Fault> {
-    if core::str::from_utf8(input).is_err() {
+/// Returns the document as text.
+pub(crate) fn check_object(input: &[u8], max_members: usize) -> Result<&str, Fault> {
+    let Ok(text) = core::str::from_utf8(input) else {
         return Err(Fault::Invalid);
-    }
+    };
+    // A string may not hold a byte below 0x20. A token's JSON rarely has one anywhere (not
+    // even whitespace): when it has none, strings are scanned for their quote or backslash
+    // alone, which `memchr` does a vector at a time. This pass compiles to vector compares.
+    let strings = match input
+        .iter()
+        .fold(0u8, |any, byte| any | u8::from(*byte < 0x20))
+    {
+        0 => Strings::WithoutControls,
+        _ => Strings::MayHoldControls,
+    };
     let mut pos = skip_whitespace(input, 0);
     if input.get(pos) != Some(&b'{') {
         return Err(Fault::Invalid);
@@ -91,7 +100,7 @@ pub(crate) fn check_object(input: &[u8], max_members: usize) -> Result<(), Fault
                         return Err(Fault::TooManyMembers);
                     }
                 }
-                pos = skip_string(input, pos)?;
+                pos = skip_string(input, pos, strings)?;
                 pos = skip_whitespace(input, pos);
                 if input.get(pos) != Some(&b':') {
                     return Err(Fault::Invalid);
@@ -120,14 +129,14 @@ pub(crate) fn check_object(input: &[u8], max_members: usize) -> Result<(), Fault
                 Expect::CommaOrEnd
             }
             (Expect::Value | Expect::ValueOrEnd, _) => {
-                pos = skip_scalar(input, pos)?;
+                pos = skip_scalar(input, pos, strings)?;
                 Expect::CommaOrEnd
             }
             _ => return Err(Fault::Invalid),
         };
         if depth == 0 {
             return match skip_whitespace(input, pos) == input.len() {
-                true => Ok(()),
+                true => Ok(text),
                 false => Err(Fault::Invalid),
             };
         }
@@ -147,10 +156,25 @@ fn skip_whitespace(input: &[u8], mut pos: usize) -> usize {
     pos
 }
 
+/// Whether a document may hold bytes below 0x20, which a string must not.
+#[derive(Clone, Copy)]
+enum Strings {
+    WithoutControls,
+    MayHoldControls,
+}
+
 /// Skips a string starting at the quote at `pos`; returns the position after its closing quote.
-fn skip_string(input: &[u8], pos: usize) -> Result<usize, Fault> {
+fn skip_string(input: &[u8], pos: usize, strings: Strings) -> Result<usize, Fault> {
     let mut pos = pos + 1;
     loop {
+        let rest = input.get(pos..).ok_or(Fault::Invalid)?;
+        let stop = match strings {
+            Strings::WithoutControls => memchr::memchr2(b'"', b'\\', rest),
+            Strings::MayHoldControls => rest
+                .iter()
+                .position(|byte| matches!(byte, b'"' | b'\\' | 0x00..=0x1f)),
+        };
+        pos += stop.ok_or(Fault::Invalid)?;
         match *input.get(pos).ok_or(Fault::Invalid)? {
             b'"' => return Ok(pos + 1),
             b'\\' => {
@@ -167,14 +191,13 @@ fn skip_string(input: &[u8], pos: usize) -> Result<usize, Fault> {
                     _ => return Err(Fault::Invalid),
                 }
             }
-            0x00..=0x1f => return Err(Fault::Invalid),
-            _ => pos += 1,
+            _ => return Err(Fault::Invalid),
         }
     }
 }
 
-/// Skips a number or literal starting at `pos`.
-fn skip_scalar(input: &[u8], pos: usize) -> Result<usize, Fault> {
+/// Skips a number, literal or string starting at `pos`.
+fn skip_scalar(input: &[u8], pos: usize, strings: Strings) -> Result<usize, Fault> {
     let rest = &input[pos..];
     for literal in [&b"true"[..], b"false", b"null"] {
         if rest.starts_with(literal) {
@@ -182,7 +205,7 @@ fn skip_scalar(input: &[u8], pos: usize) -> Result<usize, Fault> {
         }
     }
     if rest.first() == Some(&b'"') {
-        return skip_string(input, pos);
+        return skip_string(input, pos, strings);
     }
     skip_number(input, pos)
 }
@@ -332,32 +355,13 @@ impl Unescaped<'_> {
 
 // ---- typed extraction ------------------------------------------------------------------------
 
-/// What the typed pass learned besides the values: the precise error a visitor found, and the
-/// time member whose number `serde-json-core` may fail on after the visitor returned.
-pub(crate) struct Walk {
-    part: Part,
-    error: Option<Error>,
-    numeric: Option<&'static str>,
-}
-
-impl Walk {
-    fn fail<E: de::Error>(&mut self, error: Error) -> E {
-        self.error.get_or_insert(error);
-        E::custom("")
-    }
-}
-
 /// An object whose members are read into `self`.
 pub(crate) trait Members<'de> {
     /// Names of the members this object reads; index `i` is passed to [`Members::member`].
     const NAMES: &'static [&'static str];
 
     /// Reads the value of member `NAMES[index]`.
-    fn member<A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        value: Value<'_, 'de, A>,
-    ) -> Result<(), A::Error>;
+    fn member(&mut self, index: usize, value: Value<'_, 'de>) -> Result<(), Error>;
 }
 
 /// Checks `json` structurally, then reads its members into `target`. Returns the bitmask of
@@ -373,190 +377,288 @@ pub(crate) fn parse_object<'de, T: Members<'de>>(
     max_members: usize,
     target: &mut T,
 ) -> Result<u64, Error> {
-    check_object(json, max_members).map_err(|fault| fault.at(part))?;
-    let mut walk = Walk {
-        part,
-        error: None,
-        numeric: None,
-    };
-    let mut deserializer = serde_json_core::de::Deserializer::new(json, None);
-    let seen = ObjectSeed {
-        target,
-        walk: &mut walk,
-        name: part.as_str(),
-    }
-    .deserialize(&mut deserializer)
-    .and_then(|seen| deserializer.end().map(|_| seen));
-    seen.map_err(|_| match (walk.error, walk.numeric) {
-        (Some(error), _) => error,
-        // The structural pass has accepted the document, so the only thing `serde-json-core`
-        // can stumble on is a time member that is not a plain unsigned integer.
-        (None, Some(name)) => Error::InvalidNumericDate(name),
-        (None, None) => Error::InvalidJson(part),
-    })
+    let text = check_object(json, max_members).map_err(|fault| fault.at(part))?;
+    let mut cursor = Cursor { text, pos: 0, part };
+    read_object(&mut cursor, target, part.as_str())
 }
 
-/// Reads one object into `target`; `name` is the member holding it, for a type error.
-struct ObjectSeed<'w, T> {
-    target: &'w mut T,
-    walk: &'w mut Walk,
-    name: &'static str,
+/// A position in a document that [`check_object`] accepted.
+///
+/// Hand-written rather than `serde-json-core` (which did this pass until issue 33): the
+/// structure is already known to be valid, so reading it needs no grammar checks, and walking
+/// the same bytes a second time through serde's visitors cost about a third of the work around
+/// the signature of a launch (`count_verify` under callgrind, BENCHMARKS.md). Every step still
+/// fails closed, with [`Error::InvalidJson`], should the text not be what the check let through.
+struct Cursor<'de> {
+    text: &'de str,
+    pos: usize,
+    part: Part,
 }
 
-impl<'de, T: Members<'de>> DeserializeSeed<'de> for ObjectSeed<'_, T> {
-    type Value = u64;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<u64, D::Error> {
-        deserializer.deserialize_ignored_any(self)
-    }
-}
-
-impl<'de, T: Members<'de>> Visitor<'de> for ObjectSeed<'_, T> {
-    type Value = u64;
-
-    fn expecting(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        formatter.write_str("a JSON object")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<u64, E> {
-        Err(self.walk.fail(Error::InvalidMemberType(self.name)))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<u64, E> {
-        Err(self.walk.fail(Error::InvalidMemberType(self.name)))
-    }
-
-    fn visit_seq<S: SeqAccess<'de>>(self, _: S) -> Result<u64, S::Error> {
-        Err(self.walk.fail(Error::InvalidMemberType(self.name)))
-    }
-
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<u64, M::Error> {
-        let mut seen = 0u64;
-        while let Some(key) = map.next_key_seed(KeySeed {
-            names: T::NAMES,
-            walk: &mut *self.walk,
-        })? {
-            self.walk.numeric = None;
-            let Some(index) = key else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            let name = T::NAMES[index];
-            if seen & (1 << index) != 0 {
-                return Err(self.walk.fail(Error::DuplicateMember(name)));
+impl<'de> Cursor<'de> {
+    /// The next byte that is not whitespace, without consuming it.
+    fn peek(&mut self) -> Option<u8> {
+        let bytes = self.text.as_bytes();
+        while let Some(&byte) = bytes.get(self.pos) {
+            if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
+                return Some(byte);
             }
-            seen |= 1 << index;
-            let value = Value {
-                map: &mut map,
-                walk: &mut *self.walk,
-                name,
-                marker: PhantomData,
-            };
-            self.target.member(index, value)?;
+            self.pos += 1;
         }
-        Ok(seen)
-    }
-}
-
-/// Identifies a member name (after unescaping) among `names`.
-struct KeySeed<'w> {
-    names: &'static [&'static str],
-    walk: &'w mut Walk,
-}
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_identifier(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        formatter.write_str("a member name")
+        None
     }
 
-    fn visit_str<E: de::Error>(self, raw: &str) -> Result<Self::Value, E> {
-        // A member name is almost never escaped: one scan for a backslash, then plain
-        // comparisons, rather than a scan for each name (about 4 k instructions a launch).
-        if !raw.contains('\\') {
-            return Ok(self.names.iter().position(|name| *name == raw));
+    /// Consumes the next non-whitespace byte, which must be `expected`.
+    fn eat(&mut self, expected: u8) -> Result<(), Error> {
+        match self.peek() == Some(expected) {
+            true => {
+                self.pos += 1;
+                Ok(())
+            }
+            false => Err(self.invalid()),
         }
-        let key = JsonStr(raw);
-        for (index, name) in self.names.iter().enumerate() {
-            match key.eq_str(name) {
-                Ok(true) => return Ok(Some(index)),
-                Ok(false) => {}
-                Err(BadEscape) => {
-                    let part = self.walk.part;
-                    return Err(self.walk.fail(Error::InvalidJson(part)));
+    }
+
+    fn invalid(&self) -> Error {
+        Error::InvalidJson(self.part)
+    }
+
+    /// The string whose opening quote is next, escapes still in place.
+    fn string(&mut self) -> Result<JsonStr<'de>, Error> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let end = string_end(self.text.as_bytes(), start).ok_or(self.invalid())?;
+        self.pos = end + 1;
+        // Both ends are ASCII quotes, so this is a char boundary of the checked text.
+        let raw = self.text.get(start..end).ok_or(self.invalid())?;
+        Ok(JsonStr(raw))
+    }
+
+    /// Skips the next value, whatever it is; containers are skipped by counting, not recursion.
+    fn skip_value(&mut self) -> Result<(), Error> {
+        let bytes = self.text.as_bytes();
+        let mut depth = 0usize;
+        loop {
+            let byte = self.peek().ok_or(self.invalid())?;
+            match byte {
+                b'"' => {
+                    let end = string_end(bytes, self.pos + 1).ok_or(self.invalid())?;
+                    self.pos = end + 1;
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    self.pos += 1;
+                }
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1).ok_or(self.invalid())?;
+                    self.pos += 1;
+                }
+                b',' | b':' if depth > 0 => self.pos += 1,
+                _ => {
+                    // A number or a literal: up to the next delimiter or whitespace.
+                    let scalar = bytes.get(self.pos..).unwrap_or_default();
+                    let length = scalar
+                        .iter()
+                        .position(|byte| {
+                            matches!(byte, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                        })
+                        .unwrap_or(scalar.len());
+                    if length == 0 {
+                        return Err(self.invalid());
+                    }
+                    self.pos += length;
                 }
             }
+            if depth == 0 {
+                return Ok(());
+            }
         }
-        Ok(None)
+    }
+
+    /// After a value of an array: whether another element follows (`,`) or the array ends.
+    fn array_continues(&mut self) -> Result<bool, Error> {
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(b']') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(self.invalid()),
+        }
+    }
+
+    /// Just after `[`: whether the array has a first element.
+    fn array_starts(&mut self) -> bool {
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return false;
+        }
+        true
     }
 }
 
-/// The value of one member, to be read in one of the ways below.
-pub(crate) struct Value<'a, 'de, A> {
-    map: &'a mut A,
-    walk: &'a mut Walk,
-    name: &'static str,
-    marker: PhantomData<&'de ()>,
+/// The index of the quote that closes a string whose text starts at `start`.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start;
+    loop {
+        pos += memchr::memchr2(b'"', b'\\', bytes.get(pos..)?)?;
+        match *bytes.get(pos)? {
+            b'"' => return Some(pos),
+            // The byte after a backslash never ends the string; the rest of a `\u` escape is
+            // hex digits, read as ordinary bytes.
+            _ => pos += 2,
+        }
+    }
 }
 
-impl<'de, A: MapAccess<'de>> Value<'_, 'de, A> {
+/// Reads the object that comes next into `target`; anything else is
+/// [`Error::InvalidMemberType`]`(name)`, `name` being the member that holds it.
+fn read_object<'de, T: Members<'de>>(
+    cursor: &mut Cursor<'de>,
+    target: &mut T,
+    name: &'static str,
+) -> Result<u64, Error> {
+    if cursor.peek() != Some(b'{') {
+        return Err(Error::InvalidMemberType(name));
+    }
+    cursor.pos += 1;
+    let mut seen = 0u64;
+    if cursor.peek() == Some(b'}') {
+        cursor.pos += 1;
+        return Ok(seen);
+    }
+    loop {
+        let key = cursor.string()?;
+        cursor.eat(b':')?;
+        match identify(key, T::NAMES).map_err(|BadEscape| cursor.invalid())? {
+            None => cursor.skip_value()?,
+            Some(index) => {
+                let name = *T::NAMES.get(index).ok_or(cursor.invalid())?;
+                if seen & (1 << index) != 0 {
+                    return Err(Error::DuplicateMember(name));
+                }
+                seen |= 1 << index;
+                target.member(
+                    index,
+                    Value {
+                        cursor: &mut *cursor,
+                        name,
+                    },
+                )?;
+            }
+        }
+        match cursor.peek() {
+            Some(b',') => cursor.pos += 1,
+            Some(b'}') => {
+                cursor.pos += 1;
+                return Ok(seen);
+            }
+            _ => return Err(cursor.invalid()),
+        }
+    }
+}
+
+/// Which of `names` a member name is, after unescaping.
+fn identify(key: JsonStr<'_>, names: &[&str]) -> Result<Option<usize>, BadEscape> {
+    // A member name is almost never escaped: one scan for a backslash, then plain
+    // comparisons, rather than a scan for each name (about 4 k instructions a launch).
+    if !key.0.contains('\\') {
+        return Ok(names.iter().position(|name| *name == key.0));
+    }
+    for (index, name) in names.iter().enumerate() {
+        if key.eq_str(name)? {
+            return Ok(Some(index));
+        }
+    }
+    Ok(None)
+}
+
+/// The value of one member, to be read in one of the ways below (each consumes it).
+pub(crate) struct Value<'c, 'de> {
+    cursor: &'c mut Cursor<'de>,
+    name: &'static str,
+}
+
+impl<'de> Value<'_, 'de> {
     /// A string, unescaped into `out`.
-    pub(crate) fn text<const N: usize>(
-        self,
-        out: &mut heapless::String<N>,
-    ) -> Result<(), A::Error> {
-        let (name, part) = (self.name, self.walk.part);
-        let walk = &mut *self.walk;
-        let raw = borrowed_str(self.map, walk, name)?;
-        match raw.unescape_into(out) {
+    pub(crate) fn text<const N: usize>(self, out: &mut heapless::String<N>) -> Result<(), Error> {
+        let (name, part) = (self.name, self.cursor.part);
+        match self.borrowed_str()?.unescape_into(out) {
             Ok(true) => Ok(()),
-            Ok(false) => Err(walk.fail(Error::ValueTooLong(name))),
-            Err(BadEscape) => Err(walk.fail(Error::InvalidJson(part))),
+            Ok(false) => Err(Error::ValueTooLong(name)),
+            Err(BadEscape) => Err(Error::InvalidJson(part)),
         }
     }
 
     /// A string, still escaped and borrowed from the document.
-    pub(crate) fn borrowed_str(self) -> Result<JsonStr<'de>, A::Error> {
-        borrowed_str(self.map, self.walk, self.name)
+    pub(crate) fn borrowed_str(self) -> Result<JsonStr<'de>, Error> {
+        match self.cursor.peek() {
+            Some(b'"') => self.cursor.string(),
+            _ => Err(Error::InvalidMemberType(self.name)),
+        }
     }
 
     /// An unsigned integer number of seconds (a NumericDate, RFC 7519 §2, restricted to
-    /// integers as a JWT in the wild never needs fractions).
-    pub(crate) fn numeric_date(self) -> Result<u64, A::Error> {
-        self.walk.numeric = Some(self.name);
-        self.map.next_value::<u64>()
+    /// integers as a JWT in the wild never needs fractions). Anything else, a number too
+    /// large for 64 bits included, is [`Error::InvalidNumericDate`].
+    pub(crate) fn numeric_date(self) -> Result<u64, Error> {
+        let fault = Error::InvalidNumericDate(self.name);
+        self.cursor.peek().ok_or(fault)?;
+        let bytes = self.cursor.text.as_bytes();
+        let digits = bytes.get(self.cursor.pos..).unwrap_or_default();
+        let length = digits
+            .iter()
+            .take_while(|byte| byte.is_ascii_digit())
+            .count();
+        if length == 0 || matches!(digits.get(length), Some(b'.' | b'e' | b'E')) {
+            return Err(fault);
+        }
+        let mut seconds = 0u64;
+        for digit in &digits[..length] {
+            seconds = seconds
+                .checked_mul(10)
+                .and_then(|tens| tens.checked_add(u64::from(digit - b'0')))
+                .ok_or(fault)?;
+        }
+        self.cursor.pos += length;
+        Ok(seconds)
     }
 
-    /// A string or an array of strings (as `aud` may be); `each` sees every string, and the
-    /// first error it returns ends the read.
+    /// A string or an array of strings (as `aud` may be); `each` sees every string until it
+    /// returns an error, which the read then returns. Any other shape, or an array holding
+    /// anything but strings, is [`Error::InvalidMemberType`] (checked first).
     pub(crate) fn strings(
         self,
         mut each: impl FnMut(JsonStr<'de>) -> Result<(), Error>,
-    ) -> Result<(), A::Error> {
+    ) -> Result<(), Error> {
+        let wrong_type = Error::InvalidMemberType(self.name);
+        let cursor = self.cursor;
+        match cursor.peek() {
+            Some(b'"') => return each(cursor.string()?),
+            Some(b'[') => cursor.pos += 1,
+            _ => return Err(wrong_type),
+        }
         let mut verdict = Ok(());
-        let right_shape = self.map.next_value_seed(StringsSeed {
-            each: &mut |raw| {
-                if verdict.is_ok() {
+        let mut all_strings = true;
+        let mut more = cursor.array_starts();
+        while more {
+            if cursor.peek() == Some(b'"') {
+                let raw = cursor.string()?;
+                if all_strings && verdict.is_ok() {
                     verdict = each(raw);
                 }
-            },
-        })?;
-        match (right_shape, verdict) {
-            (false, _) => Err(self.walk.fail(Error::InvalidMemberType(self.name))),
-            (true, Err(error)) => Err(self.walk.fail(error)),
-            (true, Ok(())) => Ok(()),
+            } else {
+                all_strings = false;
+                cursor.skip_value()?;
+            }
+            more = cursor.array_continues()?;
+        }
+        match all_strings {
+            true => verdict,
+            false => Err(wrong_type),
         }
     }
 
@@ -565,192 +667,26 @@ impl<'de, A: MapAccess<'de>> Value<'_, 'de, A> {
     pub(crate) fn objects<T: Members<'de> + Default>(
         self,
         mut each: impl FnMut(T, u64) -> Result<(), Error>,
-    ) -> Result<(), A::Error> {
+    ) -> Result<(), Error> {
         let name = self.name;
-        let walk = &mut *self.walk;
-        let right_shape = self.map.next_value_seed(ObjectsSeed {
-            walk: &mut *walk,
-            name,
-            each: &mut each,
-            marker: PhantomData::<T>,
-        })?;
-        if right_shape {
-            Ok(())
-        } else {
-            Err(walk.fail(Error::InvalidMemberType(name)))
+        let cursor = self.cursor;
+        if cursor.peek() != Some(b'[') {
+            return Err(Error::InvalidMemberType(name));
         }
+        cursor.pos += 1;
+        let mut more = cursor.array_starts();
+        while more {
+            let mut item = T::default();
+            let seen = read_object(cursor, &mut item, name)?;
+            each(item, seen)?;
+            more = cursor.array_continues()?;
+        }
+        Ok(())
     }
 
     /// Skips the value, whatever it is.
-    pub(crate) fn skip(self) -> Result<(), A::Error> {
-        self.map.next_value::<IgnoredAny>().map(|_| ())
-    }
-}
-
-fn borrowed_str<'de, A: MapAccess<'de>>(
-    map: &mut A,
-    walk: &mut Walk,
-    name: &'static str,
-) -> Result<JsonStr<'de>, A::Error> {
-    match map.next_value_seed(ShapeSeed)? {
-        Shape::Str(raw) => Ok(raw),
-        Shape::Other => Err(walk.fail(Error::InvalidMemberType(name))),
-    }
-}
-
-/// The JSON type of a value, with a string's raw text.
-enum Shape<'de> {
-    Str(JsonStr<'de>),
-    Other,
-}
-
-/// Reads any value and reports its shape. `deserialize_ignored_any` is the one entry point of
-/// `serde-json-core` that dispatches on the value's first byte, so it serves as the
-/// `deserialize_any` it lacks.
-struct ShapeSeed;
-
-impl<'de> DeserializeSeed<'de> for ShapeSeed {
-    type Value = Shape<'de>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_ignored_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ShapeSeed {
-    type Value = Shape<'de>;
-
-    fn expecting(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        formatter.write_str("any JSON value")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, raw: &'de str) -> Result<Self::Value, E> {
-        Ok(Shape::Str(JsonStr(raw)))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-
-    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Shape::Other)
-    }
-
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Shape::Other)
-    }
-}
-
-/// Reads a string or an array of strings; the value is whether the shape was right.
-struct StringsSeed<'f, F> {
-    each: &'f mut F,
-}
-
-impl<'de, F: FnMut(JsonStr<'de>)> DeserializeSeed<'de> for StringsSeed<'_, F> {
-    type Value = bool;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_ignored_any(self)
-    }
-}
-
-impl<'de, F: FnMut(JsonStr<'de>)> Visitor<'de> for StringsSeed<'_, F> {
-    type Value = bool;
-
-    fn expecting(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        formatter.write_str("a string or an array of strings")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, raw: &'de str) -> Result<bool, E> {
-        (self.each)(JsonStr(raw));
-        Ok(true)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<bool, M::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(false)
-    }
-
-    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<bool, S::Error> {
-        let mut all_strings = true;
-        while let Some(element) = seq.next_element_seed(ShapeSeed)? {
-            match element {
-                Shape::Str(raw) if all_strings => (self.each)(raw),
-                _ => all_strings = false,
-            }
-        }
-        Ok(all_strings)
-    }
-}
-
-/// Reads an array of objects; the value is whether the outer shape was an array.
-struct ObjectsSeed<'w, F, T> {
-    walk: &'w mut Walk,
-    name: &'static str,
-    each: &'w mut F,
-    marker: PhantomData<T>,
-}
-
-impl<'de, T, F> DeserializeSeed<'de> for ObjectsSeed<'_, F, T>
-where
-    T: Members<'de> + Default,
-    F: FnMut(T, u64) -> Result<(), Error>,
-{
-    type Value = bool;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_ignored_any(self)
-    }
-}
-
-impl<'de, T, F> Visitor<'de> for ObjectsSeed<'_, F, T>
-where
-    T: Members<'de> + Default,
-    F: FnMut(T, u64) -> Result<(), Error>,
-{
-    type Value = bool;
-
-    fn expecting(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        formatter.write_str("an array of objects")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<bool, M::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(false)
-    }
-
-    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<bool, S::Error> {
-        loop {
-            let mut item = T::default();
-            let seed = ObjectSeed {
-                target: &mut item,
-                walk: &mut *self.walk,
-                name: self.name,
-            };
-            let Some(seen) = seq.next_element_seed(seed)? else {
-                return Ok(true);
-            };
-            if let Err(error) = (self.each)(item, seen) {
-                return Err(self.walk.fail(error));
-            }
-        }
+    pub(crate) fn skip(self) -> Result<(), Error> {
+        self.cursor.skip_value()
     }
 }
 
@@ -759,7 +695,7 @@ mod tests {
     use super::*;
 
     fn check(json: &str) -> Result<(), Fault> {
-        check_object(json.as_bytes(), MAX_MEMBERS)
+        check_object(json.as_bytes(), MAX_MEMBERS).map(|_| ())
     }
 
     #[test]
@@ -808,7 +744,10 @@ mod tests {
         ] {
             assert_eq!(check(bad), Err(Fault::Invalid), "{bad:?}");
         }
-        assert_eq!(check_object(b"{\"a\":\"\xff\"}", 4), Err(Fault::Invalid));
+        assert_eq!(
+            check_object(b"{\"a\":\"\xff\"}", 4).map(|_| ()),
+            Err(Fault::Invalid)
+        );
     }
 
     #[test]
@@ -828,11 +767,11 @@ mod tests {
     #[test]
     fn bounds_top_level_members() {
         assert_eq!(
-            check_object(br#"{"a":1,"b":2,"c":{"x":1,"y":2,"z":3}}"#, 3),
+            check_object(br#"{"a":1,"b":2,"c":{"x":1,"y":2,"z":3}}"#, 3).map(|_| ()),
             Ok(())
         );
         assert_eq!(
-            check_object(br#"{"a":1,"b":2,"c":3,"d":4}"#, 3),
+            check_object(br#"{"a":1,"b":2,"c":3,"d":4}"#, 3).map(|_| ()),
             Err(Fault::TooManyMembers)
         );
     }

@@ -3,7 +3,6 @@
 
 use heapless::String;
 use rand_core::CryptoRng;
-use serde::de::MapAccess;
 use zeroize::Zeroize;
 
 use crate::capacity;
@@ -104,11 +103,7 @@ impl<'de> Members<'de> for JweHeaderRecord {
         "alg", "enc", "kid", "cty", "typ", "zip", "crit", "jwk", "jku", "x5u", "x5c",
     ];
 
-    fn member<A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        value: Value<'_, 'de, A>,
-    ) -> Result<(), A::Error> {
+    fn member(&mut self, index: usize, value: Value<'_, 'de>) -> Result<(), Error> {
         match index {
             0 | 1 => {
                 let raw = value.borrowed_str()?;

@@ -1,7 +1,6 @@
 //! Public keys from a JWKS document (RFC 7517), prepared once for verification.
 
 use heapless::{String, Vec};
-use serde::de::MapAccess;
 
 use crate::capacity;
 use crate::codec::base64url;
@@ -324,11 +323,7 @@ impl<'de> Members<'de> for JwkRecord<'de> {
         "kty", "kid", "use", "key_ops", "alg", "n", "e", "crv", "x", "y",
     ];
 
-    fn member<A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        value: Value<'_, 'de, A>,
-    ) -> Result<(), A::Error> {
+    fn member(&mut self, index: usize, value: Value<'_, 'de>) -> Result<(), Error> {
         match index {
             0 => self.kty = Some(value.borrowed_str()?),
             1 => self.kid = Some(value.borrowed_str()?),
@@ -362,11 +357,7 @@ struct KeySetRecord<'k, const N: usize> {
 impl<'de, const N: usize> Members<'de> for KeySetRecord<'_, N> {
     const NAMES: &'static [&'static str] = &["keys"];
 
-    fn member<A: MapAccess<'de>>(
-        &mut self,
-        _: usize,
-        value: Value<'_, 'de, A>,
-    ) -> Result<(), A::Error> {
+    fn member(&mut self, _: usize, value: Value<'_, 'de>) -> Result<(), Error> {
         let keys = &mut *self.keys;
         value.objects(|record: JwkRecord<'de>, seen| {
             keys.push(Jwk::unloaded()).map_err(|_| Error::TooManyKeys)?;

@@ -1,7 +1,6 @@
 //! The claims of an HTI launch token (HTI 2.0), as read from the payload and as checked.
 
 use heapless::String;
-use serde::de::MapAccess;
 
 use crate::capacity;
 use crate::codec::json::{self, Members, Value};
@@ -63,11 +62,7 @@ pub(crate) mod claim {
 impl<'de> Members<'de> for ClaimsReader<'_, '_> {
     const NAMES: &'static [&'static str] = ClaimsRecord::NAMES;
 
-    fn member<A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        value: Value<'_, 'de, A>,
-    ) -> Result<(), A::Error> {
+    fn member(&mut self, index: usize, value: Value<'_, 'de>) -> Result<(), Error> {
         let record = &mut *self.record;
         match index {
             claim::ISS => value.text(&mut record.iss),
@@ -288,6 +283,76 @@ impl ClaimsRecord {
         let nbf = self.has(claim::NBF).then_some(self.nbf);
         policy.check_times(self.iat, self.exp, nbf, now)
     }
+}
+
+/// One claim of a payload as the launch reader stored it (feature `hazmat`).
+#[cfg(feature = "hazmat")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimValue<'a> {
+    /// A string claim, unescaped.
+    Text(&'a str),
+    /// `iat`, `exp` or `nbf`.
+    Date(u64),
+    /// `aud`: how many values it had (1 for a string) and whether one was the audience.
+    Audience {
+        /// Number of values.
+        count: u16,
+        /// Whether one of them equals the audience asked for.
+        matches: bool,
+    },
+}
+
+/// Reads `json` as the claims of a launch, exactly as [`LaunchVerifier`](crate::LaunchVerifier)
+/// does before any check, and hands each claim read to `each`, in the order of
+/// `iss aud sub iat exp nbf jti resource definition patient intent idp_hint nonce azp fhirUser`.
+/// Feature `hazmat`: for differential testing of the JSON reader (the `claims` fuzz target),
+/// never for accepting a token.
+///
+/// ```
+/// use koppeltaal_core::hazmat::{read_claims, ClaimValue};
+/// let mut claims = Vec::new();
+/// read_claims(br#"{"aud":["a","Device/42"],"i\u0061t":1,"x":[{}]}"#, "Device/42",
+///     |name, value| claims.push((name, format!("{value:?}"))))?;
+/// assert_eq!(claims, [("aud", "Audience { count: 2, matches: true }".to_string()),
+///                     ("iat", "Date(1)".to_string())]);
+/// # Ok::<(), koppeltaal_core::Error>(())
+/// ```
+#[cfg(feature = "hazmat")]
+pub fn read_claims(
+    json: &[u8],
+    audience: &str,
+    mut each: impl FnMut(&'static str, ClaimValue<'_>),
+) -> Result<(), Error> {
+    let policy = Policy::new(audience)?;
+    let mut record = ClaimsRecord::default();
+    record.parse_into(json, &policy)?;
+    for (index, name) in ClaimsRecord::NAMES.iter().enumerate() {
+        if !record.has(index) {
+            continue;
+        }
+        let value = match index {
+            claim::AUD => ClaimValue::Audience {
+                count: record.audience_count,
+                matches: record.audience_matches,
+            },
+            claim::IAT => ClaimValue::Date(record.iat),
+            claim::EXP => ClaimValue::Date(record.exp),
+            claim::NBF => ClaimValue::Date(record.nbf),
+            claim::ISS => ClaimValue::Text(&record.iss),
+            claim::SUB => ClaimValue::Text(&record.sub),
+            claim::JTI => ClaimValue::Text(&record.jti),
+            claim::RESOURCE => ClaimValue::Text(&record.resource),
+            claim::DEFINITION => ClaimValue::Text(&record.definition),
+            claim::PATIENT => ClaimValue::Text(&record.patient),
+            claim::INTENT => ClaimValue::Text(&record.intent),
+            claim::IDP_HINT => ClaimValue::Text(&record.idp_hint),
+            claim::NONCE => ClaimValue::Text(&record.nonce),
+            claim::AZP => ClaimValue::Text(&record.azp),
+            _ => ClaimValue::Text(&record.fhir_user),
+        };
+        each(name, value);
+    }
+    Ok(())
 }
 
 /// The FHIR resource types that identify a person.

@@ -1,7 +1,6 @@
 //! The JOSE header (RFC 7515 §4) of a signed token.
 
 use heapless::String;
-use serde::de::MapAccess;
 
 use crate::capacity;
 use crate::codec::json::{self, Members, Value};
@@ -90,11 +89,7 @@ impl<'de> Members<'de> for HeaderRecord {
     const NAMES: &'static [&'static str] =
         &["alg", "kid", "typ", "crit", "jwk", "jku", "x5u", "x5c"];
 
-    fn member<A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        value: Value<'_, 'de, A>,
-    ) -> Result<(), A::Error> {
+    fn member(&mut self, index: usize, value: Value<'_, 'de>) -> Result<(), Error> {
         match index {
             0 => {
                 let raw = value.borrowed_str()?;
