@@ -496,6 +496,18 @@ mod tests {
     }
 
     #[test]
+    fn skips_unknown_values_of_any_shape_and_whitespace() {
+        let json = "\r\n{ \"x\" : { \"y\" : [ \"]}\\\"\\\\\" , { } , [ ] , -1.5e+3 , true , null ] } ,\n\t\"z\":\"\\u005d\" , \"iss\" : \"a\" , \"w\":[[{\"v\":[]}]] , \"jti\":\"b\" ,\"exp\": 7 } ";
+        let record = parse(json).unwrap();
+        assert_eq!((record.iss.as_str(), record.jti.as_str()), ("a", "b"));
+        assert_eq!(record.exp, 7);
+        assert_eq!(
+            record.seen,
+            1 << claim::ISS | 1 << claim::JTI | 1 << claim::EXP
+        );
+    }
+
+    #[test]
     fn numeric_dates_must_be_plain_unsigned_integers() {
         assert_eq!(parse(r#"{"exp":1700000300}"#).unwrap().exp, 1_700_000_300);
         assert_eq!(
