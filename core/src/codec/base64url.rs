@@ -30,27 +30,58 @@ static VALUES: [u8; 256] = {
     table
 };
 
+/// [`VALUES`] placed where each character of a quad puts its 6 bits in the quad's 24 (first
+/// character highest), so that a quad decodes with three ORs. A byte outside the alphabet is
+/// `0xFF00_0000` in every position: the OR of a quad has a top byte only if one is bad.
+/// 4 KiB in all; a third fewer instructions than shifting each value (`count_verify`).
+static PLACED: [[u32; 256]; 4] = {
+    let mut tables = [[0xFF00_0000u32; 256]; 4];
+    let mut byte = 0;
+    while byte < 256 {
+        let value = VALUES[byte];
+        if value != INVALID {
+            let mut position = 0;
+            while position < 4 {
+                tables[position][byte] = (value as u32) << (18 - 6 * position);
+                position += 1;
+            }
+        }
+        byte += 1;
+    }
+    tables
+};
+
+/// The 24 bits of four characters, or `Err(())` when one is outside the alphabet.
+fn quad_bits(quad: &[u8]) -> Result<u32, ()> {
+    let [a, b, c, d] = [0, 1, 2, 3].map(|i| usize::from(quad.get(i).copied().unwrap_or(b'=')));
+    let bits = PLACED[0][a] | PLACED[1][b] | PLACED[2][c] | PLACED[3][d];
+    match bits >> 24 {
+        0 => Ok(bits),
+        _ => Err(()),
+    }
+}
+
 /// Decodes `encoded` into `out`, which is exactly `decoded_len(encoded.len())` bytes long.
 /// `Err(())` for a byte outside the alphabet or non-zero bits after the last whole byte.
 fn decode_exact(encoded: &[u8], out: &mut [u8]) -> Result<(), ()> {
-    let value = |byte: u8| VALUES[usize::from(byte)];
-    let mut quads = encoded.chunks_exact(4);
-    let mut triples = out.chunks_exact_mut(3);
-    for (quad, triple) in (&mut quads).zip(&mut triples) {
-        let (a, b, c, d) = (
-            value(quad[0]),
-            value(quad[1]),
-            value(quad[2]),
-            value(quad[3]),
-        );
-        if (a | b | c | d) & 0xC0 != 0 {
-            return Err(());
-        }
-        let bits = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
-        triple.copy_from_slice(&bits.to_be_bytes()[1..]);
+    // Eight characters (six bytes) a step, then at most one more quad, then the tail.
+    let mut octets = encoded.chunks_exact(8);
+    let mut sextets = out.chunks_exact_mut(6);
+    for (octet, sextet) in (&mut octets).zip(&mut sextets) {
+        let (high, low) = octet.split_at(4);
+        let bits = u64::from(quad_bits(high)?) << 24 | u64::from(quad_bits(low)?);
+        sextet.copy_from_slice(&bits.to_be_bytes()[2..]);
     }
-    let tail = triples.into_remainder();
-    match (quads.remainder(), tail) {
+    let (encoded, out) = (octets.remainder(), sextets.into_remainder());
+    let (encoded, out) = match (encoded.split_at_checked(4), out.split_at_mut_checked(3)) {
+        (Some((quad, rest)), Some((triple, out_rest))) => {
+            triple.copy_from_slice(&quad_bits(quad)?.to_be_bytes()[1..]);
+            (rest, out_rest)
+        }
+        _ => (encoded, out),
+    };
+    let value = |byte: u8| VALUES[usize::from(byte)];
+    match (encoded, out) {
         ([], []) => Ok(()),
         // Two characters carry one byte and 4 bits that must be zero.
         (&[a, b], [first]) => {
@@ -114,7 +145,7 @@ mod tests {
             1 => any::<u8>(),
             1 => Just(b'='),
         ];
-        proptest::collection::vec(byte, 0..64)
+        proptest::collection::vec(byte, 0..96)
     }
 
     proptest! {
@@ -123,8 +154,8 @@ mod tests {
         /// Same verdict and bytes as `base64ct`'s (constant-time, canonical) decoder.
         #[test]
         fn agrees_with_base64ct(encoded in near_base64url()) {
-            let mut ours = [0u8; 64];
-            let mut theirs = [0u8; 64];
+            let mut ours = [0u8; 96];
+            let mut theirs = [0u8; 96];
             let our_result = decode(Part::Payload, &encoded, &mut ours).map(<[u8]>::to_vec);
             let their_result = Base64UrlUnpadded::decode(&encoded, &mut theirs)
                 .map(<[u8]>::to_vec)
@@ -134,9 +165,9 @@ mod tests {
 
         /// Every byte string round-trips through `base64ct`'s encoder and our decoder.
         #[test]
-        fn decodes_what_base64ct_encodes(bytes in proptest::collection::vec(any::<u8>(), 0..48)) {
+        fn decodes_what_base64ct_encodes(bytes in proptest::collection::vec(any::<u8>(), 0..72)) {
             let encoded = Base64UrlUnpadded::encode_string(&bytes);
-            let mut out = [0u8; 48];
+            let mut out = [0u8; 72];
             prop_assert_eq!(decode(Part::Payload, encoded.as_bytes(), &mut out), Ok(&bytes[..]));
         }
     }

@@ -13,6 +13,7 @@
 //! walk through its visitors, over bytes already checked, cost more than the check itself.
 //! Strings are handed to readers still escaped and unescaped here ([`JsonStr`]).
 
+use crate::codec::scan::quote_or_backslash;
 use crate::error::{Error, Part};
 
 /// Deepest nesting of objects and arrays accepted anywhere in a document.
@@ -58,7 +59,7 @@ pub(crate) fn check_object(input: &[u8], max_members: usize) -> Result<&str, Fau
     };
     // A string may not hold a byte below 0x20. A token's JSON rarely has one anywhere (not
     // even whitespace): when it has none, strings are scanned for their quote or backslash
-    // alone, which `memchr` does a vector at a time. This pass compiles to vector compares.
+    // alone, eight bytes a step. This pass compiles to vector compares.
     let strings = match input
         .iter()
         .fold(0u8, |any, byte| any | u8::from(*byte < 0x20))
@@ -169,7 +170,7 @@ fn skip_string(input: &[u8], pos: usize, strings: Strings) -> Result<usize, Faul
     loop {
         let rest = input.get(pos..).ok_or(Fault::Invalid)?;
         let stop = match strings {
-            Strings::WithoutControls => memchr::memchr2(b'"', b'\\', rest),
+            Strings::WithoutControls => quote_or_backslash(rest),
             Strings::MayHoldControls => rest
                 .iter()
                 .position(|byte| matches!(byte, b'"' | b'\\' | 0x00..=0x1f)),
@@ -504,7 +505,7 @@ impl<'de> Cursor<'de> {
 fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut pos = start;
     loop {
-        pos += memchr::memchr2(b'"', b'\\', bytes.get(pos..)?)?;
+        pos += quote_or_backslash(bytes.get(pos..)?)?;
         match *bytes.get(pos)? {
             b'"' => return Some(pos),
             // The byte after a backslash never ends the string; the rest of a `\u` escape is

@@ -3,3 +3,4 @@
 pub(crate) mod base64url;
 pub(crate) mod json;
 pub(crate) mod json_writer;
+mod scan;
