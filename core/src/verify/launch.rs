@@ -110,12 +110,21 @@ impl HtiLaunch {
     }
 }
 
+/// Longest encoded header remembered between tokens: a Koppeltaal header
+/// (`{"alg":"RS512","kid":...,"typ":"JWT"}`) with a 43-character `kid` is about 100 characters.
+const REMEMBERED_HEADER: usize = 160;
+
 /// What a token holds once split, decoded and parsed: the checked header, the claims as read
 /// and the decoded signature. Kept in one place and filled in place, so that a
 /// [`LaunchVerifier`] reuses one instead of moving 2.4 KiB through the stack per token (on a
 /// device that is most of the stack).
 struct ParsedToken {
     header: Header,
+    /// The encoded header `header` was read from, while it is the last one that passed: a
+    /// portal signs every launch with the same header, so the next token's is compared with
+    /// it before being decoded, checked and read again (about 2 k instructions a launch,
+    /// `count_verify`). Empty when `header` did not come from a header that passed.
+    header_source: heapless::Vec<u8, REMEMBERED_HEADER>,
     claims: ClaimsRecord,
     signature: [u8; MAX_SIGNATURE_LEN],
     signature_len: usize,
@@ -125,6 +134,7 @@ impl ParsedToken {
     fn new() -> ParsedToken {
         ParsedToken {
             header: Header::unset(),
+            header_source: heapless::Vec::new(),
             claims: ClaimsRecord::default(),
             signature: [0; MAX_SIGNATURE_LEN],
             signature_len: 0,
@@ -133,7 +143,8 @@ impl ParsedToken {
 
     /// Splits, decodes and parses `token` into `self`, checking its header against `policy`;
     /// returns the signing input. On an error `self` holds whatever was read, and nothing in
-    /// it may be used.
+    /// it may be used. `policy` must be the same at every call on one `ParsedToken` (its
+    /// owner's): the header remembered passed that policy.
     fn parse<'t>(
         &mut self,
         token: &'t [u8],
@@ -141,10 +152,15 @@ impl ParsedToken {
         scratch: &mut [u8],
     ) -> Result<&'t [u8], Error> {
         let compact = Compact::split(token, policy.max_token_len())?;
-        self.header = Header::parse(
-            base64url::decode(Part::Header, compact.header, scratch)?,
-            policy,
-        )?;
+        if self.header_source != compact.header {
+            self.header_source.clear();
+            self.header = Header::parse(
+                base64url::decode(Part::Header, compact.header, scratch)?,
+                policy,
+            )?;
+            // A header longer than any a portal sends is simply not remembered.
+            let _ = self.header_source.extend_from_slice(compact.header);
+        }
         if compact.signature.is_empty() {
             return Err(Error::MissingSignature);
         }
