@@ -53,7 +53,10 @@ static PLACED: [[u32; 256]; 4] = {
 
 /// The 24 bits of four characters, or `Err(())` when one is outside the alphabet.
 fn quad_bits(quad: &[u8]) -> Result<u32, ()> {
-    let [a, b, c, d] = [0, 1, 2, 3].map(|i| usize::from(quad.get(i).copied().unwrap_or(b'=')));
+    let &[a, b, c, d] = quad else {
+        return Err(());
+    };
+    let [a, b, c, d] = [a, b, c, d].map(usize::from);
     let bits = PLACED[0][a] | PLACED[1][b] | PLACED[2][c] | PLACED[3][d];
     match bits >> 24 {
         0 => Ok(bits),
@@ -61,10 +64,16 @@ fn quad_bits(quad: &[u8]) -> Result<u32, ()> {
     }
 }
 
-/// Decodes `encoded` into `out`, which is exactly `decoded_len(encoded.len())` bytes long.
-/// `Err(())` for a byte outside the alphabet or non-zero bits after the last whole byte.
-fn decode_exact(encoded: &[u8], out: &mut [u8]) -> Result<(), ()> {
-    // Eight characters (six bytes) a step, then at most one more quad, then the tail.
+/// On 64-bit targets, decodes eight characters (six bytes) a step while whole steps remain and
+/// returns what is left of both; elsewhere (a 32-bit device) leaves everything to the quads,
+/// where a 64-bit shift costs more than it saves.
+fn decode_octets<'e, 'o>(
+    encoded: &'e [u8],
+    out: &'o mut [u8],
+) -> Result<(&'e [u8], &'o mut [u8]), ()> {
+    if cfg!(not(target_pointer_width = "64")) {
+        return Ok((encoded, out));
+    }
     let mut octets = encoded.chunks_exact(8);
     let mut sextets = out.chunks_exact_mut(6);
     for (octet, sextet) in (&mut octets).zip(&mut sextets) {
@@ -72,14 +81,19 @@ fn decode_exact(encoded: &[u8], out: &mut [u8]) -> Result<(), ()> {
         let bits = u64::from(quad_bits(high)?) << 24 | u64::from(quad_bits(low)?);
         sextet.copy_from_slice(&bits.to_be_bytes()[2..]);
     }
-    let (encoded, out) = (octets.remainder(), sextets.into_remainder());
-    let (encoded, out) = match (encoded.split_at_checked(4), out.split_at_mut_checked(3)) {
-        (Some((quad, rest)), Some((triple, out_rest))) => {
-            triple.copy_from_slice(&quad_bits(quad)?.to_be_bytes()[1..]);
-            (rest, out_rest)
-        }
-        _ => (encoded, out),
-    };
+    Ok((octets.remainder(), sextets.into_remainder()))
+}
+
+/// Decodes `encoded` into `out`, which is exactly `decoded_len(encoded.len())` bytes long.
+/// `Err(())` for a byte outside the alphabet or non-zero bits after the last whole byte.
+fn decode_exact(encoded: &[u8], out: &mut [u8]) -> Result<(), ()> {
+    let (encoded, out) = decode_octets(encoded, out)?;
+    let mut quads = encoded.chunks_exact(4);
+    let mut triples = out.chunks_exact_mut(3);
+    for (quad, triple) in (&mut quads).zip(&mut triples) {
+        triple.copy_from_slice(&quad_bits(quad)?.to_be_bytes()[1..]);
+    }
+    let (encoded, out) = (quads.remainder(), triples.into_remainder());
     let value = |byte: u8| VALUES[usize::from(byte)];
     match (encoded, out) {
         ([], []) => Ok(()),

@@ -13,7 +13,7 @@
 //! walk through its visitors, over bytes already checked, cost more than the check itself.
 //! Strings are handed to readers still escaped and unescaped here ([`JsonStr`]).
 
-use crate::codec::scan::quote_or_backslash;
+use crate::codec::scan::string_stop;
 use crate::error::{Error, Part};
 
 /// Deepest nesting of objects and arrays accepted anywhere in a document.
@@ -57,16 +57,6 @@ pub(crate) fn check_object(input: &[u8], max_members: usize) -> Result<&str, Fau
     let Ok(text) = core::str::from_utf8(input) else {
         return Err(Fault::Invalid);
     };
-    // A string may not hold a byte below 0x20. A token's JSON rarely has one anywhere (not
-    // even whitespace): when it has none, strings are scanned for their quote or backslash
-    // alone, eight bytes a step. This pass compiles to vector compares.
-    let strings = match input
-        .iter()
-        .fold(0u8, |any, byte| any | u8::from(*byte < 0x20))
-    {
-        0 => Strings::WithoutControls,
-        _ => Strings::MayHoldControls,
-    };
     let mut pos = skip_whitespace(input, 0);
     if input.get(pos) != Some(&b'{') {
         return Err(Fault::Invalid);
@@ -101,7 +91,7 @@ pub(crate) fn check_object(input: &[u8], max_members: usize) -> Result<&str, Fau
                         return Err(Fault::TooManyMembers);
                     }
                 }
-                pos = skip_string(input, pos, strings)?;
+                pos = skip_string(input, pos)?;
                 pos = skip_whitespace(input, pos);
                 if input.get(pos) != Some(&b':') {
                     return Err(Fault::Invalid);
@@ -130,7 +120,7 @@ pub(crate) fn check_object(input: &[u8], max_members: usize) -> Result<&str, Fau
                 Expect::CommaOrEnd
             }
             (Expect::Value | Expect::ValueOrEnd, _) => {
-                pos = skip_scalar(input, pos, strings)?;
+                pos = skip_scalar(input, pos)?;
                 Expect::CommaOrEnd
             }
             _ => return Err(Fault::Invalid),
@@ -157,25 +147,12 @@ fn skip_whitespace(input: &[u8], mut pos: usize) -> usize {
     pos
 }
 
-/// Whether a document may hold bytes below 0x20, which a string must not.
-#[derive(Clone, Copy)]
-enum Strings {
-    WithoutControls,
-    MayHoldControls,
-}
-
 /// Skips a string starting at the quote at `pos`; returns the position after its closing quote.
-fn skip_string(input: &[u8], pos: usize, strings: Strings) -> Result<usize, Fault> {
+fn skip_string(input: &[u8], pos: usize) -> Result<usize, Fault> {
     let mut pos = pos + 1;
     loop {
         let rest = input.get(pos..).ok_or(Fault::Invalid)?;
-        let stop = match strings {
-            Strings::WithoutControls => quote_or_backslash(rest),
-            Strings::MayHoldControls => rest
-                .iter()
-                .position(|byte| matches!(byte, b'"' | b'\\' | 0x00..=0x1f)),
-        };
-        pos += stop.ok_or(Fault::Invalid)?;
+        pos += string_stop(rest).ok_or(Fault::Invalid)?;
         match *input.get(pos).ok_or(Fault::Invalid)? {
             b'"' => return Ok(pos + 1),
             b'\\' => {
@@ -198,7 +175,7 @@ fn skip_string(input: &[u8], pos: usize, strings: Strings) -> Result<usize, Faul
 }
 
 /// Skips a number, literal or string starting at `pos`.
-fn skip_scalar(input: &[u8], pos: usize, strings: Strings) -> Result<usize, Fault> {
+fn skip_scalar(input: &[u8], pos: usize) -> Result<usize, Fault> {
     let rest = &input[pos..];
     for literal in [&b"true"[..], b"false", b"null"] {
         if rest.starts_with(literal) {
@@ -206,7 +183,7 @@ fn skip_scalar(input: &[u8], pos: usize, strings: Strings) -> Result<usize, Faul
         }
     }
     if rest.first() == Some(&b'"') {
-        return skip_string(input, pos, strings);
+        return skip_string(input, pos);
     }
     skip_number(input, pos)
 }
@@ -505,7 +482,8 @@ impl<'de> Cursor<'de> {
 fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut pos = start;
     loop {
-        pos += quote_or_backslash(bytes.get(pos..)?)?;
+        // The text passed `check_object`: what stops a run here is `"` or `\\`.
+        pos += string_stop(bytes.get(pos..)?)?;
         match *bytes.get(pos)? {
             b'"' => return Some(pos),
             // The byte after a backslash never ends the string; the rest of a `\u` escape is
