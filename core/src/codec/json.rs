@@ -377,13 +377,8 @@ impl<'de> Cursor<'de> {
     /// The next byte that is not whitespace, without consuming it.
     fn peek(&mut self) -> Option<u8> {
         let bytes = self.text.as_bytes();
-        while let Some(&byte) = bytes.get(self.pos) {
-            if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
-                return Some(byte);
-            }
-            self.pos += 1;
-        }
-        None
+        self.pos = skip_whitespace(bytes, self.pos);
+        bytes.get(self.pos).copied()
     }
 
     /// Consumes the next non-whitespace byte, which must be `expected`.
@@ -420,8 +415,7 @@ impl<'de> Cursor<'de> {
             let byte = self.peek().ok_or(self.invalid())?;
             match byte {
                 b'"' => {
-                    let end = string_end(bytes, self.pos + 1).ok_or(self.invalid())?;
-                    self.pos = end + 1;
+                    self.string()?;
                 }
                 b'{' | b'[' => {
                     depth += 1;
