@@ -308,8 +308,8 @@ pub struct SentinelDeployment {
 pub const SENTINEL_MASTER: &str = "mymaster";
 
 impl SentinelDeployment {
-    /// Starts it with `replicas` replicas and waits (at most 30 s) until they are in sync and
-    /// every sentinel knows them and the two other sentinels.
+    /// Starts it with `replicas` replicas and waits (at most 30 s each) until they are in sync,
+    /// the primary lists them all, and every sentinel knows them and the two other sentinels.
     pub fn start(replicas: usize) -> Option<SentinelDeployment> {
         if !available("redis-sentinel", "redis-sentinel") {
             return None;
@@ -356,6 +356,17 @@ impl SentinelDeployment {
             );
         }
         let replica_count = deployment.replicas.len();
+        // A replica reports its link up before the primary counts it: wait for the primary's
+        // own list (`ROLE`, what a store's start-up check reads) to hold every replica too.
+        wait_until(
+            "the primary listing every replica",
+            Duration::from_secs(30),
+            || {
+                matches!(query(deployment.primary.port, &["ROLE"]),
+                    Some(redis::Value::Array(role)) if matches!(role.get(2),
+                        Some(redis::Value::Array(listed)) if listed.len() == replica_count))
+            },
+        );
         for sentinel in &deployment.sentinels {
             wait_until(
                 "every sentinel knowing the replica and the other sentinels",
